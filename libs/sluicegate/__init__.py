@@ -1,0 +1,1 @@
+"""sluicegate: generated protobuf contracts and the shared service runtime."""

@@ -1,0 +1,215 @@
+"""The model catalog: logical models, their deployments, capabilities and prices, loaded from YAML.
+
+Shared by the router (which deployment to call) and metering (what a call costs), so both always
+agree on prices. Money is integer micro-USD: prices are kept per million tokens in micro-USD.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Tier = Literal["simple", "medium", "complex", "creative"]
+TIERS: tuple[Tier, ...] = ("simple", "medium", "complex", "creative")
+MICROS_PER_USD = 1_000_000
+TOKENS_PER_MTOK = 1_000_000
+
+_ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
+
+
+class CatalogError(ValueError):
+    """The catalog is invalid; the message names the bad entry."""
+
+
+class Price(BaseModel):
+    """USD per million tokens, as providers publish them; converted to integer micro-USD for arithmetic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_mtok_usd: float = Field(ge=0)
+    output_per_mtok_usd: float = Field(ge=0)
+    cached_input_per_mtok_usd: float | None = Field(default=None, ge=0)
+    reasoning_per_mtok_usd: float | None = Field(default=None, ge=0)
+
+    @property
+    def input_micros_per_mtok(self) -> int:
+        return round(self.input_per_mtok_usd * MICROS_PER_USD)
+
+    @property
+    def output_micros_per_mtok(self) -> int:
+        return round(self.output_per_mtok_usd * MICROS_PER_USD)
+
+    @property
+    def cached_input_micros_per_mtok(self) -> int:
+        rate = self.input_per_mtok_usd if self.cached_input_per_mtok_usd is None else self.cached_input_per_mtok_usd
+        return round(rate * MICROS_PER_USD)
+
+    @property
+    def reasoning_micros_per_mtok(self) -> int:
+        rate = self.output_per_mtok_usd if self.reasoning_per_mtok_usd is None else self.reasoning_per_mtok_usd
+        return round(rate * MICROS_PER_USD)
+
+    def cost_micros(
+        self, prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int = 0, reasoning_tokens: int = 0
+    ) -> int:
+        """Exact cost in micro-USD, rounded up once at the end so many small calls never under-charge."""
+        cached = min(cached_prompt_tokens, prompt_tokens)
+        reasoning = min(reasoning_tokens, completion_tokens)
+        numerator = (
+            (prompt_tokens - cached) * self.input_micros_per_mtok
+            + cached * self.cached_input_micros_per_mtok
+            + (completion_tokens - reasoning) * self.output_micros_per_mtok
+            + reasoning * self.reasoning_micros_per_mtok
+        )
+        return math.ceil(numerator / TOKENS_PER_MTOK)
+
+
+class Capabilities(BaseModel):
+    """What a deployment can do; the router's hard filters use these."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    context_window: int = Field(default=128_000, gt=0)
+    max_output_tokens: int = Field(default=16_384, gt=0)
+    tools: bool = True
+    vision: bool = False
+    json_mode: bool = True
+
+
+class Deployment(BaseModel):
+    """One place a logical model can be called: a provider model behind an API base with a key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    litellm_model: str = Field(min_length=1, description="provider/model as litellm names it, e.g. openai/gpt-4o")
+    api_base: str | None = None
+    api_key_env: str | None = Field(default=None, description="name of the environment variable holding the key")
+    region: str = "global"
+    weight: float = Field(default=1.0, gt=0)
+    rpm: int = Field(default=0, ge=0, description="requests per minute, 0 = unlimited")
+    tpm: int = Field(default=0, ge=0, description="tokens per minute, 0 = unlimited")
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    price: Price
+    capabilities: Capabilities = Capabilities()
+
+    @property
+    def provider(self) -> str:
+        return self.litellm_model.split("/", 1)[0] if "/" in self.litellm_model else "openai"
+
+    def api_key(self, environ: Mapping[str, str] = os.environ) -> str | None:
+        return environ.get(self.api_key_env) if self.api_key_env else None
+
+
+class LogicalModel(BaseModel):
+    """A name clients use (for example "balanced") and the deployments that serve it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tier: Tier
+    deployments: list[Deployment] = Field(min_length=1)
+    fallbacks: list[str] = Field(default_factory=list, description="logical models to try next, in order")
+
+
+class Catalog(BaseModel):
+    """The whole catalog."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = 1
+    tiers: dict[Tier, str] = Field(description="complexity tier -> logical model used for it")
+    last_resort: str | None = Field(default=None, description="cheap logical model tried after every fallback")
+    models: dict[str, LogicalModel] = Field(min_length=1)
+
+    @field_validator("tiers")
+    @classmethod
+    def _every_tier(cls, tiers: dict[Tier, str]) -> dict[Tier, str]:
+        missing = [tier for tier in TIERS if tier not in tiers]
+        if missing:
+            raise ValueError(f"tiers must map every tier; missing {missing}")
+        return tiers
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Catalog:
+        names = set(self.models)
+        for tier, model in self.tiers.items():
+            if model not in names:
+                raise ValueError(f"tiers.{tier} names unknown model {model!r}")
+        if self.last_resort is not None and self.last_resort not in names:
+            raise ValueError(f"last_resort names unknown model {self.last_resort!r}")
+        seen: dict[str, str] = {}
+        for model_name, model in self.models.items():
+            for fallback in model.fallbacks:
+                if fallback not in names:
+                    raise ValueError(f"models.{model_name}.fallbacks names unknown model {fallback!r}")
+            for deployment in model.deployments:
+                if deployment.name in seen:
+                    raise ValueError(
+                        f"deployment name {deployment.name!r} is used by models {seen[deployment.name]!r} and {model_name!r}"
+                    )
+                seen[deployment.name] = model_name
+        return self
+
+    def model(self, name: str) -> LogicalModel | None:
+        return self.models.get(name)
+
+    def deployment(self, name: str) -> tuple[str, Deployment] | None:
+        """The (logical model, deployment) of a deployment name."""
+        for model_name, model in self.models.items():
+            for deployment in model.deployments:
+                if deployment.name == name:
+                    return model_name, deployment
+        return None
+
+    def fallback_chain(self, model_name: str) -> list[str]:
+        """The model, its fallbacks, then the last resort: each logical model once, in order."""
+        chain = [model_name, *self.models[model_name].fallbacks]
+        if self.last_resort:
+            chain.append(self.last_resort)
+        return list(dict.fromkeys(chain))
+
+    def worst_case_price(self, model_name: str) -> Price:
+        """The highest input and output price among a model's deployments: what a reservation must cover."""
+        deployments = self.models[model_name].deployments
+        return Price(
+            input_per_mtok_usd=max(d.price.input_per_mtok_usd for d in deployments),
+            output_per_mtok_usd=max(d.price.output_per_mtok_usd for d in deployments),
+        )
+
+
+def _expand_env(value: object, environ: Mapping[str, str]) -> object:
+    """Expands `${NAME}` and `${NAME:-default}` in every string of the YAML tree."""
+    if isinstance(value, str):
+        return _ENV_REF.sub(lambda m: environ.get(m.group(1), m.group(2) or ""), value)
+    if isinstance(value, list):
+        return [_expand_env(item, environ) for item in value]
+    if isinstance(value, dict):
+        return {key: _expand_env(item, environ) for key, item in value.items()}
+    return value
+
+
+def parse_catalog(data: object, source: str = "<catalog>", environ: Mapping[str, str] = os.environ) -> Catalog:
+    try:
+        return Catalog.model_validate(_expand_env(data, environ))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise CatalogError(f"invalid catalog {source}: {problems}") from None
+
+
+def load_catalog(path: str | Path, environ: Mapping[str, str] = os.environ) -> Catalog:
+    """Reads and validates a catalog file; raises CatalogError naming the bad entry."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError(f"cannot read catalog {path}: {exc}") from None
+    return parse_catalog(data, str(path), environ)

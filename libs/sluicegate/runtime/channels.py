@@ -1,0 +1,50 @@
+"""Client channels to downstream services: one per service, retries only on UNAVAILABLE, a deadline on every call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import grpc
+
+from sluicegate.runtime.interceptors import client_interceptors
+
+
+def service_config(service_names: Sequence[str], default_timeout_seconds: float, max_attempts: int = 3) -> str:
+    """A gRPC service config: a default deadline for every method, retried only on UNAVAILABLE."""
+    return json.dumps(
+        {
+            "methodConfig": [
+                {
+                    "name": [{"service": name} for name in service_names],
+                    "timeout": f"{default_timeout_seconds:.3f}s",
+                    "retryPolicy": {
+                        "maxAttempts": max_attempts,
+                        "initialBackoff": "0.05s",
+                        "maxBackoff": "0.5s",
+                        "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ]
+        }
+    )
+
+
+def create_channel(
+    address: str,
+    service_names: Sequence[str],
+    default_timeout_seconds: float = 10.0,
+    max_message_bytes: int = 16 * 1024 * 1024,
+    retry: bool = True,
+) -> grpc.aio.Channel:
+    """An insecure channel (loopback or service mesh) with round-robin over every address the name resolves to."""
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.lb_policy_name", "round_robin"),
+        ("grpc.enable_retries", 1 if retry else 0),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.service_config", service_config(service_names, default_timeout_seconds, 3 if retry else 1)),
+    ]
+    return grpc.aio.insecure_channel(address, options=options, interceptors=client_interceptors())

@@ -1,0 +1,19 @@
+"""Request-scoped values carried in contextvars: the request id and the caller's deadline."""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+
+# The absolute time (time.monotonic) by which the current request must be answered.
+deadline_var: ContextVar[float | None] = ContextVar("deadline", default=None)
+
+
+def remaining_seconds(default: float, floor: float = 0.001) -> float:
+    """Time left until the current request's deadline (capped at `default`), for a downstream call's timeout."""
+    deadline = deadline_var.get()
+    if deadline is None:
+        return default
+    return max(min(deadline - time.monotonic(), default), floor)

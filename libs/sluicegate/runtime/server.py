@@ -1,0 +1,186 @@
+"""The one async gRPC bootstrap every service runs: health that follows readiness, reflection, interceptors, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from sluicegate.runtime.interceptors import (
+    AccessLogInterceptor,
+    ErrorInterceptor,
+    TracingInterceptor,
+    ValidationInterceptor,
+    Validator,
+)
+from sluicegate.runtime.logs import configure_logging, get_logger
+from sluicegate.runtime.settings import ServiceSettings
+from sluicegate.runtime.tracing import configure_tracing
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+Cleanup = Callable[[], Awaitable[None]]
+
+log = get_logger("sluicegate.server")
+
+
+@dataclass
+class ServiceApp:
+    """What a service registers with the bootstrap: servicers, validators, readiness checks and cleanups."""
+
+    name: str
+    settings: ServiceSettings
+    servicers: list[tuple[Callable[[Any, grpc.aio.Server], None], Any, str]] = field(default_factory=list)
+    validators: dict[type, Validator] = field(default_factory=dict)
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    cleanups: list[Cleanup] = field(default_factory=list)
+    background_tasks: list[asyncio.Task] = field(default_factory=list)
+
+    def add_servicer(
+        self, add_to_server: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str
+    ) -> None:
+        """Registers a servicer with its generated `add_XServicer_to_server` and its full service name."""
+        self.servicers.append((add_to_server, servicer, full_name))
+
+    def add_validator(self, message_type: type, validator: Validator) -> None:
+        self.validators[message_type] = validator
+
+    def add_readiness_check(self, name: str, check: ReadinessCheck) -> None:
+        """A check that must pass (return True, quickly) for the service to report SERVING."""
+        self.readiness_checks[name] = check
+
+    def on_shutdown(self, cleanup: Cleanup) -> None:
+        self.cleanups.append(cleanup)
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Runs a background task for the server's lifetime; it is cancelled on shutdown."""
+        self.background_tasks.append(asyncio.ensure_future(coro))
+
+
+Build = Callable[[ServiceApp], Awaitable[None]]
+
+
+class RunningServer:
+    """A started server: its bound address, health servicer and a stop method (tests use it directly)."""
+
+    def __init__(self, app: ServiceApp, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer):
+        self.app = app
+        self.server = server
+        self.port = port
+        self.address = f"{app.settings.host}:{port}"
+        self.health = health_servicer
+        self._readiness_task: asyncio.Task | None = None
+        self._stopping = False
+
+    async def _set_all(self, status: int) -> None:
+        for _, _, full_name in self.app.servicers:
+            await self.health.set(full_name, status)
+        await self.health.set("", status)
+
+    async def check_readiness(self) -> bool:
+        """Runs every readiness check once and updates the health status to match."""
+        ready = True
+        for name, check in self.app.readiness_checks.items():
+            try:
+                ok = await asyncio.wait_for(check(), timeout=max(self.app.settings.readiness_interval_seconds, 0.5))
+            except Exception as exc:  # noqa: BLE001 - a failing check means NOT_SERVING, and is logged
+                log.warning("readiness check failed", check=name, error=type(exc).__name__)
+                ok = False
+            ready = ready and bool(ok)
+        if not self._stopping:
+            await self._set_all(
+                health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+        return ready
+
+    async def _watch_readiness(self) -> None:
+        while not self._stopping:
+            await self.check_readiness()
+            await asyncio.sleep(self.app.settings.readiness_interval_seconds)
+
+    def start_readiness_watch(self) -> None:
+        self._readiness_task = asyncio.ensure_future(self._watch_readiness())
+
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Marks every service NOT_SERVING, drains calls for the grace period, then runs the cleanups."""
+        if self._stopping:
+            return
+        self._stopping = True
+        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+        for task in [self._readiness_task, *self.app.background_tasks]:
+            if task is not None:
+                task.cancel()
+        grace = self.app.settings.grace_seconds if grace_seconds is None else grace_seconds
+        await self.server.stop(grace)
+        for cleanup in reversed(self.app.cleanups):
+            try:
+                await cleanup()
+            except Exception as exc:  # noqa: BLE001 - one failed cleanup must not skip the others
+                log.warning("cleanup failed", error=repr(exc))
+
+
+async def start_service(name: str, settings: ServiceSettings, build: Build) -> RunningServer:
+    """Builds the service, binds its port (0 picks a free one), starts serving and watching readiness."""
+    app = ServiceApp(name=name, settings=settings)
+    await build(app)
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ]
+    server = grpc.aio.server(
+        interceptors=[
+            TracingInterceptor(name),
+            AccessLogInterceptor(settings.log_requests),
+            ErrorInterceptor(),
+            ValidationInterceptor(app.validators),
+        ],
+        options=options,
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for add_to_server, servicer, _ in app.servicers:
+        add_to_server(servicer, server)
+    service_names = [full_name for _, _, full_name in app.servicers]
+    reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise RuntimeError(f"{name}: could not bind {settings.host}:{settings.port}")
+    await server.start()
+    running = RunningServer(app, server, port, health_servicer)
+    await running._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+    await running.check_readiness()
+    running.start_readiness_watch()
+    return running
+
+
+def run_service(name: str, settings: ServiceSettings, build: Build) -> None:
+    """The entry point a service's `__main__` calls: serve until SIGTERM or SIGINT, then stop gracefully."""
+    configure_logging(name, settings.log_level)
+    configure_tracing(name)
+
+    async def main() -> None:
+        running = await start_service(name, settings, build)
+        # A launcher that asked for port 0 reads the bound address from this line.
+        sys.stdout.write(f"LISTENING {running.address}\n")
+        sys.stdout.flush()
+        log.info("serving", address=running.address, services=[n for _, _, n in running.app.servicers])
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping", grace_seconds=settings.grace_seconds)
+        await running.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,124 @@
+"""The shared runtime: errors become statuses with details, validation, health follows readiness, ids and deadlines flow."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pydantic_settings import SettingsConfigDict
+from sluicegate.cache.v1 import cache_pb2, cache_pb2_grpc
+from sluicegate.common.v1 import errors_pb2
+from sluicegate.runtime.channels import create_channel
+from sluicegate.runtime.context import remaining_seconds, request_id_var
+from sluicegate.runtime.errors import ServiceError, denied, invalid_argument, resource_exhausted
+from sluicegate.runtime.server import ServiceApp
+from sluicegate.runtime.settings import ServiceSettings, load_settings
+from sluicegate.runtime.testing import serving
+
+SERVICE = "sluicegate.cache.v1.CacheService"
+
+
+class ToySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TOY_")
+
+
+class ToyCache(cache_pb2_grpc.CacheServiceServicer):
+    """Answers each RPC in a way that exercises one part of the runtime."""
+
+    seen: dict[str, object] = {}
+
+    async def Lookup(self, request, context):
+        if request.key.tenant_id == "boom":
+            raise RuntimeError("secret internals that must not reach the client")
+        if request.key.tenant_id == "broke":
+            raise resource_exhausted(
+                errors_pb2.ERROR_REASON_BUDGET_EXCEEDED, "tenant:broke:daily", "daily budget spent"
+            )
+        ToyCache.seen["request_id"] = request_id_var.get()
+        ToyCache.seen["remaining"] = remaining_seconds(default=100.0)
+        return cache_pb2.LookupResponse()
+
+    async def GetStats(self, request, context):
+        raise denied(grpc.StatusCode.PERMISSION_DENIED, errors_pb2.ERROR_REASON_ADMIN_REQUIRED, "admin only")
+
+
+def _validate_stats(request: cache_pb2.GetStatsRequest) -> None:
+    if not request.tenant_id:
+        raise invalid_argument({"tenant_id": "required"})
+
+
+@pytest.fixture
+async def toy():
+    ready = {"value": True}
+
+    async def build(app: ServiceApp) -> None:
+        app.add_servicer(cache_pb2_grpc.add_CacheServiceServicer_to_server, ToyCache(), SERVICE)
+        app.add_validator(cache_pb2.GetStatsRequest, _validate_stats)
+
+        async def check() -> bool:
+            return ready["value"]
+
+        app.add_readiness_check("toy", check)
+
+    settings = ToySettings(port=0, readiness_interval_seconds=0.05, log_requests=False)
+    async with serving("toy", settings, build) as running:
+        channel = create_channel(running.address, [SERVICE], default_timeout_seconds=5)
+        yield running, cache_pb2_grpc.CacheServiceStub(channel), channel, ready
+        await channel.close()
+
+
+async def test_service_error_keeps_code_and_details(toy):
+    _, stub, _, _ = toy
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Lookup(cache_pb2.LookupRequest(key=cache_pb2.CacheKey(tenant_id="broke")))
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    error = ServiceError.from_rpc_error(caught.value)
+    assert error.reason == "BUDGET_EXCEEDED"
+    quota = next(d for d in error.details if isinstance(d, error_details_pb2.QuotaFailure))
+    assert quota.violations[0].subject == "tenant:broke:daily"
+
+
+async def test_unexpected_exception_is_internal_without_internals(toy):
+    _, stub, _, _ = toy
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Lookup(cache_pb2.LookupRequest(key=cache_pb2.CacheKey(tenant_id="boom")))
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret internals" not in caught.value.details()
+    assert ServiceError.from_rpc_error(caught.value).reason == "INTERNAL"
+
+
+async def test_validator_rejects_with_bad_request(toy):
+    _, stub, _, _ = toy
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetStats(cache_pb2.GetStatsRequest())
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad = next(
+        d for d in ServiceError.from_rpc_error(caught.value).details if isinstance(d, error_details_pb2.BadRequest)
+    )
+    assert bad.field_violations[0].field == "tenant_id"
+
+
+async def test_request_id_and_deadline_reach_the_handler(toy):
+    _, stub, _, _ = toy
+    await stub.Lookup(cache_pb2.LookupRequest(), metadata=[("x-request-id", "req-123")], timeout=2.0)
+    assert ToyCache.seen["request_id"] == "req-123"
+    assert 0 < ToyCache.seen["remaining"] <= 2.0
+
+
+async def test_health_follows_readiness(toy):
+    running, _, channel, ready = toy
+    health = health_pb2_grpc.HealthStub(channel)
+    response = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE))
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+    ready["value"] = False
+    await running.check_readiness()
+    response = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE))
+    assert response.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_bad_settings_fail_fast_naming_the_variable(monkeypatch, capsys):
+    monkeypatch.setenv("TOY_PORT", "not-a-port")
+    with pytest.raises(SystemExit):
+        load_settings(ToySettings)
+    assert "TOY_PORT" in capsys.readouterr().err
