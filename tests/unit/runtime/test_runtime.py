@@ -7,6 +7,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic_settings import SettingsConfigDict
+
 from sluicegate.cache.v1 import cache_pb2, cache_pb2_grpc
 from sluicegate.common.v1 import errors_pb2
 from sluicegate.runtime.channels import create_channel

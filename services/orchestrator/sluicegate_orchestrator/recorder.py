@@ -1,0 +1,84 @@
+"""Sends request traces to the observer off the request path: a bounded queue, batches, and counted drops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import grpc
+
+from sluicegate.observer.v1 import observer_pb2, observer_pb2_grpc
+from sluicegate.runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class TraceRecorder:
+    """Never blocks or fails a user request: when the queue is full or the observer is down, traces are dropped
+    and counted (`dropped`), so an operator knows what was lost."""
+
+    def __init__(
+        self,
+        observer: observer_pb2_grpc.ObserverServiceStub,
+        queue_size: int,
+        batch_size: int,
+        flush_seconds: float,
+        send_timeout_seconds: float = 2.0,
+    ) -> None:
+        self._observer = observer
+        self._queue: asyncio.Queue[observer_pb2.RequestTrace] = asyncio.Queue(maxsize=queue_size)
+        self._batch_size = batch_size
+        self._flush_seconds = flush_seconds
+        self._send_timeout_seconds = send_timeout_seconds
+        self.sent = 0
+        self.dropped = 0
+
+    def record(self, trace: observer_pb2.RequestTrace) -> None:
+        try:
+            self._queue.put_nowait(trace)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    async def run(self) -> None:
+        """Batches and sends traces until cancelled."""
+        while True:
+            batch = [await self._queue.get()]
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._flush_seconds
+            while len(batch) < self._batch_size:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+                except TimeoutError:
+                    break
+            await self._send(batch)
+
+    async def _send(self, batch: list[observer_pb2.RequestTrace]) -> None:
+        try:
+            await self._observer.RecordTraces(
+                observer_pb2.RecordTracesRequest(traces=batch), timeout=self._send_timeout_seconds
+            )
+            self.sent += len(batch)
+        except grpc.aio.AioRpcError as exc:
+            self.dropped += len(batch)
+            log.warning(
+                "observer unreachable, traces dropped",
+                count=len(batch),
+                dropped_total=self.dropped,
+                code=exc.code().name,
+            )
+
+    async def drain(self, timeout_seconds: float = 2.0) -> None:
+        """Sends what is queued (used at shutdown)."""
+        batch: list[observer_pb2.RequestTrace] = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        if batch:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._send(batch), timeout_seconds)

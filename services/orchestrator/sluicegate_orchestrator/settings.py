@@ -1,0 +1,40 @@
+"""The orchestrator's settings: where the other services are, stage timeouts, request limits and failure policy."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from sluicegate.runtime.settings import ServiceSettings
+
+
+class OrchestratorSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ORCHESTRATOR_")
+
+    port: int = Field(default=50060, ge=0, le=65535)
+    router_addr: str = "127.0.0.1:50061"
+    guard_addr: str = "127.0.0.1:50062"
+    cache_addr: str = "127.0.0.1:50063"
+    metering_addr: str = "127.0.0.1:50064"
+    observer_addr: str = "127.0.0.1:50065"
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="idempotency records")
+
+    request_timeout_seconds: float = Field(default=120.0, gt=0, description="used when the client sets no deadline")
+    control_timeout_seconds: float = Field(default=5.0, gt=0, description="cap for guard, cache and metering calls")
+    cache_timeout_seconds: float = Field(default=0.5, gt=0, description="a slow cache is skipped, not waited for")
+
+    guard_enabled: bool = True
+    guard_fail_open: bool = Field(default=False, description="serve unscanned text when the guard fails (not advised)")
+    cache_enabled: bool = True
+    allow_downgrade: bool = True
+    canary_enabled: bool = Field(default=False, description="plant a per-request canary in the system prompt")
+
+    max_messages: int = Field(default=256, gt=0)
+    max_prompt_chars: int = Field(default=400_000, gt=0)
+    max_tokens_limit: int = Field(default=65_536, gt=0)
+    default_max_tokens: int = Field(default=1024, gt=0, description="reserved for when a request sets no max_tokens")
+
+    idempotency_ttl_seconds: int = Field(default=86_400, gt=0)
+    observer_queue_size: int = Field(default=10_000, gt=0)
+    observer_batch_size: int = Field(default=200, gt=0)
+    observer_flush_seconds: float = Field(default=0.5, gt=0)
