@@ -1,0 +1,280 @@
+"""Fakes of every downstream stub, so the pipeline's promises can be checked one failure at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import grpc
+import pytest
+
+from sluicegate.cache.v1 import cache_pb2
+from sluicegate.common.v1 import chat_pb2, decision_pb2
+from sluicegate.convert import message_text, text_message
+from sluicegate.guard.v1 import guard_pb2
+from sluicegate.metering.v1 import metering_pb2
+from sluicegate.observer.v1 import observer_pb2
+from sluicegate.router.v1 import router_pb2
+from sluicegate_orchestrator.downstream import Downstreams
+from sluicegate_orchestrator.pipeline import ChatPipeline
+from sluicegate_orchestrator.recorder import TraceRecorder
+from sluicegate_orchestrator.settings import OrchestratorSettings
+
+EMAIL = "jane@example.com"
+PLACEHOLDER = "<EMAIL_ADDRESS_1>"
+
+
+def rpc_error(code: grpc.StatusCode, details: str = "fake failure") -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details)
+
+
+class FakeStreamCall:
+    """Looks like a grpc.aio streaming call: async-iterable and cancellable."""
+
+    def __init__(self, events: AsyncIterator) -> None:
+        self._events = events
+        self.cancelled = False
+
+    def __aiter__(self):
+        return self._events.__aiter__()
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        return True
+
+
+@dataclass
+class FakeMetering:
+    calls: list[str] = field(default_factory=list)
+    settled: list[metering_pb2.SettleRequest] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    authorize_error: grpc.aio.AioRpcError | None = None
+
+    async def Authenticate(self, request, timeout=None):
+        self.calls.append("Authenticate")
+        if request.api_key != "good-key":
+            raise rpc_error(grpc.StatusCode.UNAUTHENTICATED, "unknown key")
+        return metering_pb2.AuthenticateResponse(principal=chat_pb2.Principal(tenant_id="acme", key_id="k1"))
+
+    async def Authorize(self, request, timeout=None):
+        self.calls.append("Authorize")
+        if self.authorize_error is not None:
+            raise self.authorize_error
+        return metering_pb2.AuthorizeResponse(reservation_id="r1", reserved_micros_usd=5000, model=request.model)
+
+    async def Settle(self, request, timeout=None):
+        self.settled.append(request)
+        return metering_pb2.SettleResponse(charged_micros_usd=100)
+
+    async def Release(self, request, timeout=None):
+        self.released.append(request.reservation_id)
+        return metering_pb2.ReleaseResponse(released_micros_usd=5000)
+
+
+@dataclass
+class FakeGuard:
+    """Pseudonymises one e-mail address and restores it; blocks prompts containing "ignore previous"."""
+
+    input_error: grpc.aio.AioRpcError | None = None
+    output_error: grpc.aio.AioRpcError | None = None
+
+    async def InspectInput(self, request, timeout=None):
+        if self.input_error is not None:
+            raise self.input_error
+        text = " ".join(message_text(m) for m in request.messages)
+        if "ignore previous" in text:
+            verdict = decision_pb2.GuardVerdict(
+                stage=decision_pb2.GUARD_STAGE_INPUT,
+                action=decision_pb2.GUARD_ACTION_BLOCK,
+                findings=[
+                    decision_pb2.Finding(
+                        kind=decision_pb2.FINDING_KIND_INJECTION,
+                        category="instruction_override",
+                        score=0.95,
+                        action=decision_pb2.GUARD_ACTION_BLOCK,
+                    )
+                ],
+            )
+            return guard_pb2.InspectInputResponse(verdict=verdict)
+        sanitized = [text_message(m.role, message_text(m).replace(EMAIL, PLACEHOLDER)) for m in request.messages]
+        action = decision_pb2.GUARD_ACTION_SANITIZE if EMAIL in text else decision_pb2.GUARD_ACTION_ALLOW
+        return guard_pb2.InspectInputResponse(
+            verdict=decision_pb2.GuardVerdict(stage=decision_pb2.GUARD_STAGE_INPUT, action=action),
+            sanitized_messages=sanitized,
+            restore_handle="h1" if EMAIL in text else "",
+        )
+
+    async def InspectOutput(self, request, timeout=None):
+        if self.output_error is not None:
+            raise self.output_error
+        return guard_pb2.InspectOutputResponse(
+            verdict=decision_pb2.GuardVerdict(
+                stage=decision_pb2.GUARD_STAGE_OUTPUT, action=decision_pb2.GUARD_ACTION_ALLOW
+            ),
+            text=request.text.replace(PLACEHOLDER, EMAIL),
+        )
+
+    def InspectOutputStream(self, requests, timeout=None):
+        async def events():
+            if self.output_error is not None:
+                raise self.output_error
+            buffered = ""
+            async for request in requests:
+                if request.HasField("text"):
+                    buffered += request.text
+                    # Hold back a possible placeholder start, as the real guard does.
+                    cut = buffered.rfind("<")
+                    ready, buffered = (
+                        (buffered, "") if cut < 0 or ">" in buffered[cut:] else (buffered[:cut], buffered[cut:])
+                    )
+                    if ready:
+                        yield guard_pb2.InspectOutputStreamResponse(text=ready.replace(PLACEHOLDER, EMAIL))
+            yield guard_pb2.InspectOutputStreamResponse(
+                text=buffered.replace(PLACEHOLDER, EMAIL),
+                verdict=decision_pb2.GuardVerdict(
+                    stage=decision_pb2.GUARD_STAGE_OUTPUT, action=decision_pb2.GUARD_ACTION_ALLOW
+                ),
+            )
+
+        return FakeStreamCall(events())
+
+
+@dataclass
+class FakeCache:
+    entries: dict[bytes, cache_pb2.CachedAnswer] = field(default_factory=dict)
+    error: grpc.aio.AioRpcError | None = None
+    stores: list[cache_pb2.StoreRequest] = field(default_factory=list)
+
+    @staticmethod
+    def _key(key: cache_pb2.CacheKey) -> bytes:
+        return key.SerializeToString(deterministic=True)
+
+    async def Lookup(self, request, timeout=None):
+        if self.error is not None:
+            raise self.error
+        answer = self.entries.get(self._key(request.key))
+        if answer is None:
+            return cache_pb2.LookupResponse(
+                decision=decision_pb2.CacheDecision(outcome=decision_pb2.CACHE_OUTCOME_MISS)
+            )
+        return cache_pb2.LookupResponse(
+            decision=decision_pb2.CacheDecision(outcome=decision_pb2.CACHE_OUTCOME_HIT_EXACT, similarity=1.0),
+            answer=answer,
+        )
+
+    async def Store(self, request, timeout=None):
+        self.stores.append(request)
+        if not request.guard_flagged:
+            self.entries[self._key(request.key)] = request.answer
+        return cache_pb2.StoreResponse(stored=not request.guard_flagged)
+
+
+@dataclass
+class FakeRouter:
+    """Echoes the last user message; `stream_cut_after` breaks a stream after that many chunks."""
+
+    calls: list[router_pb2.ModelCall] = field(default_factory=list)
+    error: grpc.aio.AioRpcError | None = None
+    stream_cut_after: int | None = None
+    delay_seconds: float = 0.0
+    seen_messages: list[str] = field(default_factory=list)
+
+    def _answer(self, call: router_pb2.ModelCall) -> str:
+        text = message_text(call.messages[-1])
+        self.seen_messages.append(text)
+        return f"you said: {text}"
+
+    async def Route(self, request, timeout=None):
+        return router_pb2.RouteResponse(
+            decision=decision_pb2.RouteDecision(
+                model="balanced", deployment="mock-balanced", complexity=chat_pb2.TASK_COMPLEXITY_MEDIUM
+            )
+        )
+
+    def _attempt(self, call) -> decision_pb2.Attempt:
+        return decision_pb2.Attempt(
+            model=call.model,
+            deployment=f"mock-{call.model}",
+            outcome=decision_pb2.ATTEMPT_OUTCOME_SUCCESS,
+            usage=chat_pb2.Usage(prompt_tokens=10, completion_tokens=5),
+            cost_micros_usd=42,
+        )
+
+    async def Complete(self, request, timeout=None):
+        self.calls.append(request.call)
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        if self.error is not None:
+            raise self.error
+        return router_pb2.CompleteResponse(
+            message=text_message(chat_pb2.ROLE_ASSISTANT, self._answer(request.call)),
+            finish_reason=chat_pb2.FINISH_REASON_STOP,
+            route=decision_pb2.RouteDecision(model=request.call.model, deployment=f"mock-{request.call.model}"),
+            attempts=[self._attempt(request.call)],
+            usage=chat_pb2.Usage(prompt_tokens=10, completion_tokens=5),
+            cost_micros_usd=42,
+            model=request.call.model,
+        )
+
+    def CompleteStream(self, request, timeout=None):
+        self.calls.append(request.call)
+
+        async def events():
+            answer = self._answer(request.call)
+            pieces = [answer[i : i + 4] for i in range(0, len(answer), 4)]
+            for index, piece in enumerate(pieces):
+                if self.stream_cut_after is not None and index == self.stream_cut_after:
+                    raise rpc_error(grpc.StatusCode.UNAVAILABLE, "stream interrupted")
+                yield router_pb2.CompleteStreamResponse(delta=router_pb2.StreamDelta(text=piece))
+            yield router_pb2.CompleteStreamResponse(
+                summary=router_pb2.StreamSummary(
+                    finish_reason=chat_pb2.FINISH_REASON_STOP,
+                    route=decision_pb2.RouteDecision(model=request.call.model, deployment=f"mock-{request.call.model}"),
+                    attempts=[self._attempt(request.call)],
+                    usage=chat_pb2.Usage(prompt_tokens=10, completion_tokens=5),
+                    cost_micros_usd=42,
+                    model=request.call.model,
+                )
+            )
+
+        return FakeStreamCall(events())
+
+
+@dataclass
+class FakeObserver:
+    batches: list[observer_pb2.RecordTracesRequest] = field(default_factory=list)
+    down: bool = False
+
+    async def RecordTraces(self, request, timeout=None):
+        if self.down:
+            raise rpc_error(grpc.StatusCode.UNAVAILABLE, "observer down")
+        self.batches.append(request)
+        return observer_pb2.RecordTracesResponse(accepted=len(request.traces))
+
+
+@dataclass
+class Fakes:
+    metering: FakeMetering
+    guard: FakeGuard
+    cache: FakeCache
+    router: FakeRouter
+    observer: FakeObserver
+    recorder: TraceRecorder
+    make_pipeline: Callable[..., ChatPipeline]
+
+    @property
+    def traces(self) -> list[observer_pb2.RequestTrace]:
+        return [trace for batch in self.observer.batches for trace in batch.traces]
+
+
+@pytest.fixture
+def fakes() -> Fakes:
+    metering, guard, cache, router, observer = FakeMetering(), FakeGuard(), FakeCache(), FakeRouter(), FakeObserver()
+    downstreams = Downstreams(router=router, guard=guard, cache=cache, metering=metering, observer=observer)
+    recorder = TraceRecorder(observer, queue_size=100, batch_size=10, flush_seconds=0.01)
+
+    def make_pipeline(idempotency=None, **settings) -> ChatPipeline:
+        return ChatPipeline(downstreams, recorder, idempotency, OrchestratorSettings(**settings))
+
+    return Fakes(metering, guard, cache, router, observer, recorder, make_pipeline)
