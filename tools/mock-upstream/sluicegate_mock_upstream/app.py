@@ -196,9 +196,7 @@ class MockUpstream:
         self, chat: ChatRequest, behaviour: Behaviour, attempt: int, prompt_token_count: int
     ) -> web.Response | None:
         """Return the error this request must get, or None to answer it."""
-        if attempt <= behaviour.fail_first_n or (
-            behaviour.error_rate and self._rng.random() < behaviour.error_rate
-        ):
+        if attempt <= behaviour.fail_first_n or (behaviour.error_rate and self._rng.random() < behaviour.error_rate):
             return errors.injected_failure(behaviour.error_status, chat.model, behaviour.retry_after_seconds)
         if (
             behaviour.context_window is not None
@@ -361,4 +359,3 @@ def create_app(
     app.router.add_get("/_mock/stats", upstream.get_stats)
     app.router.add_delete("/_mock/stats", upstream.reset_stats)
     return app
-

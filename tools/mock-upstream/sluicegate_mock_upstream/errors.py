@@ -88,9 +88,12 @@ def context_length_exceeded(context_window: int, prompt_tokens: int, max_tokens:
 
 
 def content_filtered() -> web.Response:
-    """Build the 400 a provider's content filter answers; litellm spots "content management policy"."""
+    """Build the 400 a provider's content filter answers, as Azure OpenAI words it (code ``content_filter``)."""
+    # litellm (1.110) maps an OpenAI 400 to ContentPolicyViolationError only by phrases in the message, such
+    # as "request was rejected as a result of the safety system"; the message carries one, so the gateway
+    # sees that error class, as with a real provider, rather than a generic BadRequestError.
     message = (
         "The response was filtered due to the prompt triggering the mock upstream's content management "
-        "policy. Please modify your prompt and retry."
+        "policy; the request was rejected as a result of the safety system. Please modify your prompt and retry."
     )
     return error_response(400, message, error_type="invalid_request_error", param="prompt", code="content_filter")
