@@ -152,7 +152,7 @@ class Stack:
         addresses: dict[str, list[str]] = {}
         for (name, _), address in zip(launched, bound, strict=True):
             addresses.setdefault(name, []).append(address)
-        for (name, process), address in zip(launched, bound, strict=True):
+        for (_, process), address in zip(launched, bound, strict=True):
             self._wait_until_serving(address, "", process)
         return addresses
 

@@ -10,25 +10,21 @@ import grpc
 from sluicegate.runtime.interceptors import client_interceptors
 
 
-def service_config(service_names: Sequence[str], default_timeout_seconds: float, max_attempts: int = 3) -> str:
-    """A gRPC service config: a default deadline for every method, retried only on UNAVAILABLE."""
-    return json.dumps(
-        {
-            "methodConfig": [
-                {
-                    "name": [{"service": name} for name in service_names],
-                    "timeout": f"{default_timeout_seconds:.3f}s",
-                    "retryPolicy": {
-                        "maxAttempts": max_attempts,
-                        "initialBackoff": "0.05s",
-                        "maxBackoff": "0.5s",
-                        "backoffMultiplier": 2,
-                        "retryableStatusCodes": ["UNAVAILABLE"],
-                    },
-                }
-            ]
+def service_config(service_names: Sequence[str], default_timeout_seconds: float, retry: bool = True) -> str:
+    """A gRPC service config: a default deadline for every method and, when `retry`, retries on UNAVAILABLE only."""
+    method_config: dict = {
+        "name": [{"service": name} for name in service_names],
+        "timeout": f"{default_timeout_seconds:.3f}s",
+    }
+    if retry:
+        method_config["retryPolicy"] = {
+            "maxAttempts": 3,
+            "initialBackoff": "0.05s",
+            "maxBackoff": "0.5s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": ["UNAVAILABLE"],
         }
-    )
+    return json.dumps({"methodConfig": [method_config]})
 
 
 def create_channel(
@@ -45,6 +41,6 @@ def create_channel(
         ("grpc.lb_policy_name", "round_robin"),
         ("grpc.enable_retries", 1 if retry else 0),
         ("grpc.keepalive_time_ms", 30_000),
-        ("grpc.service_config", service_config(service_names, default_timeout_seconds, 3 if retry else 1)),
+        ("grpc.service_config", service_config(service_names, default_timeout_seconds, retry)),
     ]
     return grpc.aio.insecure_channel(address, options=options, interceptors=client_interceptors())

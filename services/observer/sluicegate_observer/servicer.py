@@ -9,10 +9,10 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.rpc import error_details_pb2
 
-from sluicegate.common.v1 import decision_pb2
+from sluicegate.common.v1 import decision_pb2, errors_pb2
 from sluicegate.observer.v1 import observer_pb2, observer_pb2_grpc
 from sluicegate.runtime.auth import AdminCheck
-from sluicegate.runtime.errors import ServiceError
+from sluicegate.runtime.errors import ServiceError, error_info
 from sluicegate_observer.alerts import Alert, AlertEvaluator
 from sluicegate_observer.ingest import TraceIngestor
 from sluicegate_observer.recent import RecentTraces
@@ -148,6 +148,7 @@ class ObserverQueryServicer(observer_pb2_grpc.ObserverQueryServiceServicer):
                 grpc.StatusCode.NOT_FOUND,
                 f"no trace for request {request.request_id!r} among the recent traces",
                 [
+                    error_info(errors_pb2.ERROR_REASON_RECORD_UNKNOWN, {"request_id": request.request_id}),
                     error_details_pb2.ResourceInfo(
                         resource_type="sluicegate.observer.v1.RequestTrace",
                         resource_name=request.request_id,

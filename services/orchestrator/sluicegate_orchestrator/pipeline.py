@@ -548,7 +548,6 @@ class ChatPipeline:
             usage=state.usage,
             cost_micros_usd=state.cost_micros_usd,
         )
-        state.decision.cache.stored = True
         self._spawn(
             self._services.cache.Store(
                 cache_pb2.StoreRequest(

@@ -123,3 +123,10 @@ def test_bad_settings_fail_fast_naming_the_variable(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         load_settings(ToySettings)
     assert "TOY_PORT" in capsys.readouterr().err
+
+
+async def test_a_channel_without_retries_can_call(toy):
+    running, _, _, _ = toy
+    channel = create_channel(running.address, [SERVICE], default_timeout_seconds=5, retry=False)
+    await cache_pb2_grpc.CacheServiceStub(channel).Lookup(cache_pb2.LookupRequest())
+    await channel.close()

@@ -1,0 +1,52 @@
+"""Wires the cache: Redis client, exact layer, counters, store policy, servicer, validators and readiness."""
+
+from __future__ import annotations
+
+import time
+
+import redis.asyncio as aioredis
+
+from sluicegate.cache.v1 import cache_pb2, cache_pb2_grpc
+from sluicegate.runtime.redis import create_redis, redis_readiness
+from sluicegate.runtime.server import Build, ServiceApp
+from sluicegate_cache.counters import HitCounters
+from sluicegate_cache.exact import ExactCache
+from sluicegate_cache.policy import StorePolicy
+from sluicegate_cache.service import CacheService, Clock
+from sluicegate_cache.servicer import SERVICE_NAME, CacheServicer
+from sluicegate_cache.settings import CacheSettings
+from sluicegate_cache.validation import validate_get_stats, validate_invalidate, validate_lookup, validate_store
+
+
+def make_build(settings: CacheSettings, redis: aioredis.Redis | None = None, clock: Clock = time.time) -> Build:
+    """The service's build; a test may hand in its own Redis client (which it then closes) and clock."""
+
+    async def build(app: ServiceApp) -> None:
+        client = redis
+        if client is None:
+            client = create_redis(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                timeout_seconds=settings.redis_timeout_seconds,
+            )
+            app.on_shutdown(client.aclose)
+        policy = StorePolicy(
+            default_ttl_seconds=settings.default_ttl_seconds,
+            max_ttl_seconds=settings.max_ttl_seconds,
+            max_bytes_per_entry=settings.max_bytes_per_entry,
+            max_temperature=settings.max_temperature,
+        )
+        service = CacheService(
+            entries=ExactCache(client, settings.max_entries_per_tenant),
+            counters=HitCounters(client),
+            policy=policy,
+            clock=clock,
+        )
+        app.add_servicer(cache_pb2_grpc.add_CacheServiceServicer_to_server, CacheServicer(service), SERVICE_NAME)
+        app.add_validator(cache_pb2.LookupRequest, validate_lookup)
+        app.add_validator(cache_pb2.StoreRequest, validate_store)
+        app.add_validator(cache_pb2.InvalidateRequest, validate_invalidate)
+        app.add_validator(cache_pb2.GetStatsRequest, validate_get_stats)
+        app.add_readiness_check("redis", redis_readiness(client))
+
+    return build

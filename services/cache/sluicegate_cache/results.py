@@ -1,0 +1,68 @@
+"""What the cache's operations return: plain values the servicer turns into protos."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sluicegate.cache.v1 import cache_pb2
+from sluicegate.common.v1 import chat_pb2
+
+
+class Outcome(enum.Enum):
+    """How a lookup ended."""
+
+    MISS = "miss"
+    HIT_EXACT = "hit_exact"
+    HIT_SEMANTIC = "hit_semantic"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CacheQuery:
+    """A lookup, resolved: whose partition, which namespace, the exact entry id, and the request itself
+    (a semantic layer reads the messages and the control's thresholds)."""
+
+    tenant_id: str
+    namespace: str
+    entry_id: str
+    key: cache_pb2.CacheKey
+    control: chat_pb2.CacheControl
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """A lookup's outcome and, on a hit, the entry served."""
+
+    outcome: Outcome
+    entry_id: str = ""
+    answer: cache_pb2.CachedAnswer | None = None
+    age_seconds: int = 0
+    similarity: float = 0.0
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """Whether an answer was stored, and why not when it was not."""
+
+    stored: bool
+    entry_id: str = ""
+    skipped_reason: str = ""
+    evicted: int = 0
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """A tenant's counters and current size."""
+
+    exact_hits: int
+    semantic_hits: int
+    misses: int
+    entries: int
+    bytes: int
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits over lookups (skipped lookups are not lookups); 0 before the first lookup."""
+        lookups = self.exact_hits + self.semantic_hits + self.misses
+        return (self.exact_hits + self.semantic_hits) / lookups if lookups else 0.0

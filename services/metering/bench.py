@@ -1,0 +1,120 @@
+"""Benchmark: Authorize + Settle latency (p50/p99) and throughput at concurrency 1 and 50.
+
+Starts its own Redis and a metering server process (port 0, request logging off), gives the benchmark
+principal a budget on all four scopes so every reservation touches four buckets, then times pairs of
+Authorize and Settle calls over loopback gRPC:
+    .venv/bin/python services/metering/bench.py [--pairs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sluicegate.common.v1 import chat_pb2
+from sluicegate.devstack.processes import ManagedProcess, RedisServer, python_module
+from sluicegate.metering.v1 import metering_pb2, metering_pb2_grpc
+from sluicegate.runtime.channels import create_channel
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ADMIN = [("x-admin-token", "bench-admin")]
+PRINCIPAL = chat_pb2.Principal(tenant_id="bench", team_id="eng", user_id="u1", key_id="key_bench")
+AUTHORIZE = metering_pb2.AuthorizeRequest(principal=PRINCIPAL, model="balanced", prompt_tokens=1_200, max_tokens=400)
+CHARGE = metering_pb2.UsageCharge(
+    model="balanced", deployment="mock-balanced", usage=chat_pb2.Usage(prompt_tokens=1_200, completion_tokens=180)
+)
+BUDGETS = (
+    (metering_pb2.BUDGET_SCOPE_TENANT, "bench", metering_pb2.BUDGET_WINDOW_DAILY),
+    (metering_pb2.BUDGET_SCOPE_TEAM, "eng", metering_pb2.BUDGET_WINDOW_MONTHLY),
+    (metering_pb2.BUDGET_SCOPE_KEY, "key_bench", metering_pb2.BUDGET_WINDOW_LIFETIME),
+    (metering_pb2.BUDGET_SCOPE_USER, "u1", metering_pb2.BUDGET_WINDOW_DAILY),
+)
+
+
+def report(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def pair(stub: metering_pb2_grpc.MeteringServiceStub) -> float:
+    """One Authorize then one Settle; their wall time in milliseconds."""
+    began = time.perf_counter()
+    reservation = await stub.Authorize(AUTHORIZE)
+    await stub.Settle(metering_pb2.SettleRequest(reservation_id=reservation.reservation_id, charges=[CHARGE]))
+    return (time.perf_counter() - began) * 1000
+
+
+async def run(stub: metering_pb2_grpc.MeteringServiceStub, pairs: int, concurrency: int) -> None:
+    latencies: list[float] = []
+    remaining = iter(range(pairs))
+
+    async def worker() -> None:
+        for _ in remaining:
+            latencies.append(await pair(stub))
+
+    began = time.perf_counter()
+    await asyncio.gather(*[worker() for _ in range(concurrency)])
+    elapsed = time.perf_counter() - began
+    cuts = statistics.quantiles(latencies, n=100)
+    report(
+        f"concurrency {concurrency:>2}: {pairs} Authorize+Settle pairs, p50 {cuts[49]:.2f} ms, "
+        f"p99 {cuts[98]:.2f} ms, {pairs / elapsed:.0f} pairs/s"
+    )
+
+
+async def bench(address: str, pairs: int) -> None:
+    channel = create_channel(
+        address, ["sluicegate.metering.v1.MeteringService", "sluicegate.metering.v1.MeteringAdminService"], 10.0
+    )
+    admin = metering_pb2_grpc.MeteringAdminServiceStub(channel)
+    for scope, subject, window in BUDGETS:
+        budget = metering_pb2.Budget(
+            scope=scope, subject_id=subject, tenant_id="bench", window=window, limit_micros_usd=10**12
+        )
+        await admin.SetBudget(metering_pb2.SetBudgetRequest(budget=budget), metadata=ADMIN)
+    stub = metering_pb2_grpc.MeteringServiceStub(channel)
+    for _ in range(100):
+        await pair(stub)
+    await run(stub, pairs, 1)
+    await run(stub, pairs * 4, 50)
+    await channel.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=1000, help="pairs at concurrency 1 (four times that at 50)")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        redis_server = RedisServer(data_dir=root / "redis", log_dir=root)
+        redis_server.start()
+        metering = ManagedProcess(
+            "metering",
+            python_module("sluicegate_metering"),
+            root,
+            env={
+                "LITELLM_LOCAL_MODEL_COST_MAP": os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
+                "METERING_PORT": "0",
+                "METERING_REDIS_URL": redis_server.url,
+                "METERING_ADMIN_TOKEN": "bench-admin",
+                "METERING_CATALOG_PATH": str(REPO_ROOT / "deploy" / "catalog" / "mock.yaml"),
+                "METERING_LOG_REQUESTS": "false",
+            },
+        )
+        try:
+            address = metering.start()
+            report(f"metering at {address}, Redis at {redis_server.address}; four budget buckets per reservation")
+            asyncio.run(bench(address, arguments.pairs))
+        finally:
+            metering.stop()
+            redis_server.stop()
+
+
+if __name__ == "__main__":
+    main()

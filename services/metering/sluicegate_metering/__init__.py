@@ -1,0 +1,1 @@
+"""sluicegate's metering service: API keys, budgets, atomic reservations, settlement and spend reports."""

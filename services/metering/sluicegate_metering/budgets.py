@@ -1,0 +1,128 @@
+"""Budgets: their configuration, which apply to a principal, and the buckets (one per window) they count in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import redis.asyncio as aioredis
+
+from sluicegate_metering import storage
+from sluicegate_metering.records import BucketState, BudgetRule, BudgetStatus, Principal, Scope, Window
+from sluicegate_metering.storage import fails_closed
+
+# Buckets outlive their window a little, so a reservation made just before midnight still settles into it.
+BUCKET_GRACE = timedelta(days=2)
+
+
+def utc_day(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+
+
+def bucket_id(rule: BudgetRule, now: float) -> str:
+    """`tenant:acme:daily:2026-11-29`, `team:acme/eng:monthly:2026-11`, `key:key_1f2e:lifetime`.
+
+    Team and user ids are only unique inside a tenant, so their buckets carry the tenant too.
+    """
+    subject = rule.subject_id if rule.scope in (Scope.TENANT, Scope.KEY) else f"{rule.tenant_id}/{rule.subject_id}"
+    moment = datetime.fromtimestamp(now, UTC)
+    period = {
+        Window.DAILY: f":{moment:%Y-%m-%d}",
+        Window.MONTHLY: f":{moment:%Y-%m}",
+        Window.LIFETIME: "",
+    }[rule.window]
+    return f"{rule.scope}:{subject}:{rule.window}{period}"
+
+
+def bucket_expires_at(window: Window, now: float) -> int:
+    """When a bucket's counters may be dropped (epoch seconds), 0 for never."""
+    moment = datetime.fromtimestamp(now, UTC)
+    if window is Window.DAILY:
+        end = datetime(moment.year, moment.month, moment.day, tzinfo=UTC) + timedelta(days=1)
+    elif window is Window.MONTHLY:
+        end = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+    else:
+        return 0
+    return int((end + BUCKET_GRACE).timestamp())
+
+
+def _field(scope: Scope, window: Window, subject_id: str) -> str:
+    return f"{scope}:{window}:{subject_id}"
+
+
+class BudgetBook:
+    """Budget configuration in Redis (one hash per tenant) plus the optional default tenant daily budget."""
+
+    def __init__(
+        self, client: aioredis.Redis, clock: Callable[[], float], default_tenant_daily_micros: int = 0
+    ) -> None:
+        self._redis = client
+        self._clock = clock
+        self._default_tenant_daily_micros = default_tenant_daily_micros
+
+    @fails_closed
+    async def set(self, rule: BudgetRule) -> BudgetStatus:
+        settings = {
+            "limit_micros": rule.limit_micros,
+            "soft_threshold_ratio": rule.soft_threshold_ratio,
+            "allow_downgrade": rule.allow_downgrade,
+        }
+        await self._redis.hset(
+            storage.tenant_budgets(rule.tenant_id),
+            _field(rule.scope, rule.window, rule.subject_id),
+            json.dumps(settings),
+        )
+        return (await self._statuses([rule]))[0]
+
+    @fails_closed
+    async def rules(self, tenant_id: str) -> list[BudgetRule]:
+        """Every budget of a tenant, the default tenant daily budget included when it has no explicit one."""
+        stored = await self._redis.hgetall(storage.tenant_budgets(tenant_id))
+        rules = []
+        for field, value in sorted(storage.decoded(stored).items()):
+            scope, window, subject_id = field.split(":", 2)
+            settings = json.loads(value)
+            rules.append(
+                BudgetRule(
+                    scope=Scope(scope),
+                    subject_id=subject_id,
+                    tenant_id=tenant_id,
+                    window=Window(window),
+                    limit_micros=settings["limit_micros"],
+                    soft_threshold_ratio=settings["soft_threshold_ratio"],
+                    allow_downgrade=settings["allow_downgrade"],
+                )
+            )
+        has_tenant_daily = any(rule.scope is Scope.TENANT and rule.window is Window.DAILY for rule in rules)
+        if self._default_tenant_daily_micros and not has_tenant_daily:
+            rules.append(
+                BudgetRule(Scope.TENANT, tenant_id, tenant_id, Window.DAILY, self._default_tenant_daily_micros)
+            )
+        return rules
+
+    async def applicable(self, principal: Principal) -> list[BudgetRule]:
+        return [rule for rule in await self.rules(principal.tenant_id) if rule.applies_to(principal)]
+
+    @fails_closed
+    async def statuses(self, tenant_id: str) -> list[BudgetStatus]:
+        return await self._statuses(await self.rules(tenant_id))
+
+    async def _statuses(self, rules: Sequence[BudgetRule]) -> list[BudgetStatus]:
+        now = self._clock()
+        states = await self.bucket_states([bucket_id(rule, now) for rule in rules])
+        return [
+            BudgetStatus(rule, BucketState(state.bucket, rule.limit_micros, state.spent_micros, state.reserved_micros))
+            for rule, state in zip(rules, states, strict=True)
+        ]
+
+    async def bucket_states(self, bucket_ids: Sequence[str]) -> list[BucketState]:
+        """The counters of buckets, with the limit each had when it was last reserved on."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for bucket in bucket_ids:
+                pipe.hmget(storage.bucket_counters(bucket), "limit", "spent", "reserved")
+            rows = await pipe.execute()
+        return [
+            BucketState(bucket, *(int(value or 0) for value in row))
+            for bucket, row in zip(bucket_ids, rows, strict=True)
+        ]

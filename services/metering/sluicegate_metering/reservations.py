@@ -1,0 +1,300 @@
+"""Reservations: hold a call's worst-case cost on every applicable bucket, then settle, release or reclaim it.
+
+Every step that moves money is one Lua script, so concurrent calls on any number of replicas never
+overspend: a reservation either lands on all its buckets or on none. Settlement charges the actual cost
+even when it exceeds the reservation (a provider may return more than expected); that overage is the only
+way spend can pass a limit, and the next reservation on the bucket is then refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from sluicegate.common.v1 import errors_pb2
+from sluicegate.runtime.errors import denied, resource_exhausted
+from sluicegate.runtime.logs import get_logger
+from sluicegate_metering import storage
+from sluicegate_metering.budgets import BudgetBook, bucket_expires_at, bucket_id, utc_day
+from sluicegate_metering.pricing import Pricer
+from sluicegate_metering.records import (
+    BucketCharge,
+    Principal,
+    Reservation,
+    Settlement,
+    UsageCharge,
+    UsageCheck,
+)
+from sluicegate_metering.spend import spend_increments
+from sluicegate_metering.storage import fails_closed
+
+log = get_logger(__name__)
+
+RECLAIM_BATCH = 100
+
+
+@dataclass(frozen=True)
+class HeldReservation:
+    """A live reservation as stored: whose it is, what it holds and where."""
+
+    principal: Principal
+    model: str
+    request_id: str
+    amount_micros: int
+    buckets: list[str]
+
+
+def _unknown_reservation(reservation_id: str) -> Exception:
+    return denied(
+        grpc.StatusCode.NOT_FOUND,
+        errors_pb2.ERROR_REASON_RESERVATION_UNKNOWN,
+        f"reservation {reservation_id!r} is unknown, expired or already settled",
+    )
+
+
+def _script_keys(reservation_id: str, buckets: Sequence[str], *between: str) -> list[str]:
+    """The keys every reservation script declares: the record, the expiry index, the holds, then the buckets."""
+    return [
+        storage.reservation(reservation_id),
+        storage.RESERVATION_EXPIRY,
+        storage.RESERVATION_HOLDS,
+        *between,
+        *[storage.bucket_counters(bucket) for bucket in buckets],
+    ]
+
+
+def _flat(pairs: dict[str, object]) -> list[object]:
+    return [item for pair in pairs.items() for item in pair]
+
+
+class Meter:
+    """Authorize, ReportUsage, Settle and Release over Redis, plus reclaiming abandoned reservations."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        pricer: Pricer,
+        budgets: BudgetBook,
+        clock: Callable[[], float],
+        reservation_ttl_seconds: int = 600,
+        spend_retention_days: int = 400,
+    ) -> None:
+        self._redis = client
+        self._pricer = pricer
+        self._budgets = budgets
+        self._clock = clock
+        self._ttl_seconds = reservation_ttl_seconds
+        self._spend_ttl_seconds = spend_retention_days * 86_400
+        self._authorize_script = storage.load_script(client, "authorize")
+        self._settle_script = storage.load_script(client, "settle")
+        self._return_script = storage.load_script(client, "return_hold")
+
+    @fails_closed
+    async def authorize(
+        self,
+        principal: Principal,
+        model: str,
+        prompt_tokens: int,
+        max_tokens: int,
+        request_id: str = "",
+        allow_downgrade: bool = False,
+    ) -> Reservation:
+        """Reserves the call's worst case on every budget bucket of the principal, or fails BUDGET_EXCEEDED
+        naming the first bucket that cannot cover it. When the request or that bucket's budget allows it,
+        the cheapest capable model is reserved instead of failing."""
+        requested = self._pricer.quote(model, prompt_tokens, max_tokens)
+        if not principal.may_use(model):
+            raise denied(
+                grpc.StatusCode.PERMISSION_DENIED,
+                errors_pb2.ERROR_REASON_MODEL_NOT_ALLOWED,
+                f"the API key may not use model {model!r}",
+            )
+        rules = await self._budgets.applicable(principal)
+        options = [requested]
+        if allow_downgrade or any(rule.allow_downgrade for rule in rules):
+            alternative = self._pricer.cheapest_alternative(principal, requested, prompt_tokens, max_tokens)
+            if alternative is not None:
+                options.append(alternative)
+
+        now = self._clock()
+        expires_at = now + self._ttl_seconds
+        reservation_id = f"rsv_{uuid.uuid4().hex}"
+        buckets = [bucket_id(rule, now) for rule in rules]
+        args: list[object] = [
+            reservation_id,
+            int(expires_at * 1000),
+            self._ttl_seconds * 1000,
+            int(allow_downgrade),
+            len(options),
+            json.dumps(buckets),
+            model,
+        ]
+        for rule in rules:
+            args += [rule.limit_micros, bucket_expires_at(rule.window, now), int(rule.allow_downgrade)]
+        for option in options:
+            args += [option.amount_micros, option.model]
+        args += _flat(
+            {
+                "tenant_id": principal.tenant_id,
+                "team_id": principal.team_id,
+                "user_id": principal.user_id,
+                "key_id": principal.key_id,
+                "request_id": request_id,
+                "created_at": repr(now),
+            }
+        )
+        result = await self._authorize_script(keys=_script_keys(reservation_id, buckets), args=args)
+        if result[0] == 0:
+            bucket, room = buckets[result[1] - 1], max(result[2], 0)
+            raise resource_exhausted(
+                errors_pb2.ERROR_REASON_BUDGET_EXCEEDED,
+                bucket,
+                f"budget {bucket} has {room} micro-USD left; the call may cost up to {requested.amount_micros}",
+            )
+        chosen = options[result[1] - 1]
+        return Reservation(
+            reservation_id=reservation_id,
+            amount_micros=chosen.amount_micros,
+            model=chosen.model,
+            downgraded_from="" if chosen is requested else model,
+            expires_at=expires_at,
+            buckets=[
+                BucketCharge(bucket, chosen.amount_micros, max(room, 0))
+                for bucket, room in zip(buckets, result[2:], strict=True)
+            ],
+        )
+
+    @fails_closed
+    async def report_usage(self, reservation_id: str, charges: Sequence[UsageCharge]) -> UsageCheck:
+        """A stream may go on while its cost so far fits its reservation plus the room every bucket has left."""
+        held = await self._held(reservation_id)
+        cost = sum(self._pricer.cost(charge, held.model) for charge in charges)
+        states = await self._budgets.bucket_states(held.buckets)
+        room = min((state.room_micros for state in states), default=None)
+        return UsageCheck(within_budget=room is None or cost <= held.amount_micros + room, cost_micros=cost)
+
+    @fails_closed
+    async def settle(self, reservation_id: str, charges: Sequence[UsageCharge]) -> Settlement:
+        """Charges the actual cost once; settling the same reservation again is RESERVATION_UNKNOWN."""
+        held = await self._held(reservation_id)
+        costs = [self._pricer.cost(charge, held.model) for charge in charges]
+        cost = sum(costs)
+        now = self._clock()
+        day = utc_day(now)
+        last = charges[-1] if charges else UsageCharge(model=held.model, deployment="")
+        ledger = {
+            "reservation_id": reservation_id,
+            "request_id": held.request_id,
+            "tenant_id": held.principal.tenant_id,
+            "team_id": held.principal.team_id,
+            "key_id": held.principal.key_id,
+            "user_id": held.principal.user_id,
+            "model": last.model or held.model,
+            "deployment": last.deployment,
+            "prompt_tokens": sum(charge.prompt_tokens for charge in charges),
+            "completion_tokens": sum(charge.completion_tokens for charge in charges),
+            "cached_prompt_tokens": sum(charge.cached_prompt_tokens for charge in charges),
+            "reasoning_tokens": sum(charge.reasoning_tokens for charge in charges),
+            "cost_micros_usd": cost,
+            "reserved_micros_usd": held.amount_micros,
+            "day": day,
+            "settled_at": repr(now),
+            "charges": json.dumps(
+                [
+                    {
+                        "model": charge.model,
+                        "deployment": charge.deployment,
+                        "prompt_tokens": charge.prompt_tokens,
+                        "completion_tokens": charge.completion_tokens,
+                        "cached_prompt_tokens": charge.cached_prompt_tokens,
+                        "reasoning_tokens": charge.reasoning_tokens,
+                        "cost_micros_usd": charge_cost,
+                    }
+                    for charge, charge_cost in zip(charges, costs, strict=True)
+                ]
+            ),
+        }
+        ledger_args = _flat(ledger)
+        increments = spend_increments(held.principal, charges, costs, held.model)
+        result = await self._settle_script(
+            keys=_script_keys(
+                reservation_id, held.buckets, storage.LEDGER, storage.daily_spend(held.principal.tenant_id, day)
+            ),
+            args=[reservation_id, cost, self._spend_ttl_seconds, len(ledger_args), *ledger_args, *_flat(increments)],
+        )
+        if result[0] == -1:
+            raise _unknown_reservation(reservation_id)
+        return Settlement(
+            charged_micros=cost,
+            refunded_micros=max(result[0] - cost, 0),
+            buckets=[
+                BucketCharge(bucket, cost, max(room, 0)) for bucket, room in zip(held.buckets, result[1:], strict=True)
+            ],
+        )
+
+    @fails_closed
+    async def release(self, reservation_id: str) -> int:
+        """Returns the whole reservation; the amount returned."""
+        returned = await self._return_hold(reservation_id)
+        if returned is None:
+            raise _unknown_reservation(reservation_id)
+        return returned
+
+    async def reclaim_expired(self) -> int:
+        """Returns the money of reservations past their expiry (abandoned by a crashed caller); how many."""
+        now_ms = int(self._clock() * 1000)
+        expired = await self._redis.zrangebyscore(
+            storage.RESERVATION_EXPIRY, "-inf", now_ms, start=0, num=RECLAIM_BATCH
+        )
+        reclaimed = 0
+        for reservation_id in expired:
+            if await self._return_hold(reservation_id.decode()) is not None:
+                reclaimed += 1
+        return reclaimed
+
+    async def _return_hold(self, reservation_id: str) -> int | None:
+        hold = await self._redis.hget(storage.RESERVATION_HOLDS, reservation_id)
+        if hold is None:
+            await self._redis.zrem(storage.RESERVATION_EXPIRY, reservation_id)
+            return None
+        buckets = json.loads(hold.decode().partition("|")[2])
+        returned = await self._return_script(keys=_script_keys(reservation_id, buckets), args=[reservation_id])
+        return None if returned == -1 else returned
+
+    async def _held(self, reservation_id: str) -> HeldReservation:
+        fields = storage.decoded(await self._redis.hgetall(storage.reservation(reservation_id)))
+        if not fields:
+            raise _unknown_reservation(reservation_id)
+        return HeldReservation(
+            principal=Principal(
+                tenant_id=fields["tenant_id"],
+                team_id=fields["team_id"],
+                user_id=fields["user_id"],
+                key_id=fields["key_id"],
+            ),
+            model=fields["model"],
+            request_id=fields["request_id"],
+            amount_micros=int(fields["amount"]),
+            buckets=json.loads(fields["buckets"]),
+        )
+
+
+async def reclaim_forever(meter: Meter, interval_seconds: float) -> None:
+    """The background task that keeps abandoned reservations from holding budget forever."""
+    while True:
+        try:
+            reclaimed = await meter.reclaim_expired()
+        except RedisError as exc:
+            log.warning("reclaiming expired reservations failed", error=type(exc).__name__)
+            reclaimed = 0
+        if reclaimed:
+            log.info("reclaimed expired reservations", count=reclaimed)
+        if reclaimed < RECLAIM_BATCH:
+            await asyncio.sleep(interval_seconds)

@@ -1,0 +1,94 @@
+"""Per-day spend aggregates: what a settlement adds to them, and reports grouped by day, model, team, key or user."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+
+import redis.asyncio as aioredis
+
+from sluicegate.runtime.errors import invalid_argument
+from sluicegate_metering import storage
+from sluicegate_metering.budgets import utc_day
+from sluicegate_metering.records import Principal, SpendGroup, SpendRow, UsageCharge
+from sluicegate_metering.storage import fails_closed
+
+# A day's aggregate hash has fields `<dimension>:<value>:<metric>`; the day's totals use the dimension
+# "total" with an empty value, and a day report reads those.
+TOTAL = "total"
+MAX_REPORT_DAYS = 366
+
+
+def spend_increments(
+    principal: Principal, charges: Sequence[UsageCharge], costs: Sequence[int], reserved_model: str
+) -> dict[str, int]:
+    """What one settled request adds to its day. Tokens and money go to each charge's own model; the request
+    counts once, for the model that answered last (a fallback's, when the first model failed)."""
+    increments: Counter[str] = Counter()
+
+    def add(metric: str, amount: int, model: str) -> None:
+        groups = {
+            TOTAL: "",
+            SpendGroup.MODEL: model,
+            SpendGroup.TEAM: principal.team_id,
+            SpendGroup.KEY: principal.key_id,
+            SpendGroup.USER: principal.user_id,
+        }
+        for dimension, value in groups.items():
+            increments[f"{dimension}:{value}:{metric}"] += amount
+
+    for charge, cost in zip(charges, costs, strict=True):
+        model = charge.model or reserved_model
+        add("micros", cost, model)
+        add("prompt_tokens", charge.prompt_tokens, model)
+        add("completion_tokens", charge.completion_tokens, model)
+    add("requests", 1, (charges[-1].model or reserved_model) if charges else reserved_model)
+    return {field: amount for field, amount in increments.items() if amount}
+
+
+def days_between(start_day: str, end_day: str) -> list[str]:
+    start, end = date.fromisoformat(start_day), date.fromisoformat(end_day)
+    return [(start + timedelta(days=offset)).isoformat() for offset in range((end - start).days + 1)]
+
+
+class SpendReport:
+    """Reads the per-day aggregates the settle script maintains."""
+
+    def __init__(self, client: aioredis.Redis, clock: Callable[[], float]) -> None:
+        self._redis = client
+        self._clock = clock
+
+    @fails_closed
+    async def report(self, tenant_id: str, group: SpendGroup, start_day: str = "", end_day: str = "") -> list[SpendRow]:
+        """Spend grouped by `group` over the days from start to end (each empty = today), largest first."""
+        today = utc_day(self._clock())
+        days = days_between(start_day or today, end_day or today)
+        if not days or len(days) > MAX_REPORT_DAYS:
+            raise invalid_argument(
+                {"end_day": f"must be on or after start_day, at most {MAX_REPORT_DAYS} days later (empty = today)"}
+            )
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.hgetall(storage.daily_spend(tenant_id, day))
+            aggregates = await pipe.execute()
+        totals: dict[str, Counter[str]] = {}
+        for day, aggregate in zip(days, aggregates, strict=True):
+            for field, value in storage.decoded(aggregate).items():
+                dimension, rest = field.split(":", 1)
+                group_value, metric = rest.rsplit(":", 1)
+                if group is SpendGroup.DAY and dimension == TOTAL:
+                    totals.setdefault(day, Counter())[metric] += int(value)
+                elif dimension == group:
+                    totals.setdefault(group_value, Counter())[metric] += int(value)
+        rows = [
+            SpendRow(
+                group=name,
+                spent_micros=metrics["micros"],
+                requests=metrics["requests"],
+                prompt_tokens=metrics["prompt_tokens"],
+                completion_tokens=metrics["completion_tokens"],
+            )
+            for name, metrics in totals.items()
+        ]
+        return sorted(rows, key=lambda row: (-row.spent_micros, row.group))

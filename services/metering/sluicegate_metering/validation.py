@@ -1,0 +1,135 @@
+"""Request validators: each raises INVALID_ARGUMENT naming the bad fields before a servicer runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.message import Message
+
+from sluicegate.metering.v1 import metering_pb2
+from sluicegate.runtime.errors import invalid_argument
+
+Validator = Callable[[Message], None]
+
+
+def _value(message: Message, path: str) -> object:
+    """The field at a dotted path, such as `principal.tenant_id`."""
+    value: object = message
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _missing(request: Message, *paths: str) -> dict[str, str]:
+    return {path: "is required" for path in paths if not _value(request, path)}
+
+
+def _negative(request: Message, *paths: str) -> dict[str, str]:
+    return {path: "must not be negative" for path in paths if _value(request, path) < 0}
+
+
+def _raise_if(violations: dict[str, str]) -> None:
+    if violations:
+        raise invalid_argument(violations)
+
+
+def _requiring(*paths: str) -> Validator:
+    """A validator for requests whose only rule is that some fields are set."""
+
+    def validate(request: Message) -> None:
+        _raise_if(_missing(request, *paths))
+
+    return validate
+
+
+def _is_day(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _charge_violations(charges: Iterable[metering_pb2.UsageCharge]) -> dict[str, str]:
+    violations = {}
+    for index, charge in enumerate(charges):
+        counts = _negative(
+            charge.usage, "prompt_tokens", "completion_tokens", "cached_prompt_tokens", "reasoning_tokens"
+        )
+        violations.update({f"charges[{index}].usage.{name}": why for name, why in counts.items()})
+        if not charge.model and not charge.deployment:
+            violations[f"charges[{index}]"] = "needs a model or a deployment"
+    return violations
+
+
+def validate_authorize(request: metering_pb2.AuthorizeRequest) -> None:
+    _raise_if(
+        {
+            **_missing(request, "principal.tenant_id", "model"),
+            **_negative(request, "prompt_tokens", "max_tokens"),
+        }
+    )
+
+
+def validate_usage(request: metering_pb2.ReportUsageRequest | metering_pb2.SettleRequest) -> None:
+    _raise_if({**_missing(request, "reservation_id"), **_charge_violations(request.charges)})
+
+
+def validate_create_key(request: metering_pb2.CreateApiKeyRequest) -> None:
+    _raise_if(
+        {
+            **_missing(request, "key.tenant_id"),
+            **_negative(request, "key.requests_per_minute", "key.tokens_per_minute"),
+        }
+    )
+
+
+def _known(value: int, enum: EnumTypeWrapper, unspecified: int) -> bool:
+    return value in enum.values() and value != unspecified
+
+
+def validate_set_budget(request: metering_pb2.SetBudgetRequest) -> None:
+    budget = request.budget
+    violations = {
+        **_missing(request, "budget.tenant_id"),
+        **_negative(request, "budget.limit_micros_usd"),
+    }
+    if not _known(budget.scope, metering_pb2.BudgetScope, metering_pb2.BUDGET_SCOPE_UNSPECIFIED):
+        violations["budget.scope"] = "must be tenant, team, key or user"
+    elif budget.scope == metering_pb2.BUDGET_SCOPE_TENANT:
+        if budget.subject_id not in ("", budget.tenant_id):
+            violations["budget.subject_id"] = "must be the tenant id for a tenant budget"
+    elif not budget.subject_id:
+        violations["budget.subject_id"] = "is required"
+    if not _known(budget.window, metering_pb2.BudgetWindow, metering_pb2.BUDGET_WINDOW_UNSPECIFIED):
+        violations["budget.window"] = "must be daily, monthly or lifetime"
+    if not 0 <= budget.soft_threshold_ratio <= 1:
+        violations["budget.soft_threshold_ratio"] = "must be between 0 and 1"
+    _raise_if(violations)
+
+
+def validate_spend(request: metering_pb2.GetSpendRequest) -> None:
+    violations = _missing(request, "tenant_id")
+    if request.group_by not in metering_pb2.SpendGroup.values():
+        violations["group_by"] = "is not a known grouping"
+    for name in ("start_day", "end_day"):
+        value = getattr(request, name)
+        if value and not _is_day(value):
+            violations[name] = "must be a date as YYYY-MM-DD"
+    _raise_if(violations)
+
+
+VALIDATORS: dict[type, Validator] = {
+    metering_pb2.AuthorizeRequest: validate_authorize,
+    metering_pb2.ReportUsageRequest: validate_usage,
+    metering_pb2.SettleRequest: validate_usage,
+    metering_pb2.ReleaseRequest: _requiring("reservation_id"),
+    metering_pb2.CreateApiKeyRequest: validate_create_key,
+    metering_pb2.RotateApiKeyRequest: _requiring("key_id"),
+    metering_pb2.RevokeApiKeyRequest: _requiring("key_id"),
+    metering_pb2.SetBudgetRequest: validate_set_budget,
+    metering_pb2.GetBudgetStatusRequest: _requiring("tenant_id"),
+    metering_pb2.GetSpendRequest: validate_spend,
+}

@@ -1,0 +1,45 @@
+"""Builders shared by the cache's domain tests: requests, answers, a clock the test moves, a service over Redis."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from sluicegate.cache.v1 import cache_pb2
+from sluicegate.common.v1 import chat_pb2
+from sluicegate_cache.counters import HitCounters
+from sluicegate_cache.exact import ExactCache
+from sluicegate_cache.policy import StorePolicy
+from sluicegate_cache.service import CacheService
+
+MAX_ENTRIES = 3
+POLICY = StorePolicy(default_ttl_seconds=3600, max_ttl_seconds=7200, max_bytes_per_entry=4096, max_temperature=1.0)
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_service(redis: aioredis.Redis, clock) -> CacheService:
+    return CacheService(ExactCache(redis, MAX_ENTRIES), HitCounters(redis), POLICY, clock=clock)
+
+
+def request_key(text: str = "What is a sluice gate?", tenant: str = "acme", **params) -> cache_pb2.CacheKey:
+    return cache_pb2.CacheKey(
+        tenant_id=tenant,
+        model="balanced",
+        messages=[chat_pb2.Message(role=chat_pb2.ROLE_USER, content=[chat_pb2.ContentPart(text=text)])],
+        params=chat_pb2.GenerationParams(**params),
+    )
+
+
+def answer(
+    text: str = "A gate that controls water flow.", finish=chat_pb2.FINISH_REASON_STOP
+) -> cache_pb2.CachedAnswer:
+    return cache_pb2.CachedAnswer(text=text, model="balanced", finish_reason=finish, cost_micros_usd=120)
