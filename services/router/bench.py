@@ -1,0 +1,156 @@
+"""Router overhead: Complete and CompleteStream through the router versus the same call straight to the mock upstream.
+
+Starts the mock upstream and a router as processes on free ports, then, sequentially and with 20 calls in
+flight, measures the latency of a direct httpx call to the mock and of the same call through the router, and
+prints both and their difference (the router's overhead: gRPC, routing, litellm) at p50 and p99.
+
+    .venv/bin/python services/router/bench.py [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc
+import httpx
+import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from sluicegate.common.v1 import chat_pb2
+from sluicegate.convert import text_message
+from sluicegate.devstack.processes import ManagedProcess
+from sluicegate.router.v1 import router_pb2, router_pb2_grpc
+
+MODEL = "mock-fast"
+PROMPT = "Summarize the benefits of connection pooling in two sentences."
+CONCURRENCY = 20
+
+Call = Callable[[], Awaitable[None]]
+
+
+def catalog(api_base: str) -> dict:
+    deployment = {
+        "name": "bench-mock",
+        "litellm_model": f"openai/{MODEL}",
+        "api_base": api_base,
+        "price": {"input_per_mtok_usd": 0.15, "output_per_mtok_usd": 0.6},
+    }
+    return {
+        "version": 1,
+        "tiers": dict.fromkeys(("simple", "medium", "complex", "creative"), "bench"),
+        "models": {"bench": {"tier": "medium", "deployments": [deployment]}},
+    }
+
+
+async def measure(call: Call, requests: int, concurrency: int) -> tuple[list[float], float]:
+    """Latencies in ms of `requests` calls made by `concurrency` workers, and the calls per second."""
+    latencies: list[float] = []
+    remaining = iter(range(requests))
+
+    async def worker() -> None:
+        for _ in remaining:
+            started = time.perf_counter()
+            await call()
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, requests / (time.perf_counter() - started)
+
+
+def percentile(values: list[float], share: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
+
+
+async def wait_until_serving(channel: grpc.aio.Channel, timeout_seconds: float = 60.0) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        response = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+        if response.status == health_pb2.HealthCheckResponse.SERVING:
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError("the router never reported SERVING")
+
+
+async def run(router_address: str, mock_url: str, requests: int) -> None:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}]}
+    call = router_pb2.ModelCall(model="bench", messages=[text_message(chat_pb2.ROLE_USER, PROMPT)])
+    async with (
+        httpx.AsyncClient(base_url=mock_url, timeout=30) as http,
+        grpc.aio.insecure_channel(router_address) as channel,
+    ):
+        await wait_until_serving(channel)
+        router = router_pb2_grpc.RouterServiceStub(channel)
+
+        async def direct_plain() -> None:
+            (await http.post("/v1/chat/completions", json=body)).raise_for_status()
+
+        async def direct_stream() -> None:
+            streamed = body | {"stream": True, "stream_options": {"include_usage": True}}
+            async with http.stream("POST", "/v1/chat/completions", json=streamed) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data: ") and line != "data: [DONE]":
+                        json.loads(line.removeprefix("data: "))
+
+        async def routed_plain() -> None:
+            await router.Complete(router_pb2.CompleteRequest(call=call), timeout=30)
+
+        async def routed_stream() -> None:
+            async for _ in router.CompleteStream(router_pb2.CompleteStreamRequest(call=call), timeout=30):
+                pass
+
+        for warm_up in (direct_plain, direct_stream, routed_plain, routed_stream):
+            await measure(warm_up, 30, 5)
+
+        header = f"{'mode':<8}{'conc':>5}{'direct p50':>12}{'p99':>8}{'router p50':>12}{'p99':>8}"
+        header += f"{'overhead p50':>14}{'p99':>8}{'router rps':>12}"
+        sys.stdout.write(f"{requests} calls each, latencies in ms\n{header}\n")
+        for mode, direct, routed in (("plain", direct_plain, routed_plain), ("stream", direct_stream, routed_stream)):
+            for concurrency in (1, CONCURRENCY):
+                direct_ms, _ = await measure(direct, requests, concurrency)
+                routed_ms, routed_rps = await measure(routed, requests, concurrency)
+                d50, d99 = percentile(direct_ms, 0.5), percentile(direct_ms, 0.99)
+                r50, r99 = percentile(routed_ms, 0.5), percentile(routed_ms, 0.99)
+                sys.stdout.write(
+                    f"{mode:<8}{concurrency:>5}{d50:>12.2f}{d99:>8.2f}{r50:>12.2f}{r99:>8.2f}"
+                    f"{r50 - d50:>14.2f}{r99 - d99:>8.2f}{routed_rps:>12.0f}\n"
+                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="calls per measurement")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="router-bench-") as scratch:
+        logs = Path(scratch)
+        env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        mock = ManagedProcess(
+            "mock-upstream", [sys.executable, "-m", "sluicegate_mock_upstream", "--port", "0"], logs, env=env
+        )
+        mock_url = "http://" + mock.start()
+        catalog_path = logs / "catalog.yaml"
+        catalog_path.write_text(yaml.safe_dump(catalog(f"{mock_url}/v1")))
+        router = ManagedProcess(
+            "router",
+            [sys.executable, "-m", "sluicegate_router"],
+            logs,
+            env=env | {"ROUTER_PORT": "0", "ROUTER_CATALOG_PATH": str(catalog_path)},
+        )
+        try:
+            asyncio.run(run(router.start(), mock_url, args.requests))
+        finally:
+            router.stop()
+            mock.stop()
+
+
+if __name__ == "__main__":
+    main()

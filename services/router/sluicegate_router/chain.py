@@ -1,0 +1,362 @@
+"""Calling along the fallback chain: retries with backoff, fallbacks, the record of every attempt, the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import Message as ProtoMessage
+from google.rpc import error_details_pb2
+
+from sluicegate.common.v1 import chat_pb2, decision_pb2, errors_pb2
+from sluicegate.router.v1 import router_pb2
+from sluicegate.runtime.errors import ServiceError, error_info, retry_info
+from sluicegate.runtime.logs import get_logger
+from sluicegate_router.failures import Failure
+from sluicegate_router.health import DeploymentHealth
+from sluicegate_router.openai_format import assistant_message, finish_reason
+from sluicegate_router.planner import Candidate, RoutePlan
+from sluicegate_router.provider import Provider, ProviderChunk, ProviderRequest
+from sluicegate_router.settings import RouterSettings
+
+T = TypeVar("T")
+
+log = get_logger(__name__)
+
+# The chain's own clock ran out: the deployment's timeout or the request's deadline.
+_TIMED_OUT = Failure(decision_pb2.ATTEMPT_OUTCOME_TIMEOUT, message="no answer in the time allowed")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often to call one deployment, how long to wait in between, and when not to start a call at all."""
+
+    attempts_per_deployment: int
+    backoff_base_seconds: float
+    backoff_cap_seconds: float
+    max_retry_after_seconds: float
+    default_retry_after_seconds: float
+    min_attempt_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: RouterSettings) -> RetryPolicy:
+        return cls(
+            attempts_per_deployment=settings.attempts_per_deployment,
+            backoff_base_seconds=settings.backoff_base_seconds,
+            backoff_cap_seconds=settings.backoff_cap_seconds,
+            max_retry_after_seconds=settings.max_retry_after_seconds,
+            default_retry_after_seconds=settings.default_retry_after_seconds,
+            min_attempt_seconds=settings.min_attempt_seconds,
+        )
+
+
+def estimate_text_tokens(characters: int) -> int:
+    """Tokens in generated text when the provider reports none (about 3.5 characters a token, as for prompts)."""
+    return (characters * 2 + 6) // 7
+
+
+def _estimated_usage(prompt_tokens: int, completion_characters: int) -> chat_pb2.Usage:
+    completion = estimate_text_tokens(completion_characters)
+    return chat_pb2.Usage(
+        prompt_tokens=prompt_tokens, completion_tokens=completion, total_tokens=prompt_tokens + completion
+    )
+
+
+class _Walk:
+    """One request's progress along its chain: every attempt made and every failure met."""
+
+    def __init__(self, plan: RoutePlan) -> None:
+        self.plan = plan
+        self.attempts: list[decision_pb2.Attempt] = []
+        self.failures: list[Failure] = []
+        # The last failure of each deployment tried, by name: what the chain as a whole failed with.
+        self.last_failures: dict[str, Failure] = {}
+
+    @property
+    def cost_micros_usd(self) -> int:
+        return sum(attempt.cost_micros_usd for attempt in self.attempts)
+
+    def record(
+        self,
+        candidate: Candidate,
+        retry: int,
+        started: float,
+        outcome: int,
+        failure: Failure | None = None,
+        usage: chat_pb2.Usage | None = None,
+        ttft_ms: float = 0.0,
+    ) -> None:
+        price = candidate.deployment.price
+        self.attempts.append(
+            decision_pb2.Attempt(
+                model=candidate.model,
+                deployment=candidate.deployment.name,
+                outcome=outcome,
+                error_message=failure.message if failure else "",
+                retry=retry,
+                duration_ms=(time.monotonic() - started) * 1000,
+                ttft_ms=ttft_ms,
+                usage=usage,
+                cost_micros_usd=price.cost_micros(
+                    usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens, usage.reasoning_tokens
+                )
+                if usage is not None
+                else 0,
+                http_status=failure.http_status if failure else 0,
+            )
+        )
+        if failure is not None:
+            self.failures.append(failure)
+            self.last_failures[candidate.deployment.name] = failure
+
+    def route(self, candidate: Candidate) -> decision_pb2.RouteDecision:
+        """The plan's decision, changed to name the deployment that actually answered."""
+        decision = decision_pb2.RouteDecision()
+        decision.CopyFrom(self.plan.decision)
+        if candidate.deployment.name != decision.deployment:
+            decision.model = candidate.model
+            decision.deployment = candidate.deployment.name
+            decision.provider = candidate.deployment.provider
+            failed = len(self.failures)
+            decision.reason = (
+                f"{decision.reason.rstrip('.')}; {candidate.deployment.name} answered after {failed} failed attempt(s)."
+            )
+        return decision
+
+    def error(
+        self, code: grpc.StatusCode, reason: int, message: str, extra: tuple[ProtoMessage, ...] = ()
+    ) -> ServiceError:
+        """An error whose ErrorInfo tells the caller what the failed attempts were and cost (metering charges it)."""
+        metadata = {
+            "attempts": str(len(self.attempts)),
+            "cost_micros_usd": str(self.cost_micros_usd),
+            "deployments": ",".join(dict.fromkeys(a.deployment for a in self.attempts)),
+        }
+        return ServiceError(code, message, [error_info(reason, metadata), *extra])
+
+    def out_of_time(self) -> ServiceError:
+        return self.error(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            errors_pb2.ERROR_REASON_DEADLINE_TOO_SHORT,
+            f"the request's deadline left no time for another provider call after {len(self.attempts)} attempt(s)",
+        )
+
+    def rejected(self, candidate: Candidate, failure: Failure) -> ServiceError:
+        return self.error(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            errors_pb2.ERROR_REASON_UPSTREAM_REJECTED,
+            f"{candidate.deployment.name} rejected the request ({failure.message}); it is not retried",
+        )
+
+    def exhausted(self, default_retry_after_seconds: float) -> ServiceError:
+        """The chain ran out: UNAVAILABLE if any deployment may recover, else the refusal every one gave."""
+        last = list(self.last_failures.values())
+        if not last or any(failure.retryable for failure in last):
+            asked = [f.retry_after_seconds for f in self.failures if f.retry_after_seconds is not None]
+            # The longest wait any provider asked for: coming back sooner would call it too early.
+            delay = max(asked) if asked else default_retry_after_seconds
+            return self.error(
+                grpc.StatusCode.UNAVAILABLE,
+                errors_pb2.ERROR_REASON_UPSTREAM_UNAVAILABLE,
+                f"every deployment of the chain failed ({len(self.attempts)} attempts)",
+                (retry_info(delay),),
+            )
+        if any(failure.outcome == decision_pb2.ATTEMPT_OUTCOME_CONTENT_POLICY for failure in last):
+            return self.error(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                errors_pb2.ERROR_REASON_CONTENT_POLICY,
+                "the providers refused the content under their content policies",
+            )
+        description = "the prompt and max_tokens exceed the context window of every deployment that was tried"
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field="call.messages", description=description)
+            ]
+        )
+        return self.error(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            errors_pb2.ERROR_REASON_CONTEXT_WINDOW_EXCEEDED,
+            description,
+            (bad_request,),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _OpenedStream:
+    """A stream that has produced its first content (or ended without any), with the chunks read so far."""
+
+    chunks: AsyncIterator[ProviderChunk]
+    read_ahead: list[ProviderChunk]
+    first_content_at: float
+
+
+class ChainCaller:
+    """Calls a plan's chain: each deployment up to `attempts_per_deployment` times on retryable failures, with
+    full-jitter backoff (or the provider's Retry-After), then the next; never past the request's deadline."""
+
+    def __init__(self, provider: Provider, health: DeploymentHealth, policy: RetryPolicy, rng: random.Random) -> None:
+        self._provider = provider
+        self._health = health
+        self._policy = policy
+        self._rng = rng
+
+    async def complete(
+        self, plan: RoutePlan, request: ProviderRequest, prompt_tokens: int, deadline: float
+    ) -> router_pb2.CompleteResponse:
+        walk = _Walk(plan)
+
+        async def call(candidate: Candidate):
+            return await self._provider.complete(candidate.deployment, request)
+
+        candidate, retry, started, answer = await self._first_success(walk, deadline, call)
+        usage = answer.usage if answer.usage is not None else _estimated_usage(prompt_tokens, len(answer.text))
+        walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_SUCCESS, usage=usage)
+        self._health.record_success(candidate.deployment.name, walk.attempts[-1].duration_ms)
+        return router_pb2.CompleteResponse(
+            message=assistant_message(answer.text, answer.tool_calls),
+            finish_reason=finish_reason(answer.finish_reason),
+            route=walk.route(candidate),
+            attempts=walk.attempts,
+            usage=usage,
+            cost_micros_usd=walk.cost_micros_usd,
+            model=candidate.model,
+        )
+
+    async def stream(
+        self, plan: RoutePlan, request: ProviderRequest, prompt_tokens: int, deadline: float
+    ) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary]:
+        """Deltas, then a summary. Failures before the first content fall back along the chain unseen; a failure
+        after it ends the stream with UNAVAILABLE / STREAM_INTERRUPTED."""
+        walk = _Walk(plan)
+
+        async def call(candidate: Candidate):
+            return await self._open_stream(candidate, request)
+
+        candidate, retry, started, opened = await self._first_success(walk, deadline, call)
+        ttft_ms = (opened.first_content_at - started) * 1000
+        characters = 0
+        finish: str | None = None
+        usage: chat_pb2.Usage | None = None
+        chunks = opened.chunks
+        try:
+            pending = list(opened.read_ahead)
+            while True:
+                if pending:
+                    chunk: ProviderChunk | None = pending.pop(0)
+                else:
+                    async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+                        chunk = await anext(chunks, None)
+                if chunk is None:
+                    break
+                finish = chunk.finish_reason or finish
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                if chunk.text or chunk.tool_calls:
+                    characters += len(chunk.text) + sum(len(c.arguments_json) for c in chunk.tool_calls)
+                    yield router_pb2.StreamDelta(
+                        text=chunk.text,
+                        tool_calls=chunk.tool_calls,
+                        completion_tokens_so_far=estimate_text_tokens(characters),
+                    )
+        except Exception as error:  # noqa: BLE001 - a provider failure becomes STREAM_INTERRUPTED, others re-raise
+            failure = _TIMED_OUT if isinstance(error, TimeoutError) else self._provider.classify(error)
+            if failure is None:
+                raise
+            # The provider billed what it generated before the cut, so the attempt carries that cost.
+            partial = _estimated_usage(prompt_tokens, characters)
+            walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_STREAM_CUT, failure, partial, ttft_ms)
+            self._health.record_failure(candidate.deployment.name)
+            raise walk.error(
+                grpc.StatusCode.UNAVAILABLE,
+                errors_pb2.ERROR_REASON_STREAM_INTERRUPTED,
+                f"the stream from {candidate.deployment.name} broke off after its answer began ({failure.message})",
+            ) from None
+        finally:
+            await chunks.aclose()
+        if usage is None:
+            usage = _estimated_usage(prompt_tokens, characters)
+        walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_SUCCESS, usage=usage, ttft_ms=ttft_ms)
+        self._health.record_success(candidate.deployment.name, walk.attempts[-1].duration_ms, ttft_ms)
+        yield router_pb2.StreamSummary(
+            finish_reason=finish_reason(finish),
+            route=walk.route(candidate),
+            attempts=walk.attempts,
+            usage=usage,
+            cost_micros_usd=walk.cost_micros_usd,
+            model=candidate.model,
+        )
+
+    async def _open_stream(self, candidate: Candidate, request: ProviderRequest) -> _OpenedStream:
+        """Opens a stream and reads up to its first content, so that failures before it can still fall back."""
+        chunks = await self._provider.stream(candidate.deployment, request)
+        read_ahead: list[ProviderChunk] = []
+        try:
+            async for chunk in chunks:
+                read_ahead.append(chunk)
+                if chunk.text or chunk.tool_calls:
+                    break
+        except BaseException:
+            await chunks.aclose()
+            raise
+        return _OpenedStream(chunks, read_ahead, time.monotonic())
+
+    async def _first_success(
+        self, walk: _Walk, deadline: float, call: Callable[[Candidate], Awaitable[T]]
+    ) -> tuple[Candidate, int, float, T]:
+        """Walks the chain until a call succeeds; records every failed attempt; raises when the chain is spent."""
+        policy = self._policy
+        for candidate in walk.plan.chain:
+            for retry in range(policy.attempts_per_deployment):
+                remaining = deadline - time.monotonic()
+                if remaining < policy.min_attempt_seconds:
+                    raise walk.out_of_time()
+                started = time.monotonic()
+                try:
+                    async with asyncio.timeout(min(remaining, candidate.deployment.timeout_seconds)):
+                        return candidate, retry, started, await call(candidate)
+                except TimeoutError:
+                    failure = _TIMED_OUT
+                except Exception as error:  # noqa: BLE001 - classified below; anything unknown is re-raised
+                    failure = self._provider.classify(error)
+                    if failure is None:
+                        raise
+                walk.record(candidate, retry, started, failure.outcome, failure)
+                log.info(
+                    "provider call failed",
+                    deployment=candidate.deployment.name,
+                    outcome=decision_pb2.AttemptOutcome.Name(failure.outcome),
+                    http_status=failure.http_status,
+                    retry=retry,
+                )
+                if failure.retryable:
+                    self._health.record_failure(candidate.deployment.name)
+                if failure.rejected:
+                    raise walk.rejected(candidate, failure)
+                if not failure.retryable or retry + 1 == policy.attempts_per_deployment:
+                    break
+                pause = self._pause(retry, failure, deadline)
+                if pause is None:
+                    break
+                await asyncio.sleep(pause)
+        if deadline - time.monotonic() < policy.min_attempt_seconds:
+            # The chain may have ended only because the time did: the deadline is the truer account.
+            raise walk.out_of_time()
+        raise walk.exhausted(policy.default_retry_after_seconds)
+
+    def _pause(self, retry: int, failure: Failure, deadline: float) -> float | None:
+        """The wait before calling the same deployment again; None to fall back to the next one at once."""
+        policy = self._policy
+        if failure.retry_after_seconds is not None:
+            if failure.retry_after_seconds > policy.max_retry_after_seconds:
+                return None
+            pause = failure.retry_after_seconds
+        else:
+            pause = self._rng.uniform(0.0, min(policy.backoff_cap_seconds, policy.backoff_base_seconds * 2**retry))
+        if time.monotonic() + pause + policy.min_attempt_seconds > deadline:
+            return None
+        return pause

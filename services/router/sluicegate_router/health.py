@@ -1,0 +1,57 @@
+"""Per-deployment health from real calls: smoothed latency, time to first token and error rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class DeploymentStats:
+    """Exponentially weighted moving averages over a deployment's recent calls."""
+
+    ewma_latency_ms: float = 0.0
+    ewma_ttft_ms: float = 0.0
+    recent_error_rate: float = 0.0
+    calls: int = 0
+    successes: int = 0
+    streams: int = 0
+
+
+class DeploymentHealth:
+    """Records the outcome of every call that says something about a deployment's health.
+
+    Refusals caused by the request itself (bad request, context window, content policy) are not recorded:
+    they say nothing about whether the deployment is up.
+    """
+
+    def __init__(self, alpha: float) -> None:
+        self._alpha = alpha
+        self._stats: dict[str, DeploymentStats] = {}
+
+    def record_success(self, deployment: str, latency_ms: float, ttft_ms: float | None = None) -> None:
+        stats = self._for(deployment)
+        stats.ewma_latency_ms = self._smooth(stats.ewma_latency_ms, latency_ms, stats.successes)
+        stats.recent_error_rate = self._smooth(stats.recent_error_rate, 0.0, stats.calls)
+        stats.calls += 1
+        stats.successes += 1
+        if ttft_ms is not None:
+            stats.ewma_ttft_ms = self._smooth(stats.ewma_ttft_ms, ttft_ms, stats.streams)
+            stats.streams += 1
+
+    def record_failure(self, deployment: str) -> None:
+        stats = self._for(deployment)
+        stats.recent_error_rate = self._smooth(stats.recent_error_rate, 1.0, stats.calls)
+        stats.calls += 1
+
+    def stats(self, deployment: str) -> DeploymentStats:
+        return self._stats.get(deployment) or DeploymentStats()
+
+    def _for(self, deployment: str) -> DeploymentStats:
+        stats = self._stats.get(deployment)
+        if stats is None:
+            stats = self._stats[deployment] = DeploymentStats()
+        return stats
+
+    def _smooth(self, average: float, value: float, seen: int) -> float:
+        # The first observation is taken as is, so a new deployment does not look falsely fast or healthy.
+        return value if seen == 0 else average + self._alpha * (value - average)

@@ -1,0 +1,84 @@
+"""The router's operations: route (dry run), complete, stream, and the deployments' health."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+
+from sluicegate.catalog import Catalog
+from sluicegate.common.v1 import decision_pb2, errors_pb2
+from sluicegate.router.v1 import router_pb2
+from sluicegate.runtime.context import remaining_seconds
+from sluicegate.runtime.errors import denied
+from sluicegate_router.chain import ChainCaller
+from sluicegate_router.health import DeploymentHealth
+from sluicegate_router.openai_format import provider_request
+from sluicegate_router.planner import COMPLEXITY_OF_TIER, RoutePlanner
+
+
+class Router:
+    """Plans each call with the planner and carries it out with the chain caller, within the caller's deadline."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        planner: RoutePlanner,
+        caller: ChainCaller,
+        health: DeploymentHealth,
+        max_request_seconds: float,
+    ) -> None:
+        self._catalog = catalog
+        self._planner = planner
+        self._caller = caller
+        self._health = health
+        self._max_request_seconds = max_request_seconds
+
+    def route(self, call: router_pb2.ModelCall) -> decision_pb2.RouteDecision:
+        return self._planner.plan(call).decision
+
+    async def complete(self, call: router_pb2.ModelCall) -> router_pb2.CompleteResponse:
+        plan = self._planner.plan(call)
+        return await self._caller.complete(plan, provider_request(call), plan.prompt_tokens, self._deadline())
+
+    def stream(self, call: router_pb2.ModelCall) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary]:
+        plan = self._planner.plan(call)
+        return self._caller.stream(plan, provider_request(call), plan.prompt_tokens, self._deadline())
+
+    def deployments(self, model: str) -> list[router_pb2.DeploymentStatus]:
+        if model and self._catalog.model(model) is None:
+            raise denied(
+                grpc.StatusCode.NOT_FOUND,
+                errors_pb2.ERROR_REASON_MODEL_UNKNOWN,
+                f"the catalog has no model {model!r}",
+                {"model": model},
+            )
+        statuses = []
+        for model_name, logical in self._catalog.models.items():
+            if model and model_name != model:
+                continue
+            for deployment in logical.deployments:
+                stats = self._health.stats(deployment.name)
+                statuses.append(
+                    router_pb2.DeploymentStatus(
+                        name=deployment.name,
+                        model=model_name,
+                        provider=deployment.provider,
+                        region=deployment.region,
+                        tier=COMPLEXITY_OF_TIER[logical.tier],
+                        # Circuit breakers come with a later version; until then every breaker is closed.
+                        breaker=router_pb2.BREAKER_STATE_CLOSED,
+                        ewma_latency_ms=stats.ewma_latency_ms,
+                        ewma_ttft_ms=stats.ewma_ttft_ms,
+                        recent_error_rate=stats.recent_error_rate,
+                        input_micros_usd_per_mtok=deployment.price.input_micros_per_mtok,
+                        output_micros_usd_per_mtok=deployment.price.output_micros_per_mtok,
+                        context_window_tokens=deployment.capabilities.context_window,
+                    )
+                )
+        return statuses
+
+    def _deadline(self) -> float:
+        """The absolute time (monotonic) the call must be done by: the client's deadline, or the router's bound."""
+        return time.monotonic() + remaining_seconds(self._max_request_seconds, floor=0.0)

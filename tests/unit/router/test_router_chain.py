@@ -1,0 +1,181 @@
+"""The chain walk with a scripted provider: deadlines, backoff, Retry-After, unknown errors, health."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import grpc
+import pytest
+
+from sluicegate.catalog import Deployment, parse_catalog
+from sluicegate.common.v1 import chat_pb2, decision_pb2
+from sluicegate.convert import text_message
+from sluicegate.router.v1 import router_pb2
+from sluicegate.runtime.errors import ServiceError
+from sluicegate_router.chain import ChainCaller, RetryPolicy
+from sluicegate_router.classifier import KeywordClassifier
+from sluicegate_router.failures import Failure
+from sluicegate_router.health import DeploymentHealth
+from sluicegate_router.planner import RoutePlan, RoutePlanner
+from sluicegate_router.provider import ProviderAnswer, ProviderRequest
+
+HANG = "hang"
+REQUEST = ProviderRequest(messages=[{"role": "user", "content": "hi"}], params={})
+SERVER_ERROR = Failure(decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR, 500)
+CONTEXT = Failure(decision_pb2.ATTEMPT_OUTCOME_CONTEXT_WINDOW_EXCEEDED, 400)
+POLICY = Failure(decision_pb2.ATTEMPT_OUTCOME_CONTENT_POLICY, 400)
+
+
+class ScriptedError(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class ScriptedProvider:
+    """Plays each deployment's script: a Failure is raised, HANG never answers, any other value is raised as is,
+    a string is the answer."""
+
+    def __init__(self, scripts: dict[str, list]) -> None:
+        self._scripts = scripts
+        self.calls: list[tuple[str, float]] = []
+
+    async def complete(self, deployment: Deployment, request: ProviderRequest) -> ProviderAnswer:
+        self.calls.append((deployment.name, time.monotonic()))
+        step = self._scripts[deployment.name].pop(0)
+        if step == HANG:
+            await asyncio.sleep(60)
+        if isinstance(step, Failure):
+            raise ScriptedError(step)
+        if isinstance(step, Exception):
+            raise step
+        return ProviderAnswer(text=step, tool_calls=[], finish_reason="stop", usage=None)
+
+    def classify(self, error: Exception) -> Failure | None:
+        return error.failure if isinstance(error, ScriptedError) else None
+
+
+class TopOfRange(random.Random):
+    """Always draws the top of the range, so the longest backoff full jitter allows is taken."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def plan_for(*names: str) -> RoutePlan:
+    """A plan whose chain is one single-deployment model per name, in order."""
+    price = {"input_per_mtok_usd": 1.0, "output_per_mtok_usd": 2.0}
+    models = {
+        name: {
+            "tier": "medium",
+            "deployments": [{"name": name, "litellm_model": "openai/x", "price": price}],
+            "fallbacks": list(names[1:]) if index == 0 else [],
+        }
+        for index, name in enumerate(names)
+    }
+    catalog = parse_catalog(
+        {"tiers": dict.fromkeys(("simple", "medium", "complex", "creative"), names[0]), "models": models}
+    )
+    call = router_pb2.ModelCall(model=names[0], messages=[text_message(chat_pb2.ROLE_USER, "hi")])
+    return RoutePlanner(catalog, KeywordClassifier(), random.Random(1)).plan(call)
+
+
+def caller(provider: ScriptedProvider, health: DeploymentHealth | None = None, rng=None, **policy) -> ChainCaller:
+    options = {
+        "attempts_per_deployment": 2,
+        "backoff_base_seconds": 0.0,
+        "backoff_cap_seconds": 0.0,
+        "max_retry_after_seconds": 1.0,
+        "default_retry_after_seconds": 1.0,
+        "min_attempt_seconds": 0.05,
+    } | policy
+    return ChainCaller(provider, health or DeploymentHealth(0.5), RetryPolicy(**options), rng or random.Random(1))
+
+
+def in_seconds(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+async def test_no_call_starts_without_enough_time_left() -> None:
+    provider = ScriptedProvider({"a": ["never"]})
+
+    with pytest.raises(ServiceError) as caught:
+        await caller(provider).complete(plan_for("a"), REQUEST, 1, in_seconds(0.01))
+
+    assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert caught.value.reason == "DEADLINE_TOO_SHORT"
+    assert provider.calls == []
+
+
+async def test_a_call_gets_only_the_time_left_before_the_deadline() -> None:
+    provider = ScriptedProvider({"a": [HANG], "b": ["never reached"]})
+    started = time.monotonic()
+
+    with pytest.raises(ServiceError) as caught:
+        await caller(provider).complete(plan_for("a", "b"), REQUEST, 1, in_seconds(0.2))
+
+    assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert 0.2 <= time.monotonic() - started < 0.5
+    assert [name for name, _ in provider.calls] == ["a"]
+
+
+async def test_backoff_waits_at_most_the_doubling_cap() -> None:
+    provider = ScriptedProvider({"a": [SERVER_ERROR, SERVER_ERROR, "ok"]})
+    chain = caller(
+        provider, rng=TopOfRange(), attempts_per_deployment=3, backoff_base_seconds=0.05, backoff_cap_seconds=0.08
+    )
+
+    completion = await chain.complete(plan_for("a"), REQUEST, 1, in_seconds(5))
+
+    gaps = [later - earlier for (_, earlier), (_, later) in zip(provider.calls, provider.calls[1:], strict=False)]
+    assert 0.05 <= gaps[0] < 0.2 and 0.08 <= gaps[1] < 0.25
+    assert [a.retry for a in completion.attempts] == [0, 1, 2]
+
+
+async def test_a_retry_after_longer_than_allowed_falls_back_at_once() -> None:
+    slow_down = Failure(decision_pb2.ATTEMPT_OUTCOME_RATE_LIMITED, 429, retry_after_seconds=30)
+    provider = ScriptedProvider({"a": [slow_down], "b": ["ok"]})
+    started = time.monotonic()
+
+    completion = await caller(provider).complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+
+    assert [name for name, _ in provider.calls] == ["a", "b"]
+    assert time.monotonic() - started < 0.5
+    assert completion.message.content[0].text == "ok"
+
+
+async def test_an_error_that_is_no_provider_failure_is_raised_as_is() -> None:
+    provider = ScriptedProvider({"a": [KeyError("bug")], "b": ["ok"]})
+
+    with pytest.raises(KeyError):
+        await caller(provider).complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+
+    assert [name for name, _ in provider.calls] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("script", "code", "reason"),
+    [
+        ({"a": [CONTEXT], "b": [POLICY]}, grpc.StatusCode.FAILED_PRECONDITION, "CONTENT_POLICY"),
+        ({"a": [CONTEXT], "b": [CONTEXT]}, grpc.StatusCode.INVALID_ARGUMENT, "CONTEXT_WINDOW_EXCEEDED"),
+        ({"a": [CONTEXT], "b": [SERVER_ERROR, SERVER_ERROR]}, grpc.StatusCode.UNAVAILABLE, "UPSTREAM_UNAVAILABLE"),
+    ],
+)
+async def test_a_spent_chain_reports_what_may_still_help(script, code, reason) -> None:
+    with pytest.raises(ServiceError) as caught:
+        await caller(ScriptedProvider(script)).complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+
+    assert (caught.value.code, caught.value.reason) == (code, reason)
+
+
+async def test_health_counts_provider_outages_but_not_refusals() -> None:
+    health = DeploymentHealth(0.5)
+    provider = ScriptedProvider({"a": [SERVER_ERROR, SERVER_ERROR], "b": [CONTEXT], "c": ["ok"]})
+
+    await caller(provider, health).complete(plan_for("a", "b", "c"), REQUEST, 1, in_seconds(5))
+
+    assert health.stats("a").recent_error_rate == 1.0
+    assert health.stats("b").calls == 0
+    assert health.stats("c").recent_error_rate == 0.0 and health.stats("c").ewma_latency_ms > 0
