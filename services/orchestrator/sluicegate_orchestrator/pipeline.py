@@ -496,11 +496,16 @@ class ChatPipeline:
     # ----- after the answer ---------------------------------------------------------------------------------
 
     def _take_route_result(self, state, route, attempts, usage, cost_micros_usd: int, model: str) -> None:
-        downgraded_from = state.decision.route.downgraded_from
-        requested = state.decision.route.requested_model
-        state.decision.route.CopyFrom(route)
-        state.decision.route.requested_model = requested
-        state.decision.route.downgraded_from = downgraded_from
+        chosen = state.decision.route
+        if chosen.complexity_source:
+            # The dry run chose the model ("auto"): keep why; take where the call actually went from the router.
+            chosen.model, chosen.deployment, chosen.provider = route.model, route.deployment, route.provider
+            del chosen.alternatives[:]
+            chosen.alternatives.extend(route.alternatives)
+        else:
+            requested, downgraded_from = chosen.requested_model, chosen.downgraded_from
+            chosen.CopyFrom(route)
+            chosen.requested_model, chosen.downgraded_from = requested, downgraded_from
         state.decision.attempts.extend(attempts)
         state.usage.CopyFrom(usage)
         state.cost_micros_usd = cost_micros_usd
