@@ -48,8 +48,8 @@ protos: ## regenerate the Python stubs into libs/sluicegate
 	./scripts/gen_protos.sh
 
 protos-check: protos ## fail when the committed stubs differ from a fresh generation
-	@git diff --exit-code --stat -- libs/sluicegate || { echo "generated stubs are stale: run make protos and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- libs/sluicegate)" || { echo "untracked generated files: run make protos and commit"; exit 1; }
+	@git diff --exit-code --stat -- 'libs/sluicegate/*/v1' || { echo "generated stubs are stale: run make protos and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- 'libs/sluicegate/*/v1')" || { echo "untracked generated files: run make protos and commit"; exit 1; }
 
 buf: ## buf format, lint (STANDARD) and breaking (against main, once main has protos)
 	npx --no-install buf format --diff --exit-code protos

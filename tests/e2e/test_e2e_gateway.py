@@ -44,12 +44,16 @@ def _error(call) -> ServiceError:
 def test_every_service_reports_serving(stack: Stack) -> None:
     for name, service in SERVICES.items():
         with grpc.insecure_channel(stack.service(name).address) as channel:
-            status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            status = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=5
+            )
             assert status.status == health_pb2.HealthCheckResponse.SERVING, name
 
 
 def test_chat_through_envoy_returns_answer_and_decision_record(client: GatewayClient) -> None:
-    response = client.chat("Summarize the benefits of a gateway in one line", cache=chat_pb2.CacheControl(no_cache=True))
+    response = client.chat(
+        "Summarize the benefits of a gateway in one line", cache=chat_pb2.CacheControl(no_cache=True)
+    )
     text = response.message.content[0].text
     assert "Summarize the benefits of a gateway" in text  # the mock upstream echoes the prompt
     decision = response.decision
@@ -61,7 +65,10 @@ def test_chat_through_envoy_returns_answer_and_decision_record(client: GatewayCl
     assert response.usage.prompt_tokens > 0 and response.usage.completion_tokens > 0
     assert response.cost_micros_usd > 0
     assert decision.budget.reserved_micros_usd >= response.cost_micros_usd
-    assert [v.stage for v in decision.guard_verdicts] == [decision_pb2.GUARD_STAGE_INPUT, decision_pb2.GUARD_STAGE_OUTPUT]
+    assert [v.stage for v in decision.guard_verdicts] == [
+        decision_pb2.GUARD_STAGE_INPUT,
+        decision_pb2.GUARD_STAGE_OUTPUT,
+    ]
     stages = {stage.stage for stage in decision.stages}
     assert {"authenticate", "guard_input", "authorize", "route_and_call", "guard_output"} <= stages
 
@@ -77,7 +84,9 @@ def test_chat_stream_through_envoy(client: GatewayClient) -> None:
 
 
 def test_pii_is_pseudonymised_for_the_provider_and_restored_for_the_client(client: GatewayClient) -> None:
-    response = client.chat("Please explain: my email is jane.doe@example.com", cache=chat_pb2.CacheControl(no_cache=True))
+    response = client.chat(
+        "Please explain: my email is jane.doe@example.com", cache=chat_pb2.CacheControl(no_cache=True)
+    )
     answer = response.message.content[0].text
     assert "jane.doe@example.com" in answer  # restored for the client
     input_verdict = response.decision.guard_verdicts[0]
@@ -103,7 +112,10 @@ def test_repeated_question_is_served_from_the_cache(client: GatewayClient) -> No
     ("request_fields", "field"),
     [
         ({"messages": []}, "messages"),
-        ({"messages": [chat_pb2.Message(role=chat_pb2.ROLE_UNSPECIFIED, content=[chat_pb2.ContentPart(text="hi")])]}, "messages[0].role"),
+        (
+            {"messages": [chat_pb2.Message(role=chat_pb2.ROLE_UNSPECIFIED, content=[chat_pb2.ContentPart(text="hi")])]},
+            "messages[0].role",
+        ),
         ({"params": chat_pb2.GenerationParams(max_tokens=-1)}, "params.max_tokens"),
         ({"params": chat_pb2.GenerationParams(max_tokens=10_000_000)}, "params.max_tokens"),
     ],
@@ -152,7 +164,14 @@ def test_services_stay_healthy_after_bad_input(stack: Stack) -> None:
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 @pytest.mark.parametrize("stream", [False, True])
 def test_node_client_chats_through_envoy(stack: Stack, stream: bool) -> None:
-    command = ["node", str(REPO_ROOT / "clients/node/sluicegate-client.js"), "--address", stack.gateway_address, "--api-key", stack.api_key]
+    command = [
+        "node",
+        str(REPO_ROOT / "clients/node/sluicegate-client.js"),
+        "--address",
+        stack.gateway_address,
+        "--api-key",
+        stack.api_key,
+    ]
     if stream:
         command.append("--stream")
     command.append("Explain gRPC to a Node developer")

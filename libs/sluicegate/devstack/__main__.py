@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     stack = Stack(
-        StackConfig(run_dir=args.run_dir, gateway_port=args.port, replicas=_replicas(args.replicas), api_key=args.api_key)
+        StackConfig(
+            run_dir=args.run_dir, gateway_port=args.port, replicas=_replicas(args.replicas), api_key=args.api_key
+        )
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

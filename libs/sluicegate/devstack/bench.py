@@ -33,7 +33,9 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-async def measure(call: Callable[[], Awaitable[float]], requests: int, concurrency: int) -> tuple[list[float], float, int]:
+async def measure(
+    call: Callable[[], Awaitable[float]], requests: int, concurrency: int
+) -> tuple[list[float], float, int]:
     """Runs `requests` calls with `concurrency` in flight; returns latencies (ms), throughput (req/s) and errors."""
     latencies: list[float] = []
     errors = 0
@@ -58,7 +60,9 @@ async def measure(call: Callable[[], Awaitable[float]], requests: int, concurren
 
 async def run(args: argparse.Namespace) -> None:
     env = {"ORCHESTRATOR_GUARD_ENABLED": "false", "ORCHESTRATOR_CACHE_ENABLED": "false"} if args.pass_through else {}
-    env |= {f"{name}_LOG_REQUESTS": "false" for name in ("ROUTER", "GUARD", "CACHE", "METERING", "OBSERVER", "ORCHESTRATOR")}
+    env |= {
+        f"{name}_LOG_REQUESTS": "false" for name in ("ROUTER", "GUARD", "CACHE", "METERING", "OBSERVER", "ORCHESTRATOR")
+    }
     with tempfile.TemporaryDirectory() as run_dir:
         stack = Stack(StackConfig(run_dir=Path(run_dir), gateway_port=0, use_mock_upstream=True, env=env))
         sys.stderr.write("starting the stack...\n")
@@ -119,7 +123,12 @@ async def _bench(stack: Stack, args: argparse.Namespace) -> None:
 
     async def direct_stream_ttft() -> float:
         started = time.perf_counter()
-        body = {"model": "mock-balanced", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64, "stream": True}
+        body = {
+            "model": "mock-balanced",
+            "messages": [{"role": "user", "content": PROMPT}],
+            "max_tokens": 64,
+            "stream": True,
+        }
         first = 0.0
         async with http.stream("POST", "/v1/chat/completions", json=body) as response:
             async for line in response.aiter_lines():
@@ -133,7 +142,11 @@ async def _bench(stack: Stack, args: argparse.Namespace) -> None:
     baseline = {}
     for name, call, base in (
         ("direct to mock upstream", direct, None),
-        ("gateway: full pipeline" if not args.pass_through else "gateway: pass-through", full_pipeline, "direct to mock upstream"),
+        (
+            "gateway: full pipeline" if not args.pass_through else "gateway: pass-through",
+            full_pipeline,
+            "direct to mock upstream",
+        ),
         ("gateway: cache hit", cache_hit, "direct to mock upstream"),
         ("direct stream TTFT", direct_stream_ttft, None),
         ("gateway: stream TTFT", stream_ttft, "direct stream TTFT"),

@@ -21,7 +21,13 @@ from sluicegate.devstack.processes import ManagedProcess, RedisServer, free_port
 REPO_ROOT = Path(__file__).resolve().parents[3]
 BACKEND_SERVICES = ("router", "guard", "cache", "metering", "observer")
 # Environment variables that mean "a real provider is configured": then the mock upstream is not started.
-PROVIDER_KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_API_KEY", "GEMINI_API_KEY", "SLUICEGATE_CATALOG")
+PROVIDER_KEY_VARIABLES = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "AZURE_API_KEY",
+    "GEMINI_API_KEY",
+    "SLUICEGATE_CATALOG",
+)
 GATEWAY_SERVICE = "sluicegate.gateway.v1.GatewayService"
 
 
@@ -157,7 +163,9 @@ class Stack:
         return addresses
 
     @staticmethod
-    def _wait_until_serving(address: str, service: str, process: ManagedProcess | None = None, timeout: float = 120) -> None:
+    def _wait_until_serving(
+        address: str, service: str, process: ManagedProcess | None = None, timeout: float = 120
+    ) -> None:
         deadline = time.monotonic() + timeout
         with grpc.insecure_channel(address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)

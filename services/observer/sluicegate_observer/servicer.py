@@ -153,7 +153,7 @@ class ObserverQueryServicer(observer_pb2_grpc.ObserverQueryServiceServicer):
                         resource_type="sluicegate.observer.v1.RequestTrace",
                         resource_name=request.request_id,
                         description="unknown, or evicted from the in-memory ring buffer",
-                    )
+                    ),
                 ],
             )
         return observer_pb2.GetDecisionRecordResponse(

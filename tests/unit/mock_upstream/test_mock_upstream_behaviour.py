@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sluicegate_mock_upstream import Behaviour, BehaviourError, behaviour_from_model_name
 from sluicegate_mock_upstream.answers import split_into_chunks
 from sluicegate_mock_upstream.behaviour import BehaviourRegistry, load_behaviours_file

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+
 from sluicegate_mock_upstream import create_app
 
 SseReader = Callable[[ClientResponse], Awaitable[list[str]]]

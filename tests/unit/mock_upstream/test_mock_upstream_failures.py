@@ -11,6 +11,7 @@ import aiohttp
 import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+
 from sluicegate_mock_upstream import create_app
 
 StatsWaiter = Callable[[str, Callable[[dict[str, int]], bool]], Awaitable[dict[str, int]]]
