@@ -20,9 +20,14 @@ fi
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -r requirements-dev.txt \
-  -e "libs[redis]" \
+  -e "libs[redis,embeddings]" \
   -e tools/mock-upstream \
-  $(for svc in services/*/; do printf -- '-e %s ' "${svc%/}"; done)
+  -e services/orchestrator \
+  -e services/router \
+  -e "services/guard[ner]" \
+  -e services/cache \
+  -e services/metering \
+  -e services/observer
 
 if [ ! -d node_modules/@bufbuild/buf ] || [ ! -d node_modules/@grpc/grpc-js ]; then
   npm ci --no-audit --no-fund --silent

@@ -180,3 +180,22 @@ def test_node_client_chats_through_envoy(stack: Stack, stream: bool) -> None:
     output = json.loads(result.stdout)
     assert "Explain gRPC to a Node developer" in output["answer"]
     assert output["model"]
+
+
+def test_the_callers_trace_context_reaches_every_hop(stack: Stack) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    request = gateway_pb2.ChatRequest(
+        messages=[text_message(chat_pb2.ROLE_USER, "Describe tracing")],
+        cache=chat_pb2.CacheControl(no_cache=True),
+    )
+    with grpc.insecure_channel(stack.gateway_address) as channel:
+        response = gateway_pb2_grpc.GatewayServiceStub(channel).Chat(
+            request, metadata=(("x-api-key", stack.api_key), ("traceparent", traceparent)), timeout=30
+        )
+    assert response.decision.trace_id == trace_id
+    for name in ("orchestrator", "guard", "metering", "router"):
+        lines = [
+            json.loads(line) for line in stack.service(name).log_path.read_text().splitlines() if line.startswith("{")
+        ]
+        assert any(line.get("trace_id") == trace_id for line in lines), f"{name} did not log the caller's trace"

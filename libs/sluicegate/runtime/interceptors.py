@@ -22,7 +22,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFl
 from sluicegate.runtime.context import deadline_var, request_id_var
 from sluicegate.runtime.errors import ServiceError, internal_error
 from sluicegate.runtime.logs import get_logger
-from sluicegate.runtime.tracing import context_from_metadata, get_tracer, inject_into
+from sluicegate.runtime.tracing import context_from_metadata, current_trace_id, get_tracer, inject_into
 
 REQUEST_ID_KEY = "x-request-id"
 
@@ -119,7 +119,13 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
                 return
             code = outcome or _code_name(context)
             level = log.info if code in ("OK", "CANCELLED") else log.warning
-            level("rpc", method=method, code=code, duration_ms=round((time.perf_counter() - started) * 1000, 3))
+            level(
+                "rpc",
+                method=method,
+                code=code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                trace_id=current_trace_id(),
+            )
 
         def wrapper(behavior: Behavior, request_streaming: bool, response_streaming: bool) -> Behavior:
             if response_streaming:
