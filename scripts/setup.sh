@@ -18,7 +18,10 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 export LITELLM_LOCAL_MODEL_COST_MAP=True
-.venv/bin/pip install -q --upgrade pip
+mkdir -p .run
+pip_log=.run/setup-pip.log
+# pip's build back-end is chatty on editable installs: keep its output in a log, show it only on failure.
+.venv/bin/pip install -q --upgrade pip >"$pip_log" 2>&1 || { cat "$pip_log"; exit 1; }
 .venv/bin/pip install -q -r requirements-dev.txt \
   -e "libs[redis,embeddings]" \
   -e tools/mock-upstream \
@@ -27,7 +30,8 @@ export LITELLM_LOCAL_MODEL_COST_MAP=True
   -e "services/guard[ner]" \
   -e services/cache \
   -e services/metering \
-  -e services/observer
+  -e services/observer \
+  >>"$pip_log" 2>&1 || { cat "$pip_log"; exit 1; }
 
 if [ ! -d node_modules/@bufbuild/buf ] || [ ! -d node_modules/@grpc/grpc-js ]; then
   npm ci --no-audit --no-fund --silent
