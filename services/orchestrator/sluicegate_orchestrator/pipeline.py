@@ -27,6 +27,7 @@ from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.tracing import current_trace_id
 from sluicegate_orchestrator.downstream import Downstreams
 from sluicegate_orchestrator.idempotency import IdempotencyStore, request_fingerprint
+from sluicegate_orchestrator.principals import PrincipalCache
 from sluicegate_orchestrator.recorder import TraceRecorder
 from sluicegate_orchestrator.settings import OrchestratorSettings
 
@@ -94,6 +95,15 @@ class RequestState:
         return params.temperature if params.HasField("temperature") else 1.0
 
 
+@dataclass
+class Plan:
+    """What routing and metering decided for a cache miss: the dry-run route ("auto" only) and the reservation."""
+
+    route: decision_pb2.RouteDecision | None
+    reservation: metering_pb2.AuthorizeResponse
+    model: str
+
+
 class ChatPipeline:
     """Runs each request through the services; every promise (budget, isolation, fail-closed guard) holds on
     every path, streamed or not."""
@@ -110,6 +120,7 @@ class ChatPipeline:
         self._idempotency = idempotency
         self._settings = settings
         self._background: set[asyncio.Task] = set()
+        self._principals = PrincipalCache(settings.key_cache_seconds)
 
     # ----- entry points -------------------------------------------------------------------------------------
 
@@ -123,12 +134,11 @@ class ChatPipeline:
                 return replay
             idempotency_claimed = bool(request.idempotency_key and self._idempotency)
             await self._guard_input(state)
-            hit = await self._lookup_cache(state)
+            hit = await self._lookup_and_plan(state)
             if hit is not None:
                 text = await self._guard_output(state, hit.text)
                 response = self._response(state, text, hit.finish_reason, tool_calls=())
             else:
-                await self._route_and_authorize(state)
                 completion = await self._complete(state)
                 text = await self._guard_output(state, _text_of(completion.message))
                 self._store_in_cache(state, completion.message, completion.finish_reason)
@@ -157,14 +167,13 @@ class ChatPipeline:
                 yield _summary_event(replay)
                 return
             await self._guard_input(state)
-            hit = await self._lookup_cache(state)
+            hit = await self._lookup_and_plan(state)
             if hit is not None:
                 text = await self._guard_output(state, hit.text)
                 async for event in _replay(text, state):
                     yield event
                 yield _summary_event(self._response(state, text, hit.finish_reason, tool_calls=()))
                 return
-            await self._route_and_authorize(state)
             async for event in self._stream_completion(state):
                 yield event
         except BaseException as exc:
@@ -198,13 +207,17 @@ class ChatPipeline:
                     errors_pb2.ERROR_REASON_API_KEY_MISSING,
                     "send your API key as `authorization: Bearer <key>` or `x-api-key` metadata",
                 )
-            response = await self._control_call(
-                self._services.metering.Authenticate,
-                metering_pb2.AuthenticateRequest(api_key=api_key),
-                errors_pb2.ERROR_REASON_METERING_UNAVAILABLE,
-                "metering",
-            )
-        state.principal.CopyFrom(response.principal)
+            principal = self._principals.get(api_key)
+            if principal is None:
+                response = await self._control_call(
+                    self._services.metering.Authenticate,
+                    metering_pb2.AuthenticateRequest(api_key=api_key),
+                    errors_pb2.ERROR_REASON_METERING_UNAVAILABLE,
+                    "metering",
+                )
+                principal = response.principal
+                self._principals.put(api_key, principal)
+        state.principal.CopyFrom(principal)
         if state.request.user_id and not state.principal.user_id:
             state.principal.user_id = state.request.user_id
 
@@ -300,17 +313,41 @@ class ChatPipeline:
             return response.answer
         return None
 
-    async def _route_and_authorize(self, state: RequestState) -> None:
+    async def _lookup_and_plan(self, state: RequestState) -> cache_pb2.CachedAnswer | None:
+        """Consults the cache and, for a miss, routes and reserves budget.
+
+        With `speculative_authorize` the two run side by side: a miss then pays for the slower of the two,
+        not their sum, and a hit hands the reservation back off the client's path. The provider is still never
+        called before metering has said yes.
+        """
+        if not self._settings.speculative_authorize:
+            hit = await self._lookup_cache(state)
+            if hit is None:
+                self._apply_plan(state, await self._plan(state))
+            return hit
+        plan = asyncio.ensure_future(self._plan(state))
+        try:
+            hit = await self._lookup_cache(state)
+        except BaseException:
+            self._discard_plan(plan)
+            raise
+        if hit is not None:
+            self._discard_plan(plan)
+            return hit
+        self._apply_plan(state, await plan)
+        return None
+
+    async def _plan(self, state: RequestState) -> Plan:
         request = state.request
         model = request.model
+        route = None
         if model in AUTO_MODELS:
             with state.stage("route"):
                 routed = await self._router_call(
                     self._services.router.Route, router_pb2.RouteRequest(call=self._call(state, "auto"))
                 )
-            state.decision.route.CopyFrom(routed.decision)
-            model = routed.decision.model
-        max_tokens = request.params.max_tokens or self._settings.default_max_tokens
+            route = routed.decision
+            model = route.model
         with state.stage("authorize"):
             reservation = await self._control_call(
                 self._services.metering.Authorize,
@@ -318,15 +355,23 @@ class ChatPipeline:
                     principal=state.principal,
                     model=model,
                     prompt_tokens=estimate_prompt_tokens(state.messages),
-                    max_tokens=max_tokens,
+                    max_tokens=request.params.max_tokens or self._settings.default_max_tokens,
                     request_id=state.decision.request_id,
                     allow_downgrade=self._settings.allow_downgrade,
                 ),
                 errors_pb2.ERROR_REASON_METERING_UNAVAILABLE,
                 "metering",
             )
+        return Plan(route=route, reservation=reservation, model=reservation.model or model)
+
+    def _apply_plan(self, state: RequestState, plan: Plan) -> None:
+        if plan.route is not None:
+            requested = state.decision.route.requested_model
+            state.decision.route.CopyFrom(plan.route)
+            state.decision.route.requested_model = requested
+        reservation = plan.reservation
         state.reservation_id = reservation.reservation_id
-        state.model = reservation.model or model
+        state.model = plan.model
         budget = state.decision.budget
         budget.reservation_id = reservation.reservation_id
         budget.reserved_micros_usd = reservation.reserved_micros_usd
@@ -334,6 +379,21 @@ class ChatPipeline:
         if reservation.downgraded_from:
             budget.downgraded_to = reservation.model
             state.decision.route.downgraded_from = reservation.downgraded_from
+
+    def _discard_plan(self, plan: asyncio.Future) -> None:
+        """A plan made for a request the cache answered (or that failed): its reservation goes back."""
+
+        async def release_when_reserved() -> None:
+            try:
+                reservation_id = (await plan).reservation.reservation_id
+            except (ServiceError, asyncio.CancelledError):
+                return
+            await self._services.metering.Release(
+                metering_pb2.ReleaseRequest(reservation_id=reservation_id),
+                timeout=self._settings.control_timeout_seconds,
+            )
+
+        self._spawn(release_when_reserved())
 
     def _call(self, state: RequestState, model: str) -> router_pb2.ModelCall:
         messages = state.messages

@@ -27,6 +27,10 @@ class OrchestratorSettings(ServiceSettings):
     guard_fail_open: bool = Field(default=False, description="serve unscanned text when the guard fails (not advised)")
     cache_enabled: bool = True
     allow_downgrade: bool = True
+    speculative_authorize: bool = Field(
+        default=True, description="route and reserve while the cache is consulted; a hit returns the reservation"
+    )
+    key_cache_seconds: float = Field(default=1.0, ge=0, description="how long an authenticated key is trusted here")
     canary_enabled: bool = Field(default=False, description="plant a per-request canary in the system prompt")
 
     max_messages: int = Field(default=256, gt=0)

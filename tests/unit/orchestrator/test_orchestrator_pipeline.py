@@ -119,16 +119,45 @@ async def test_cache_outage_serves_uncached(fakes: Fakes) -> None:
     assert len(fakes.router.calls) == 1
 
 
-async def test_cache_hit_skips_budget_and_provider_and_restores_this_requests_pii(fakes: Fakes) -> None:
-    pipeline = fakes.make_pipeline()
+@pytest.mark.parametrize("speculative", [True, False])
+async def test_cache_hit_skips_the_provider_charges_nothing_and_restores_this_requests_pii(
+    fakes: Fakes, speculative: bool
+) -> None:
+    pipeline = fakes.make_pipeline(speculative_authorize=speculative)
     await pipeline.chat(chat(f"mail {EMAIL}"), KEY)
     await settle_background(pipeline)
     fakes.metering.calls.clear()
     second = await pipeline.chat(chat(f"mail {EMAIL}"), KEY)
+    await settle_background(pipeline)
     assert second.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_HIT_EXACT
     assert second.message.content[0].text == f"you said: mail {EMAIL}"
-    assert second.cost_micros_usd == 0
-    assert len(fakes.router.calls) == 1 and "Authorize" not in fakes.metering.calls
+    assert second.cost_micros_usd == 0 and not second.decision.budget.reservation_id
+    assert len(fakes.router.calls) == 1 and len(fakes.metering.settled) == 1
+    if speculative:
+        # The reservation made while the cache was consulted is handed back, never settled.
+        assert fakes.metering.calls.count("Authorize") == 1 and fakes.metering.released == ["r1"]
+    else:
+        assert "Authorize" not in fakes.metering.calls and fakes.metering.released == []
+
+
+async def test_budget_refusal_does_not_block_a_cache_hit(fakes: Fakes) -> None:
+    pipeline = fakes.make_pipeline()
+    await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+    fakes.metering.authorize_error = rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "daily budget spent")
+    second = await pipeline.chat(chat("hello"), KEY)
+    assert second.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_HIT_EXACT
+
+
+async def test_authenticated_keys_are_trusted_briefly(fakes: Fakes) -> None:
+    pipeline = fakes.make_pipeline(key_cache_seconds=60)
+    for _ in range(3):
+        await pipeline.chat(chat("hello", cache=chat_pb2.CacheControl(no_cache=True)), KEY)
+    assert fakes.metering.calls.count("Authenticate") == 1
+    uncached = fakes.make_pipeline(key_cache_seconds=0)
+    for _ in range(2):
+        await uncached.chat(chat("hello", cache=chat_pb2.CacheControl(no_cache=True)), KEY)
+    assert fakes.metering.calls.count("Authenticate") == 3
 
 
 async def test_router_failure_releases_the_reservation(fakes: Fakes) -> None:
