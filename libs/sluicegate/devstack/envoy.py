@@ -18,6 +18,7 @@ import yaml
 
 from sluicegate.devstack.processes import ManagedProcess, wait_for_port_free, wait_for_port_open
 from sluicegate.runtime.auth import ADMIN_TOKEN_KEY
+from sluicegate.runtime.errors import RETRY_SAFE_KEY
 
 MIB = 1024 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 4 * MIB
@@ -198,9 +199,12 @@ def _gateway_route(max_request_bytes: int) -> dict[str, Any]:
     # streams through (each service enforces its gRPC message size) but is not retried.
     route["request_body_buffer_limit"] = max_request_bytes
     route["route"]["retry_policy"] = {
-        # UNAVAILABLE from the orchestrator means the pipeline did not start a provider call; connect-failure
-        # and refused-stream mean the request never reached a replica. All three are safe to send again.
-        "retry_on": "unavailable,connect-failure,refused-stream",
+        # Retried: requests that never reached a replica (connect-failure, refused-stream, reset-before-request)
+        # and errors the orchestrator marks safe to send again (UNAVAILABLE raised before any provider call or
+        # charge, carrying `x-sluicegate-retry-safe: true`). A bare UNAVAILABLE is not retried: it may come
+        # after a provider call, and a second call would be billed twice.
+        "retry_on": "connect-failure,refused-stream,reset-before-request,retriable-headers",
+        "retriable_headers": [{"name": RETRY_SAFE_KEY, "string_match": {"exact": "true"}}],
         "num_retries": 2,
         "retry_back_off": {"base_interval": "0.05s", "max_interval": "0.5s"},
         "retry_host_predicate": [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -13,6 +14,9 @@ from grpc_status import rpc_status
 from sluicegate.common.v1 import errors_pb2
 
 ERROR_DOMAIN = "sluicegate.dev"
+# Trailing metadata on an error that may be sent again as is: nothing irreversible (no provider call, no
+# charge) happened. Envoy retries only errors that carry it.
+RETRY_SAFE_KEY = "x-sluicegate-retry-safe"
 _REASON_PREFIX = "ERROR_REASON_"
 
 
@@ -24,11 +28,14 @@ def reason_name(reason: int) -> str:
 class ServiceError(Exception):
     """An error meant for the caller: a status code, a message and `google.rpc` details."""
 
-    def __init__(self, code: grpc.StatusCode, message: str, details: Iterable[ProtoMessage] = ()) -> None:
+    def __init__(
+        self, code: grpc.StatusCode, message: str, details: Iterable[ProtoMessage] = (), retry_safe: bool = False
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = list(details)
+        self.retry_safe = retry_safe
 
     @property
     def reason(self) -> str:
@@ -44,7 +51,10 @@ class ServiceError(Exception):
             packed = any_pb2.Any()
             packed.Pack(detail)
             status.details.append(packed)
-        return rpc_status.to_status(status)
+        converted = rpc_status.to_status(status)
+        if not self.retry_safe:
+            return converted
+        return _Status(converted.code, converted.details, (*converted.trailing_metadata, (RETRY_SAFE_KEY, "true")))
 
     @classmethod
     def from_rpc_error(cls, error: grpc.RpcError) -> ServiceError:
@@ -61,6 +71,12 @@ class ServiceError(Exception):
                     details.append(detail)
                     break
         return cls(code, message or "", details)
+
+
+class _Status(NamedTuple):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple
 
 
 _DETAIL_TYPES = (

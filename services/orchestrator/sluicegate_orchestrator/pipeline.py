@@ -76,6 +76,7 @@ class RequestState:
     status_code: str = "OK"
     error_reason: str = ""
     guard_flagged: bool = False
+    provider_called: bool = False
 
     @contextmanager
     def stage(self, name: str):
@@ -414,6 +415,7 @@ class ChatPipeline:
         )
 
     async def _complete(self, state: RequestState) -> router_pb2.CompleteResponse:
+        state.provider_called = True
         with state.stage("route_and_call"):
             try:
                 response = await self._router_call(
@@ -429,6 +431,7 @@ class ChatPipeline:
         return response
 
     async def _stream_completion(self, state: RequestState) -> AsyncIterator[gateway_pb2.ChatStreamResponse]:
+        state.provider_called = True
         router_stream = self._services.router.CompleteStream(
             router_pb2.CompleteStreamRequest(call=self._call(state, state.model)),
             timeout=remaining_seconds(self._settings.request_timeout_seconds),
@@ -639,6 +642,8 @@ class ChatPipeline:
     def _fail(self, state: RequestState, exc: BaseException) -> None:
         if isinstance(exc, ServiceError):
             state.status_code, state.error_reason = exc.code.name, exc.reason
+            # Nothing irreversible happened yet: Envoy (or any client) may send the request again.
+            exc.retry_safe = exc.code == grpc.StatusCode.UNAVAILABLE and not state.provider_called
         elif isinstance(exc, asyncio.CancelledError | GeneratorExit):
             state.status_code = "CANCELLED"
         else:

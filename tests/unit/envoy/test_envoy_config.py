@@ -38,6 +38,7 @@ from sluicegate.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from sluicegate.metering.v1 import metering_pb2, metering_pb2_grpc
 from sluicegate.observer.v1 import observer_pb2, observer_pb2_grpc
 from sluicegate.router.v1 import router_pb2, router_pb2_grpc
+from sluicegate.runtime.errors import RETRY_SAFE_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 NODE_CLIENT = REPO_ROOT / "clients" / "node" / "sluicegate-client.js"
@@ -170,7 +171,10 @@ class FakeGateway(gateway_pb2_grpc.GatewayServiceServicer):
         question = request.messages[-1].content[0].text
         self.questions[question] += 1
         if question.startswith("unavailable once") and self.questions[question] == 1:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the pipeline did not start")
+            # Marked the way the orchestrator marks an UNAVAILABLE raised before any provider call.
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the pipeline did not start", ((RETRY_SAFE_KEY, "true"),))
+        if question.startswith("unavailable unmarked") and self.questions[question] == 1:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "failed after the provider call")
         return gateway_pb2.ChatResponse(
             id=request_id,
             message=chat_pb2.Message(
@@ -322,6 +326,17 @@ async def test_unavailable_chat_is_retried_by_envoy(stack, channel):
     )
     assert response.message.content[0].text == "echo: unavailable once, please"
     assert stack.gateway.questions["unavailable once, please"] == 2
+
+
+@through_envoy
+async def test_unavailable_without_the_retry_safe_mark_is_not_retried(stack, channel):
+    stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Chat(
+            gateway_pb2.ChatRequest(messages=_question("unavailable unmarked")), metadata=_auth(), timeout=10
+        )
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert stack.gateway.questions["unavailable unmarked"] == 1
 
 
 @through_envoy

@@ -69,6 +69,7 @@ async def test_guard_outage_fails_closed(fakes: Fakes) -> None:
     with pytest.raises(ServiceError) as caught:
         await pipeline.chat(chat(f"mail {EMAIL}"), KEY)
     assert caught.value.code == grpc.StatusCode.UNAVAILABLE and caught.value.reason == "GUARD_UNAVAILABLE"
+    assert caught.value.retry_safe  # nothing was called or charged: safe to send again
     assert fakes.router.calls == []
 
 
@@ -90,6 +91,7 @@ async def test_output_guard_outage_fails_closed_but_still_charges(fakes: Fakes) 
         await pipeline.chat(chat("hello"), KEY)
     await settle_background(pipeline)
     assert caught.value.reason == "GUARD_UNAVAILABLE"
+    assert not caught.value.retry_safe  # a retry would call (and bill) the provider again
     assert len(fakes.metering.settled) == 1  # the provider was called: what it bills is charged
 
 

@@ -130,3 +130,14 @@ async def test_a_channel_without_retries_can_call(toy):
     channel = create_channel(running.address, [SERVICE], default_timeout_seconds=5, retry=False)
     await cache_pb2_grpc.CacheServiceStub(channel).Lookup(cache_pb2.LookupRequest())
     await channel.close()
+
+
+def test_only_errors_marked_retry_safe_carry_the_mark() -> None:
+    from sluicegate.runtime.errors import RETRY_SAFE_KEY, unavailable
+
+    error = unavailable(errors_pb2.ERROR_REASON_GUARD_UNAVAILABLE, "guard down")
+    assert RETRY_SAFE_KEY not in dict(error.to_status().trailing_metadata)
+    error.retry_safe = True
+    status = error.to_status()
+    assert dict(status.trailing_metadata)[RETRY_SAFE_KEY] == "true"
+    assert "grpc-status-details-bin" in dict(status.trailing_metadata)
