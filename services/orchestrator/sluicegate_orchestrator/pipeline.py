@@ -22,7 +22,7 @@ from sluicegate.metering.v1 import metering_pb2
 from sluicegate.observer.v1 import observer_pb2
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.context import remaining_seconds, request_id_var
-from sluicegate.runtime.errors import ServiceError, denied, unavailable
+from sluicegate.runtime.errors import ServiceError, denied, resource_exhausted, unavailable
 from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.tracing import current_trace_id
 from sluicegate_orchestrator.downstream import Downstreams
@@ -431,6 +431,11 @@ class ChatPipeline:
         return response
 
     async def _stream_completion(self, state: RequestState) -> AsyncIterator[gateway_pb2.ChatStreamResponse]:
+        """Streams the provider's answer through the output guard, reporting usage to metering as it goes.
+
+        A stream that stops early (provider failure, budget spent mid-way, client gone) is charged for the
+        tokens it produced; one that produced nothing gives its whole reservation back.
+        """
         state.provider_called = True
         router_stream = self._services.router.CompleteStream(
             router_pb2.CompleteStreamRequest(call=self._call(state, state.model)),
@@ -439,12 +444,14 @@ class ChatPipeline:
         summary: router_pb2.StreamSummary | None = None
         pieces: list[str] = []
         settled = False
+        meter = StreamMeter(self, state)
 
         async def provider_text() -> AsyncIterator[str]:
             nonlocal summary
             try:
                 async for event in router_stream:
                     if event.HasField("delta"):
+                        meter.progress(event.delta.completion_tokens_so_far)
                         if event.delta.text:
                             yield event.delta.text
                     else:
@@ -480,7 +487,10 @@ class ChatPipeline:
             )
             if not settled:
                 router_stream.cancel()
-                self._release(state)
+                if meter.completion_tokens:
+                    self._settle(state, [meter.partial_attempt()])
+                else:
+                    self._release(state)
 
     async def _guard_stream(self, state: RequestState, provider_text: AsyncIterator[str]) -> AsyncIterator[str]:
         """Pipes the provider's text through the guard's output stream (placeholder restore, leak scan)."""
@@ -699,6 +709,54 @@ class ChatPipeline:
         task = asyncio.ensure_future(_logged(work))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+class StreamMeter:
+    """Reports a stream's usage to metering every `usage_report_tokens` tokens, off the stream's path, and ends
+    the stream with RESOURCE_EXHAUSTED once metering says the budget no longer covers it."""
+
+    def __init__(self, pipeline: ChatPipeline, state: RequestState) -> None:
+        self._pipeline = pipeline
+        self._state = state
+        self._every = pipeline._settings.usage_report_tokens
+        self._next_report = self._every
+        self._prompt_tokens = estimate_prompt_tokens(state.messages)
+        self._over_budget = False
+        self.completion_tokens = 0
+
+    def progress(self, completion_tokens: int) -> None:
+        if self._over_budget:
+            raise resource_exhausted(
+                errors_pb2.ERROR_REASON_BUDGET_EXCEEDED,
+                f"reservation:{self._state.decision.budget.reservation_id}",
+                "the budget ran out during the stream; the tokens delivered are charged",
+            )
+        self.completion_tokens = max(self.completion_tokens, completion_tokens)
+        if self._every and self.completion_tokens >= self._next_report and self._state.reservation_id:
+            self._next_report = self.completion_tokens + self._every
+            self._pipeline._spawn(self._report(self.partial_attempt()))
+
+    def partial_attempt(self) -> decision_pb2.Attempt:
+        """The usage so far, priced at the model's rates (the deployment is known only at the summary)."""
+        return decision_pb2.Attempt(
+            model=self._state.model,
+            usage=chat_pb2.Usage(
+                prompt_tokens=self._prompt_tokens,
+                completion_tokens=self.completion_tokens,
+                total_tokens=self._prompt_tokens + self.completion_tokens,
+            ),
+        )
+
+    async def _report(self, attempt: decision_pb2.Attempt) -> None:
+        response = await self._pipeline._services.metering.ReportUsage(
+            metering_pb2.ReportUsageRequest(
+                reservation_id=self._state.reservation_id,
+                charges=[metering_pb2.UsageCharge(model=attempt.model, usage=attempt.usage)],
+            ),
+            timeout=self._pipeline._settings.control_timeout_seconds,
+        )
+        if not response.within_budget:
+            self._over_budget = True
 
 
 async def _logged(work: Awaitable) -> None:

@@ -38,6 +38,9 @@ class OrchestratorSettings(ServiceSettings):
     max_tokens_limit: int = Field(default=65_536, gt=0)
     default_max_tokens: int = Field(default=1024, gt=0, description="reserved for when a request sets no max_tokens")
 
+    usage_report_tokens: int = Field(
+        default=256, ge=0, description="a stream reports its usage to metering every this many tokens (0: never)"
+    )
     idempotency_ttl_seconds: int = Field(default=86_400, gt=0)
     observer_queue_size: int = Field(default=10_000, gt=0)
     observer_batch_size: int = Field(default=200, gt=0)

@@ -50,6 +50,8 @@ class FakeMetering:
     settled: list[metering_pb2.SettleRequest] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
     authorize_error: grpc.aio.AioRpcError | None = None
+    budget_covers_tokens: int | None = None
+    reports: list[metering_pb2.ReportUsageRequest] = field(default_factory=list)
 
     async def Authenticate(self, request, timeout=None):
         self.calls.append("Authenticate")
@@ -62,6 +64,12 @@ class FakeMetering:
         if self.authorize_error is not None:
             raise self.authorize_error
         return metering_pb2.AuthorizeResponse(reservation_id="r1", reserved_micros_usd=5000, model=request.model)
+
+    async def ReportUsage(self, request, timeout=None):
+        self.reports.append(request)
+        used = sum(charge.usage.completion_tokens for charge in request.charges)
+        within = self.budget_covers_tokens is None or used <= self.budget_covers_tokens
+        return metering_pb2.ReportUsageResponse(within_budget=within)
 
     async def Settle(self, request, timeout=None):
         self.settled.append(request)
@@ -178,6 +186,7 @@ class FakeRouter:
     error: grpc.aio.AioRpcError | None = None
     stream_cut_after: int | None = None
     delay_seconds: float = 0.0
+    chunk_delay_seconds: float = 0.0
     seen_messages: list[str] = field(default_factory=list)
 
     def _answer(self, call: router_pb2.ModelCall) -> str:
@@ -224,9 +233,13 @@ class FakeRouter:
             answer = self._answer(request.call)
             pieces = [answer[i : i + 4] for i in range(0, len(answer), 4)]
             for index, piece in enumerate(pieces):
+                if self.chunk_delay_seconds:
+                    await asyncio.sleep(self.chunk_delay_seconds)
                 if self.stream_cut_after is not None and index == self.stream_cut_after:
                     raise rpc_error(grpc.StatusCode.UNAVAILABLE, "stream interrupted")
-                yield router_pb2.CompleteStreamResponse(delta=router_pb2.StreamDelta(text=piece))
+                yield router_pb2.CompleteStreamResponse(
+                    delta=router_pb2.StreamDelta(text=piece, completion_tokens_so_far=index + 1)
+                )
             yield router_pb2.CompleteStreamResponse(
                 summary=router_pb2.StreamSummary(
                     finish_reason=chat_pb2.FINISH_REASON_STOP,

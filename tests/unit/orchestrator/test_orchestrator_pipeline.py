@@ -195,7 +195,7 @@ async def test_stream_restores_split_placeholders_and_settles(fakes: Fakes) -> N
     assert len(fakes.metering.settled) == 1 and fakes.metering.released == []
 
 
-async def test_stream_failure_mid_way_ends_with_an_error_and_releases(fakes: Fakes) -> None:
+async def test_stream_failure_mid_way_ends_with_an_error_and_charges_what_was_delivered(fakes: Fakes) -> None:
     fakes.router.stream_cut_after = 2
     pipeline = fakes.make_pipeline()
     events = []
@@ -205,7 +205,23 @@ async def test_stream_failure_mid_way_ends_with_an_error_and_releases(fakes: Fak
     await settle_background(pipeline)
     assert caught.value.code == grpc.StatusCode.UNAVAILABLE
     assert not any(e.HasField("summary") for e in events)
-    assert fakes.metering.released == ["r1"]
+    assert fakes.metering.released == []
+    assert [charge.usage.completion_tokens for charge in fakes.metering.settled[0].charges] == [2]
+
+
+async def test_stream_that_outruns_its_budget_ends_with_resource_exhausted(fakes: Fakes) -> None:
+    fakes.metering.budget_covers_tokens = 3
+    fakes.router.chunk_delay_seconds = 0.01  # chunks arrive over time, as from a provider
+    pipeline = fakes.make_pipeline(usage_report_tokens=2)
+    delivered = []
+    with pytest.raises(ServiceError) as caught:
+        async for event in pipeline.chat_stream(chat_stream("tell me something rather long " * 4), KEY):
+            delivered.append(event)
+    await settle_background(pipeline)
+    assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and caught.value.reason == "BUDGET_EXCEEDED"
+    assert fakes.metering.reports and not any(e.HasField("summary") for e in delivered)
+    charged = fakes.metering.settled[0].charges[0].usage.completion_tokens
+    assert 3 < charged < 20  # what was produced before the cut, not the whole answer
 
 
 async def test_stream_cache_hit_is_replayed_in_chunks(fakes: Fakes) -> None:
