@@ -199,3 +199,33 @@ def test_the_callers_trace_context_reaches_every_hop(stack: Stack) -> None:
             json.loads(line) for line in stack.service(name).log_path.read_text().splitlines() if line.startswith("{")
         ]
         assert any(line.get("trace_id") == trace_id for line in lines), f"{name} did not log the caller's trace"
+
+
+def test_cancelling_a_stream_cancels_the_provider_call(stack: Stack) -> None:
+    import time
+
+    import httpx
+
+    mock = f"http://{stack.mock.address}"
+    httpx.put(f"{mock}/_mock/behaviours/mock-creative", json={"chunk_delay_ms": 300, "chunks": 30}).raise_for_status()
+    try:
+        before = httpx.get(f"{mock}/_mock/stats").json().get("mock-creative", {}).get("cancelled", 0)
+        request = gateway_pb2.ChatStreamRequest(
+            messages=[text_message(chat_pb2.ROLE_USER, "Write a very long story about a canal")],
+            model="creative",
+            cache=chat_pb2.CacheControl(no_cache=True),
+        )
+        with grpc.insecure_channel(stack.gateway_address) as channel:
+            call = gateway_pb2_grpc.GatewayServiceStub(channel).ChatStream(
+                request, metadata=(("x-api-key", stack.api_key),), timeout=30
+            )
+            assert next(call).HasField("delta")
+            call.cancel()
+        deadline = time.monotonic() + 5
+        cancelled = before
+        while time.monotonic() < deadline and cancelled == before:
+            time.sleep(0.1)
+            cancelled = httpx.get(f"{mock}/_mock/stats").json().get("mock-creative", {}).get("cancelled", 0)
+        assert cancelled == before + 1, "the provider call outlived the client's cancellation"
+    finally:
+        httpx.delete(f"{mock}/_mock/behaviours/mock-creative")
