@@ -1,8 +1,10 @@
 """Benchmark: Authorize + Settle latency (p50/p99) and throughput at concurrency 1 and 50.
 
 Starts its own Redis and a metering server process (port 0, request logging off), gives the benchmark
-principal a budget on all four scopes so every reservation touches four buckets, then times pairs of
-Authorize and Settle calls over loopback gRPC:
+principal a budget on all four scopes so every reservation touches four buckets, and tenant and model rate
+limits too high to refuse (so every Authorize also checks and counts three rate limits), then times pairs of
+Authorize and Settle calls over loopback gRPC, each call on its own as well as the pair. The machine's load
+average is printed before and after: on a shared machine the figures move with it.
     .venv/bin/python services/metering/bench.py [--pairs N]
 """
 
@@ -36,35 +38,52 @@ BUDGETS = (
     (metering_pb2.BUDGET_SCOPE_USER, "u1", metering_pb2.BUDGET_WINDOW_DAILY),
 )
 
+RATE_LIMITS = (
+    (metering_pb2.RATE_LIMIT_SCOPE_TENANT, "bench", ""),
+    (metering_pb2.RATE_LIMIT_SCOPE_MODEL, "bench", "balanced"),
+    (metering_pb2.RATE_LIMIT_SCOPE_MODEL, "", "balanced"),
+)
+
 
 def report(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 
-async def pair(stub: metering_pb2_grpc.MeteringServiceStub) -> float:
-    """One Authorize then one Settle; their wall time in milliseconds."""
+def report_load(moment: str) -> None:
+    one, five, fifteen = os.getloadavg()
+    report(f"load average {moment}: {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs")
+
+
+async def pair(stub: metering_pb2_grpc.MeteringServiceStub) -> tuple[float, float]:
+    """One Authorize then one Settle; the wall time of each in milliseconds."""
     began = time.perf_counter()
     reservation = await stub.Authorize(AUTHORIZE)
+    authorized = time.perf_counter()
     await stub.Settle(metering_pb2.SettleRequest(reservation_id=reservation.reservation_id, charges=[CHARGE]))
-    return (time.perf_counter() - began) * 1000
+    return (authorized - began) * 1000, (time.perf_counter() - authorized) * 1000
+
+
+def percentiles(latencies: list[float]) -> str:
+    cuts = statistics.quantiles(latencies, n=100)
+    return f"p50 {cuts[49]:.2f} ms, p99 {cuts[98]:.2f} ms"
 
 
 async def run(stub: metering_pb2_grpc.MeteringServiceStub, pairs: int, concurrency: int) -> None:
-    latencies: list[float] = []
+    timings: list[tuple[float, float]] = []
     remaining = iter(range(pairs))
 
     async def worker() -> None:
         for _ in remaining:
-            latencies.append(await pair(stub))
+            timings.append(await pair(stub))
 
     began = time.perf_counter()
     await asyncio.gather(*[worker() for _ in range(concurrency)])
     elapsed = time.perf_counter() - began
-    cuts = statistics.quantiles(latencies, n=100)
     report(
-        f"concurrency {concurrency:>2}: {pairs} Authorize+Settle pairs, p50 {cuts[49]:.2f} ms, "
-        f"p99 {cuts[98]:.2f} ms, {pairs / elapsed:.0f} pairs/s"
+        f"concurrency {concurrency:>2}: {pairs} Authorize+Settle pairs, {percentiles([a + s for a, s in timings])}, "
+        f"{pairs / elapsed:.0f} pairs/s; Authorize {percentiles([a for a, _ in timings])}; "
+        f"Settle {percentiles([s for _, s in timings])}"
     )
 
 
@@ -78,11 +97,18 @@ async def bench(address: str, pairs: int) -> None:
             scope=scope, subject_id=subject, tenant_id="bench", window=window, limit_micros_usd=10**12
         )
         await admin.SetBudget(metering_pb2.SetBudgetRequest(budget=budget), metadata=ADMIN)
+    for scope, tenant, subject in RATE_LIMITS:
+        limit = metering_pb2.RateLimit(
+            scope=scope, tenant_id=tenant, subject_id=subject, requests_per_minute=10**9, tokens_per_minute=10**12
+        )
+        await admin.SetRateLimit(metering_pb2.SetRateLimitRequest(rate_limit=limit), metadata=ADMIN)
     stub = metering_pb2_grpc.MeteringServiceStub(channel)
     for _ in range(100):
         await pair(stub)
+    report_load("before")
     await run(stub, pairs, 1)
     await run(stub, pairs * 4, 50)
+    report_load("after")
     await channel.close()
 
 
@@ -109,7 +135,10 @@ def main() -> None:
         )
         try:
             address = metering.start()
-            report(f"metering at {address}, Redis at {redis_server.address}; four budget buckets per reservation")
+            report(
+                f"metering at {address}, Redis at {redis_server.address}; four budget buckets and three rate "
+                "limits per reservation"
+            )
             asyncio.run(bench(address, arguments.pairs))
         finally:
             metering.stop()

@@ -16,6 +16,7 @@ from sluicegate.runtime.server import Build, ServiceApp
 from sluicegate_metering.budgets import BudgetBook
 from sluicegate_metering.keys import KeyStore, resolve_salt
 from sluicegate_metering.pricing import Pricer
+from sluicegate_metering.ratelimits import DefaultRates, RateLimitBook
 from sluicegate_metering.records import KeySpec
 from sluicegate_metering.reservations import Meter, reclaim_forever
 from sluicegate_metering.servicer import MeteringAdminServicer, MeteringServicer
@@ -41,7 +42,8 @@ def make_build(
         redis_client = client or create_redis(settings.redis_url, settings.redis_max_connections)
         if client is None:
             app.on_shutdown(redis_client.aclose)
-        pricer = Pricer(catalog or load_catalog(settings.catalog_path))
+        models = catalog or load_catalog(settings.catalog_path)
+        pricer = Pricer(models)
         salt = await resolve_salt(redis_client, settings.key_salt.get_secret_value())
         keys = KeyStore(redis_client, salt, clock, settings.key_cache_seconds)
         bootstrap_secret = settings.bootstrap_key.get_secret_value()
@@ -57,6 +59,9 @@ def make_build(
             clock,
             reservation_ttl_seconds=settings.reservation_ttl_seconds,
             spend_retention_days=settings.spend_retention_days,
+            default_rates=DefaultRates(
+                settings.default_tenant_requests_per_minute, settings.default_tenant_tokens_per_minute
+            ),
         )
         admin = AdminCheck(settings.admin_token.get_secret_value())
         app.add_servicer(
@@ -64,7 +69,9 @@ def make_build(
         )
         app.add_servicer(
             metering_pb2_grpc.add_MeteringAdminServiceServicer_to_server,
-            MeteringAdminServicer(admin, keys, budgets, SpendReport(redis_client, clock)),
+            MeteringAdminServicer(
+                admin, keys, budgets, RateLimitBook(redis_client, list(models.models)), SpendReport(redis_client, clock)
+            ),
             METERING_ADMIN_SERVICE,
         )
         for message_type, validator in VALIDATORS.items():

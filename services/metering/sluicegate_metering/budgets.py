@@ -47,6 +47,16 @@ def bucket_expires_at(window: Window, now: float) -> int:
     return int((end + BUCKET_GRACE).timestamp())
 
 
+def bucket_expires_at_from_id(bucket: str) -> int:
+    """When a bucket's counters may be dropped, read from its id (`...:daily:2026-11-29`); 0 for never."""
+    head, _, period = bucket.rpartition(":")
+    if period == Window.LIFETIME:
+        return 0
+    window = Window(head.rpartition(":")[2])
+    start = datetime.strptime(period, "%Y-%m-%d" if window is Window.DAILY else "%Y-%m").replace(tzinfo=UTC)
+    return bucket_expires_at(window, start.timestamp())
+
+
 def _field(scope: Scope, window: Window, subject_id: str) -> str:
     return f"{scope}:{window}:{subject_id}"
 

@@ -35,10 +35,14 @@ class Pricer:
     def quote(self, model_name: str, prompt_tokens: int, max_tokens: int) -> Quote:
         """Prompt and output tokens at the dearest deployment's prices; no max_tokens means the smallest
         output limit among the deployments (no deployment can produce more than its own limit)."""
-        model = self._model(model_name)
-        output_tokens = max_tokens or min(d.capabilities.max_output_tokens for d in model.deployments)
+        output_tokens = self.output_tokens(model_name, max_tokens)
         price = self._catalog.worst_case_price(model_name)
         return Quote(model_name, price.cost_micros(prompt_tokens, output_tokens))
+
+    def output_tokens(self, model_name: str, max_tokens: int) -> int:
+        """The most output tokens a call may produce: max_tokens, or else the smallest deployment limit."""
+        model = self._model(model_name)
+        return max_tokens or min(d.capabilities.max_output_tokens for d in model.deployments)
 
     def cheapest_alternative(
         self, principal: Principal, requested: Quote, prompt_tokens: int, max_tokens: int

@@ -23,6 +23,13 @@ class Window(StrEnum):
     LIFETIME = "lifetime"
 
 
+class RateScope(StrEnum):
+    """What a rate limit set by an administrator counts."""
+
+    TENANT = "tenant"
+    MODEL = "model"
+
+
 class SpendGroup(StrEnum):
     """The dimension a spend report is grouped by."""
 
@@ -118,6 +125,17 @@ class BudgetRule:
 
 
 @dataclass(frozen=True)
+class RateLimitRule:
+    """Requests and tokens per minute (0 = unlimited) for a tenant, or for a model of one tenant or of all."""
+
+    scope: RateScope
+    tenant_id: str
+    subject_id: str
+    requests_per_minute: int = 0
+    tokens_per_minute: int = 0
+
+
+@dataclass(frozen=True)
 class BucketState:
     """One budget bucket's counters: what its window has been charged and what calls in flight hold."""
 
@@ -189,10 +207,13 @@ class Settlement:
 
 @dataclass(frozen=True)
 class UsageCheck:
-    """Whether a stream's usage so far still fits its reservation plus the room its buckets have left."""
+    """Whether a stream's usage so far fits its reservation, grown when its buckets had room, and until when
+    the reservation now lives."""
 
     within_budget: bool
     cost_micros: int
+    reserved_micros: int
+    expires_at: float
 
 
 @dataclass(frozen=True)
@@ -200,6 +221,22 @@ class SpendRow:
     """One group of a spend report."""
 
     group: str
+    spent_micros: int = 0
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class SpendExportRow:
+    """The spend of one day, team, key, user and model."""
+
+    day: str
+    tenant_id: str
+    team_id: str
+    key_id: str
+    user_id: str
+    model: str
     spent_micros: int = 0
     requests: int = 0
     prompt_tokens: int = 0

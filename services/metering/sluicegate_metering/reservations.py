@@ -24,6 +24,14 @@ from sluicegate.runtime.logs import get_logger
 from sluicegate_metering import storage
 from sluicegate_metering.budgets import BudgetBook, bucket_expires_at, bucket_id, utc_day
 from sluicegate_metering.pricing import Pricer
+from sluicegate_metering.ratelimits import (
+    NO_DEFAULT_RATES,
+    WINDOW_MS,
+    DefaultRates,
+    rate_limited,
+    rate_subjects,
+    window_keys,
+)
 from sluicegate_metering.records import (
     BucketCharge,
     Principal,
@@ -49,6 +57,9 @@ class HeldReservation:
     request_id: str
     amount_micros: int
     buckets: list[str]
+    limits: list[int]
+    rate_windows: list[str]
+    rate_tokens: int
 
 
 def _unknown_reservation(reservation_id: str) -> Exception:
@@ -70,6 +81,11 @@ def _script_keys(reservation_id: str, buckets: Sequence[str], *between: str) -> 
     ]
 
 
+def _rate_windows(encoded: str | bytes | None) -> list[str]:
+    """The rate-limit windows a reservation counted on; Lua's cjson writes an empty list as "{}"."""
+    return list(json.loads(encoded)) if encoded else []
+
+
 def _flat(pairs: dict[str, object]) -> list[object]:
     return [item for pair in pairs.items() for item in pair]
 
@@ -85,6 +101,7 @@ class Meter:
         clock: Callable[[], float],
         reservation_ttl_seconds: int = 600,
         spend_retention_days: int = 400,
+        default_rates: DefaultRates = NO_DEFAULT_RATES,
     ) -> None:
         self._redis = client
         self._pricer = pricer
@@ -92,9 +109,11 @@ class Meter:
         self._clock = clock
         self._ttl_seconds = reservation_ttl_seconds
         self._spend_ttl_seconds = spend_retention_days * 86_400
+        self._default_rates = default_rates
         self._authorize_script = storage.load_script(client, "authorize")
         self._settle_script = storage.load_script(client, "settle")
         self._return_script = storage.load_script(client, "return_hold")
+        self._report_script = storage.load_script(client, "report_usage")
 
     @fails_closed
     async def authorize(
@@ -106,9 +125,10 @@ class Meter:
         request_id: str = "",
         allow_downgrade: bool = False,
     ) -> Reservation:
-        """Reserves the call's worst case on every budget bucket of the principal, or fails BUDGET_EXCEEDED
-        naming the first bucket that cannot cover it. When the request or that bucket's budget allows it,
-        the cheapest capable model is reserved instead of failing."""
+        """Reserves the call's worst case on every budget bucket of the principal and counts it on every rate
+        limit, or fails BUDGET_EXCEEDED naming the first bucket that cannot cover it, or RATE_LIMITED naming
+        the limit with the wait. When the request or the refusing bucket's budget allows it, the cheapest
+        capable model is reserved instead of failing the budget."""
         requested = self._pricer.quote(model, prompt_tokens, max_tokens)
         if not principal.may_use(model):
             raise denied(
@@ -124,9 +144,13 @@ class Meter:
                 options.append(alternative)
 
         now = self._clock()
+        now_ms = int(now * 1000)
         expires_at = now + self._ttl_seconds
         reservation_id = f"rsv_{uuid.uuid4().hex}"
         buckets = [bucket_id(rule, now) for rule in rules]
+        subjects = rate_subjects(
+            principal, [option.model for option in options], self._default_rates.requests, self._default_rates.tokens
+        )
         args: list[object] = [
             reservation_id,
             int(expires_at * 1000),
@@ -135,11 +159,23 @@ class Meter:
             len(options),
             json.dumps(buckets),
             model,
+            len(buckets),
+            len(subjects),
+            now_ms,
+            WINDOW_MS,
         ]
         for rule in rules:
             args += [rule.limit_micros, bucket_expires_at(rule.window, now), int(rule.allow_downgrade)]
         for option in options:
-            args += [option.amount_micros, option.model]
+            args += [
+                option.amount_micros,
+                option.model,
+                prompt_tokens + self._pricer.output_tokens(option.model, max_tokens),
+            ]
+        rate_keys: list[str] = []
+        for subject in subjects:
+            args += [subject.config_prefix, subject.default_requests, subject.default_tokens, subject.option]
+            rate_keys += [*window_keys(subject, now_ms), subject.config_key]
         args += _flat(
             {
                 "tenant_id": principal.tenant_id,
@@ -148,9 +184,10 @@ class Meter:
                 "key_id": principal.key_id,
                 "request_id": request_id,
                 "created_at": repr(now),
+                "limits": json.dumps([rule.limit_micros for rule in rules]),
             }
         )
-        result = await self._authorize_script(keys=_script_keys(reservation_id, buckets), args=args)
+        result = await self._authorize_script(keys=[*_script_keys(reservation_id, buckets), *rate_keys], args=args)
         if result[0] == 0:
             bucket, room = buckets[result[1] - 1], max(result[2], 0)
             raise resource_exhausted(
@@ -158,6 +195,8 @@ class Meter:
                 bucket,
                 f"budget {bucket} has {room} micro-USD left; the call may cost up to {requested.amount_micros}",
             )
+        if result[0] == 2:
+            raise rate_limited(subjects[result[1] - 1], result[2], result[3], result[4])
         chosen = options[result[1] - 1]
         return Reservation(
             reservation_id=reservation_id,
@@ -173,12 +212,21 @@ class Meter:
 
     @fails_closed
     async def report_usage(self, reservation_id: str, charges: Sequence[UsageCharge]) -> UsageCheck:
-        """A stream may go on while its cost so far fits its reservation plus the room every bucket has left."""
+        """Charges a stream's progress against its reservation: usage beyond it grows the reservation when every
+        bucket has room, else the stream is no longer within budget. Every report extends the reservation's
+        life by the TTL, so a long stream is not reclaimed under its caller."""
         held = await self._held(reservation_id)
         cost = sum(self._pricer.cost(charge, held.model) for charge in charges)
-        states = await self._budgets.bucket_states(held.buckets)
-        room = min((state.room_micros for state in states), default=None)
-        return UsageCheck(within_budget=room is None or cost <= held.amount_micros + room, cost_micros=cost)
+        expires_at = self._clock() + self._ttl_seconds
+        result = await self._report_script(
+            keys=_script_keys(reservation_id, held.buckets),
+            args=[reservation_id, cost, int(expires_at * 1000), self._ttl_seconds * 1000],
+        )
+        if result[0] == -1:
+            raise _unknown_reservation(reservation_id)
+        return UsageCheck(
+            within_budget=result[0] == 1, cost_micros=cost, reserved_micros=result[1], expires_at=expires_at
+        )
 
     @fails_closed
     async def settle(self, reservation_id: str, charges: Sequence[UsageCharge]) -> Settlement:
@@ -204,6 +252,9 @@ class Meter:
             "reasoning_tokens": sum(charge.reasoning_tokens for charge in charges),
             "cost_micros_usd": cost,
             "reserved_micros_usd": held.amount_micros,
+            "reserved_model": held.model,
+            "buckets": json.dumps(held.buckets),
+            "bucket_limits": json.dumps(held.limits),
             "day": day,
             "settled_at": repr(now),
             "charges": json.dumps(
@@ -223,11 +274,24 @@ class Meter:
         }
         ledger_args = _flat(ledger)
         increments = spend_increments(held.principal, charges, costs, held.model)
+        tokens_used = sum(charge.prompt_tokens + charge.completion_tokens for charge in charges)
         result = await self._settle_script(
-            keys=_script_keys(
-                reservation_id, held.buckets, storage.LEDGER, storage.daily_spend(held.principal.tenant_id, day)
-            ),
-            args=[reservation_id, cost, self._spend_ttl_seconds, len(ledger_args), *ledger_args, *_flat(increments)],
+            keys=[
+                *_script_keys(
+                    reservation_id, held.buckets, storage.LEDGER, storage.daily_spend(held.principal.tenant_id, day)
+                ),
+                *held.rate_windows,
+            ],
+            args=[
+                reservation_id,
+                cost,
+                self._spend_ttl_seconds,
+                len(held.buckets),
+                tokens_used - held.rate_tokens,
+                len(ledger_args),
+                *ledger_args,
+                *_flat(increments),
+            ],
         )
         if result[0] == -1:
             raise _unknown_reservation(reservation_id)
@@ -260,12 +324,20 @@ class Meter:
         return reclaimed
 
     async def _return_hold(self, reservation_id: str) -> int | None:
-        hold = await self._redis.hget(storage.RESERVATION_HOLDS, reservation_id)
+        """Returns a reservation's money and takes back the tokens it counted on rate limits (when its record,
+        which names them, is still there: an expired one's windows have long passed)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(storage.RESERVATION_HOLDS, reservation_id)
+            pipe.hmget(storage.reservation(reservation_id), "rate_windows", "rate_tokens")
+            hold, (rate_windows, rate_tokens) = await pipe.execute()
         if hold is None:
             await self._redis.zrem(storage.RESERVATION_EXPIRY, reservation_id)
             return None
         buckets = json.loads(hold.decode().partition("|")[2])
-        returned = await self._return_script(keys=_script_keys(reservation_id, buckets), args=[reservation_id])
+        returned = await self._return_script(
+            keys=[*_script_keys(reservation_id, buckets), *_rate_windows(rate_windows)],
+            args=[reservation_id, len(buckets), -int(rate_tokens or 0)],
+        )
         return None if returned == -1 else returned
 
     async def _held(self, reservation_id: str) -> HeldReservation:
@@ -283,6 +355,9 @@ class Meter:
             request_id=fields["request_id"],
             amount_micros=int(fields["amount"]),
             buckets=json.loads(fields["buckets"]),
+            limits=json.loads(fields.get("limits", "[]")),
+            rate_windows=_rate_windows(fields.get("rate_windows")),
+            rate_tokens=int(fields.get("rate_tokens", 0)),
         )
 
 

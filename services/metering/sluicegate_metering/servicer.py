@@ -10,6 +10,7 @@ from sluicegate.metering.v1 import metering_pb2, metering_pb2_grpc
 from sluicegate.runtime.auth import AdminCheck
 from sluicegate_metering.budgets import BudgetBook
 from sluicegate_metering.keys import KeyStore
+from sluicegate_metering.ratelimits import RateLimitBook
 from sluicegate_metering.records import (
     ApiKeyRecord,
     BucketCharge,
@@ -17,6 +18,8 @@ from sluicegate_metering.records import (
     BudgetStatus,
     KeySpec,
     Principal,
+    RateLimitRule,
+    RateScope,
     Scope,
     SpendGroup,
     UsageCharge,
@@ -44,6 +47,11 @@ SPEND_GROUPS = {
     metering_pb2.SPEND_GROUP_KEY: SpendGroup.KEY,
     metering_pb2.SPEND_GROUP_USER: SpendGroup.USER,
 }
+RATE_SCOPES = {
+    metering_pb2.RATE_LIMIT_SCOPE_TENANT: RateScope.TENANT,
+    metering_pb2.RATE_LIMIT_SCOPE_MODEL: RateScope.MODEL,
+}
+RATE_SCOPE_PROTOS = {scope: proto for proto, scope in RATE_SCOPES.items()}
 SCOPE_PROTOS = {scope: proto for proto, scope in SCOPES.items()}
 WINDOW_PROTOS = {window: proto for proto, window in WINDOWS.items()}
 
@@ -163,6 +171,27 @@ def budget_status_to_proto(status: BudgetStatus) -> metering_pb2.BudgetStatus:
     )
 
 
+def rate_limit_from_proto(limit: metering_pb2.RateLimit) -> RateLimitRule:
+    scope = RATE_SCOPES[limit.scope]
+    return RateLimitRule(
+        scope=scope,
+        tenant_id=limit.tenant_id,
+        subject_id=limit.tenant_id if scope is RateScope.TENANT else limit.subject_id,
+        requests_per_minute=limit.requests_per_minute,
+        tokens_per_minute=limit.tokens_per_minute,
+    )
+
+
+def rate_limit_to_proto(rule: RateLimitRule) -> metering_pb2.RateLimit:
+    return metering_pb2.RateLimit(
+        scope=RATE_SCOPE_PROTOS[rule.scope],
+        tenant_id=rule.tenant_id,
+        subject_id=rule.subject_id,
+        requests_per_minute=rule.requests_per_minute,
+        tokens_per_minute=rule.tokens_per_minute,
+    )
+
+
 class MeteringServicer(metering_pb2_grpc.MeteringServiceServicer):
     """sluicegate.metering.v1.MeteringService."""
 
@@ -194,7 +223,12 @@ class MeteringServicer(metering_pb2_grpc.MeteringServiceServicer):
 
     async def ReportUsage(self, request: metering_pb2.ReportUsageRequest, context: grpc.aio.ServicerContext):
         check = await self._meter.report_usage(request.reservation_id, charges_from_proto(request.charges))
-        return metering_pb2.ReportUsageResponse(within_budget=check.within_budget, cost_micros_usd=check.cost_micros)
+        return metering_pb2.ReportUsageResponse(
+            within_budget=check.within_budget,
+            cost_micros_usd=check.cost_micros,
+            reserved_micros_usd=check.reserved_micros,
+            expires_at=_timestamp(check.expires_at),
+        )
 
     async def Settle(self, request: metering_pb2.SettleRequest, context: grpc.aio.ServicerContext):
         settlement = await self._meter.settle(request.reservation_id, charges_from_proto(request.charges))
@@ -212,10 +246,13 @@ class MeteringServicer(metering_pb2_grpc.MeteringServiceServicer):
 class MeteringAdminServicer(metering_pb2_grpc.MeteringAdminServiceServicer):
     """sluicegate.metering.v1.MeteringAdminService: every call needs the admin credential."""
 
-    def __init__(self, admin: AdminCheck, keys: KeyStore, budgets: BudgetBook, spend: SpendReport) -> None:
+    def __init__(
+        self, admin: AdminCheck, keys: KeyStore, budgets: BudgetBook, rate_limits: RateLimitBook, spend: SpendReport
+    ) -> None:
         self._admin = admin
         self._keys = keys
         self._budgets = budgets
+        self._rate_limits = rate_limits
         self._spend = spend
 
     async def CreateApiKey(self, request: metering_pb2.CreateApiKeyRequest, context: grpc.aio.ServicerContext):
@@ -265,4 +302,30 @@ class MeteringAdminServicer(metering_pb2_grpc.MeteringAdminServiceServicer):
                 for row in rows
             ],
             total_micros_usd=sum(row.spent_micros for row in rows),
+        )
+
+    async def SetRateLimit(self, request: metering_pb2.SetRateLimitRequest, context: grpc.aio.ServicerContext):
+        self._admin.require(context)
+        rule = await self._rate_limits.set(rate_limit_from_proto(request.rate_limit))
+        return metering_pb2.SetRateLimitResponse(rate_limit=rate_limit_to_proto(rule))
+
+    async def ExportSpend(self, request: metering_pb2.ExportSpendRequest, context: grpc.aio.ServicerContext):
+        self._admin.require(context)
+        rows = await self._spend.export(request.tenant_id, request.start_day, request.end_day)
+        return metering_pb2.ExportSpendResponse(
+            rows=[
+                metering_pb2.SpendExportRow(
+                    day=row.day,
+                    tenant_id=row.tenant_id,
+                    team_id=row.team_id,
+                    key_id=row.key_id,
+                    user_id=row.user_id,
+                    model=row.model,
+                    spent_micros_usd=row.spent_micros,
+                    requests=row.requests,
+                    prompt_tokens=row.prompt_tokens,
+                    completion_tokens=row.completion_tokens,
+                )
+                for row in rows
+            ]
         )

@@ -24,6 +24,8 @@ class MeteringSettings(ServiceSettings):
     key_cache_seconds: float = Field(default=2.0, ge=0, le=10, description="how long a key lookup is reused")
     catalog_path: str = "deploy/catalog/mock.yaml"
     default_tenant_daily_micros_usd: int = Field(default=0, ge=0, description="daily budget of tenants without one")
+    default_tenant_requests_per_minute: int = Field(default=0, ge=0, description="rpm of tenants without a limit")
+    default_tenant_tokens_per_minute: int = Field(default=0, ge=0, description="tpm of tenants without a limit")
     reservation_ttl_seconds: int = Field(default=600, gt=0)
     reconcile_interval_seconds: float = Field(default=5.0, gt=0, description="how often expired reservations return")
     spend_retention_days: int = Field(default=400, gt=0, description="how long per-day spend aggregates are kept")

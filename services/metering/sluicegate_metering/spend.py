@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
@@ -11,12 +12,15 @@ import redis.asyncio as aioredis
 from sluicegate.runtime.errors import invalid_argument
 from sluicegate_metering import storage
 from sluicegate_metering.budgets import utc_day
-from sluicegate_metering.records import Principal, SpendGroup, SpendRow, UsageCharge
+from sluicegate_metering.records import Principal, SpendExportRow, SpendGroup, SpendRow, UsageCharge
 from sluicegate_metering.storage import fails_closed
 
 # A day's aggregate hash has fields `<dimension>:<value>:<metric>`; the day's totals use the dimension
-# "total" with an empty value, and a day report reads those.
+# "total" with an empty value, and a day report reads those. The dimension "row" has as value the JSON list
+# [team, key, user, model]: the finest grouping, which the export reads.
 TOTAL = "total"
+ROW = "row"
+METRICS = ("micros", "requests", "prompt_tokens", "completion_tokens")
 MAX_REPORT_DAYS = 366
 
 
@@ -34,6 +38,7 @@ def spend_increments(
             SpendGroup.TEAM: principal.team_id,
             SpendGroup.KEY: principal.key_id,
             SpendGroup.USER: principal.user_id,
+            ROW: json.dumps([principal.team_id, principal.key_id, principal.user_id, model]),
         }
         for dimension, value in groups.items():
             increments[f"{dimension}:{value}:{metric}"] += amount
@@ -59,9 +64,8 @@ class SpendReport:
         self._redis = client
         self._clock = clock
 
-    @fails_closed
-    async def report(self, tenant_id: str, group: SpendGroup, start_day: str = "", end_day: str = "") -> list[SpendRow]:
-        """Spend grouped by `group` over the days from start to end (each empty = today), largest first."""
+    async def _days(self, tenant_id: str, start_day: str, end_day: str) -> list[tuple[str, dict[str, str]]]:
+        """Each day from start to end (each empty = today) with its aggregate."""
         today = utc_day(self._clock())
         days = days_between(start_day or today, end_day or today)
         if not days or len(days) > MAX_REPORT_DAYS:
@@ -72,23 +76,42 @@ class SpendReport:
             for day in days:
                 pipe.hgetall(storage.daily_spend(tenant_id, day))
             aggregates = await pipe.execute()
+        return [(day, storage.decoded(aggregate)) for day, aggregate in zip(days, aggregates, strict=True)]
+
+    @fails_closed
+    async def report(self, tenant_id: str, group: SpendGroup, start_day: str = "", end_day: str = "") -> list[SpendRow]:
+        """Spend grouped by `group` over the days from start to end (each empty = today), largest first."""
         totals: dict[str, Counter[str]] = {}
-        for day, aggregate in zip(days, aggregates, strict=True):
-            for field, value in storage.decoded(aggregate).items():
-                dimension, rest = field.split(":", 1)
-                group_value, metric = rest.rsplit(":", 1)
+        for day, aggregate in await self._days(tenant_id, start_day, end_day):
+            for field, value in aggregate.items():
+                dimension, group_value, metric = _split(field)
                 if group is SpendGroup.DAY and dimension == TOTAL:
                     totals.setdefault(day, Counter())[metric] += int(value)
                 elif dimension == group:
                     totals.setdefault(group_value, Counter())[metric] += int(value)
-        rows = [
-            SpendRow(
-                group=name,
-                spent_micros=metrics["micros"],
-                requests=metrics["requests"],
-                prompt_tokens=metrics["prompt_tokens"],
-                completion_tokens=metrics["completion_tokens"],
-            )
-            for name, metrics in totals.items()
-        ]
+        rows = [SpendRow(name, *(metrics[metric] for metric in METRICS)) for name, metrics in totals.items()]
         return sorted(rows, key=lambda row: (-row.spent_micros, row.group))
+
+    @fails_closed
+    async def export(self, tenant_id: str, start_day: str = "", end_day: str = "") -> list[SpendExportRow]:
+        """The spend of every day, team, key, user and model over the days, by day then largest spend first."""
+        rows = []
+        for day, aggregate in await self._days(tenant_id, start_day, end_day):
+            totals: dict[str, Counter[str]] = {}
+            for field, value in aggregate.items():
+                dimension, group_value, metric = _split(field)
+                if dimension == ROW:
+                    totals.setdefault(group_value, Counter())[metric] += int(value)
+            day_rows = [
+                SpendExportRow(day, tenant_id, *json.loads(group), *(metrics[metric] for metric in METRICS))
+                for group, metrics in totals.items()
+            ]
+            rows += sorted(day_rows, key=lambda row: (-row.spent_micros, row.team_id, row.key_id, row.model))
+        return rows
+
+
+def _split(field: str) -> tuple[str, str, str]:
+    """`model:balanced:micros` -> ("model", "balanced", "micros"); values may hold colons, metrics never do."""
+    dimension, rest = field.split(":", 1)
+    value, metric = rest.rsplit(":", 1)
+    return dimension, value, metric

@@ -20,6 +20,7 @@ ALL_KEYS = "sg:keys"
 RESERVATION_EXPIRY = "sg:resv-expiry"
 RESERVATION_HOLDS = "sg:resv-holds"
 LEDGER = "sg:ledger"
+GLOBAL_RATE_LIMITS = "sg:rate-limits"
 
 log = get_logger(__name__)
 
@@ -45,6 +46,14 @@ def bucket_counters(bucket_id: str) -> str:
 
 def reservation(reservation_id: str) -> str:
     return f"sg:resv:{reservation_id}"
+
+
+def tenant_rate_limits(tenant_id: str) -> str:
+    return f"sg:rate-limits:{tenant_id}"
+
+
+def rate_window(subject: str, window_start_ms: int) -> str:
+    return f"sg:rate:{subject}:{window_start_ms}"
 
 
 def daily_spend(tenant_id: str, day: str) -> str:

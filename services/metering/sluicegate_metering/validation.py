@@ -110,15 +110,38 @@ def validate_set_budget(request: metering_pb2.SetBudgetRequest) -> None:
     _raise_if(violations)
 
 
-def validate_spend(request: metering_pb2.GetSpendRequest) -> None:
-    violations = _missing(request, "tenant_id")
-    if request.group_by not in metering_pb2.SpendGroup.values():
-        violations["group_by"] = "is not a known grouping"
+def validate_set_rate_limit(request: metering_pb2.SetRateLimitRequest) -> None:
+    limit = request.rate_limit
+    violations = _negative(request, "rate_limit.requests_per_minute", "rate_limit.tokens_per_minute")
+    if limit.scope == metering_pb2.RATE_LIMIT_SCOPE_TENANT:
+        violations.update(_missing(request, "rate_limit.tenant_id"))
+        if limit.subject_id not in ("", limit.tenant_id):
+            violations["rate_limit.subject_id"] = "must be the tenant id for a tenant limit"
+    elif limit.scope == metering_pb2.RATE_LIMIT_SCOPE_MODEL:
+        violations.update(_missing(request, "rate_limit.subject_id"))
+    else:
+        violations["rate_limit.scope"] = "must be tenant or model"
+    _raise_if(violations)
+
+
+def _day_violations(request: Message) -> dict[str, str]:
+    violations = {}
     for name in ("start_day", "end_day"):
         value = getattr(request, name)
         if value and not _is_day(value):
             violations[name] = "must be a date as YYYY-MM-DD"
+    return violations
+
+
+def validate_spend(request: metering_pb2.GetSpendRequest) -> None:
+    violations = {**_missing(request, "tenant_id"), **_day_violations(request)}
+    if request.group_by not in metering_pb2.SpendGroup.values():
+        violations["group_by"] = "is not a known grouping"
     _raise_if(violations)
+
+
+def validate_export(request: metering_pb2.ExportSpendRequest) -> None:
+    _raise_if({**_missing(request, "tenant_id"), **_day_violations(request)})
 
 
 VALIDATORS: dict[type, Validator] = {
@@ -132,4 +155,6 @@ VALIDATORS: dict[type, Validator] = {
     metering_pb2.SetBudgetRequest: validate_set_budget,
     metering_pb2.GetBudgetStatusRequest: _requiring("tenant_id"),
     metering_pb2.GetSpendRequest: validate_spend,
+    metering_pb2.SetRateLimitRequest: validate_set_rate_limit,
+    metering_pb2.ExportSpendRequest: validate_export,
 }

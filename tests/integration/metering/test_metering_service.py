@@ -221,3 +221,24 @@ async def test_the_bootstrap_key_is_created_once_across_restarts(redis_url):
             assert principal.tenant_id == "demo"
             listed = await client.admin.ListApiKeys(metering_pb2.ListApiKeysRequest(tenant_id="demo"), metadata=ADMIN)
             assert len(listed.keys) == 1
+
+
+async def test_a_stream_is_stopped_when_its_usage_outgrows_the_budget(client):
+    await _tenant_daily_budget(client, 10_000)
+    principal = chat_pb2.Principal(tenant_id="acme", key_id="key_1")
+    reservation = await client.metering.Authorize(
+        metering_pb2.AuthorizeRequest(principal=principal, model="balanced", prompt_tokens=1_000, max_tokens=500)
+    )
+    grown = await client.metering.ReportUsage(
+        metering_pb2.ReportUsageRequest(reservation_id=reservation.reservation_id, charges=[_charge(700)])
+    )
+    assert (grown.within_budget, grown.cost_micros_usd, grown.reserved_micros_usd) == (True, 9_500, 9_500)
+    assert grown.expires_at.seconds >= reservation.expires_at.seconds
+    stopped = await client.metering.ReportUsage(
+        metering_pb2.ReportUsageRequest(reservation_id=reservation.reservation_id, charges=[_charge(800)])
+    )
+    assert (stopped.within_budget, stopped.reserved_micros_usd) == (False, 9_500)
+    settled = await client.metering.Settle(
+        metering_pb2.SettleRequest(reservation_id=reservation.reservation_id, charges=[_charge(800)])
+    )
+    assert (settled.charged_micros_usd, settled.refunded_micros_usd) == (10_500, 0)

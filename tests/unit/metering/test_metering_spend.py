@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from sluicegate.runtime.errors import ServiceError
-from sluicegate_metering.records import Principal, SpendGroup, SpendRow, UsageCharge
+from sluicegate_metering.records import Principal, SpendExportRow, SpendGroup, SpendRow, UsageCharge
 from sluicegate_metering.spend import SpendReport
 
 ALICE = Principal("acme", team_id="eng", user_id="alice", key_id="key_1")
@@ -68,3 +68,13 @@ async def test_a_backwards_or_huge_range_is_refused(redis_client, clock):
         with pytest.raises(ServiceError) as caught:
             await report.report("acme", SpendGroup.DAY, start, end)
         assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_export_has_one_row_per_day_team_key_user_and_model(two_days, redis_client, clock):
+    rows = await SpendReport(redis_client, clock).export("acme", "2026-11-29", "2026-11-30")
+    assert rows == [
+        SpendExportRow("2026-11-29", "acme", "eng", "key_1", "alice", "balanced", 9_500, 2, 3_000, 200),
+        SpendExportRow("2026-11-29", "acme", "ops", "key_2", "bob", "fast", 750, 1, 1_000, 1_000),
+        SpendExportRow("2026-11-30", "acme", "eng", "key_1", "alice", "fast", 2_100, 1, 10_000, 1_000),
+    ]
+    assert sum(row.spent_micros for row in rows) == sum(two_days)

@@ -46,6 +46,28 @@ def test_settle_refuses_negative_usage_and_anonymous_charges():
     }
 
 
+def test_rate_limits_need_a_scope_its_subject_and_sane_rates():
+    limit = metering_pb2.RateLimit(requests_per_minute=-1, tokens_per_minute=-1)
+    assert _bad_fields(metering_pb2.SetRateLimitRequest(rate_limit=limit)) == {
+        "rate_limit.scope",
+        "rate_limit.requests_per_minute",
+        "rate_limit.tokens_per_minute",
+    }
+    tenant = metering_pb2.RateLimit(scope=metering_pb2.RATE_LIMIT_SCOPE_TENANT, subject_id="globex")
+    assert _bad_fields(metering_pb2.SetRateLimitRequest(rate_limit=tenant)) == {
+        "rate_limit.tenant_id",
+        "rate_limit.subject_id",
+    }
+    model = metering_pb2.RateLimit(scope=metering_pb2.RATE_LIMIT_SCOPE_MODEL)
+    assert _bad_fields(metering_pb2.SetRateLimitRequest(rate_limit=model)) == {"rate_limit.subject_id"}
+    every_tenant = metering_pb2.RateLimit(scope=metering_pb2.RATE_LIMIT_SCOPE_MODEL, subject_id="fast")
+    VALIDATORS[metering_pb2.SetRateLimitRequest](metering_pb2.SetRateLimitRequest(rate_limit=every_tenant))
+
+
+def test_exports_need_a_tenant_and_real_days():
+    assert _bad_fields(metering_pb2.ExportSpendRequest(start_day="yesterday")) == {"tenant_id", "start_day"}
+
+
 def test_budgets_need_a_scope_a_window_a_subject_and_a_sane_threshold():
     budget = metering_pb2.Budget(tenant_id="acme", limit_micros_usd=-1, soft_threshold_ratio=1.5)
     assert _bad_fields(metering_pb2.SetBudgetRequest(budget=budget)) == {

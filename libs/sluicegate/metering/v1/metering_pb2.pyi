@@ -35,6 +35,12 @@ class SpendGroup(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SPEND_GROUP_TEAM: _ClassVar[SpendGroup]
     SPEND_GROUP_KEY: _ClassVar[SpendGroup]
     SPEND_GROUP_USER: _ClassVar[SpendGroup]
+
+class RateLimitScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RATE_LIMIT_SCOPE_UNSPECIFIED: _ClassVar[RateLimitScope]
+    RATE_LIMIT_SCOPE_TENANT: _ClassVar[RateLimitScope]
+    RATE_LIMIT_SCOPE_MODEL: _ClassVar[RateLimitScope]
 BUDGET_SCOPE_UNSPECIFIED: BudgetScope
 BUDGET_SCOPE_TENANT: BudgetScope
 BUDGET_SCOPE_TEAM: BudgetScope
@@ -50,6 +56,9 @@ SPEND_GROUP_MODEL: SpendGroup
 SPEND_GROUP_TEAM: SpendGroup
 SPEND_GROUP_KEY: SpendGroup
 SPEND_GROUP_USER: SpendGroup
+RATE_LIMIT_SCOPE_UNSPECIFIED: RateLimitScope
+RATE_LIMIT_SCOPE_TENANT: RateLimitScope
+RATE_LIMIT_SCOPE_MODEL: RateLimitScope
 
 class AuthenticateRequest(_message.Message):
     __slots__ = ("api_key",)
@@ -114,12 +123,16 @@ class ReportUsageRequest(_message.Message):
     def __init__(self, reservation_id: _Optional[str] = ..., charges: _Optional[_Iterable[_Union[UsageCharge, _Mapping]]] = ...) -> None: ...
 
 class ReportUsageResponse(_message.Message):
-    __slots__ = ("within_budget", "cost_micros_usd")
+    __slots__ = ("within_budget", "cost_micros_usd", "reserved_micros_usd", "expires_at")
     WITHIN_BUDGET_FIELD_NUMBER: _ClassVar[int]
     COST_MICROS_USD_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_MICROS_USD_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     within_budget: bool
     cost_micros_usd: int
-    def __init__(self, within_budget: _Optional[bool] = ..., cost_micros_usd: _Optional[int] = ...) -> None: ...
+    reserved_micros_usd: int
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, within_budget: _Optional[bool] = ..., cost_micros_usd: _Optional[int] = ..., reserved_micros_usd: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SettleRequest(_message.Message):
     __slots__ = ("reservation_id", "charges")
@@ -322,3 +335,69 @@ class GetSpendResponse(_message.Message):
     rows: _containers.RepeatedCompositeFieldContainer[SpendRow]
     total_micros_usd: int
     def __init__(self, rows: _Optional[_Iterable[_Union[SpendRow, _Mapping]]] = ..., total_micros_usd: _Optional[int] = ...) -> None: ...
+
+class RateLimit(_message.Message):
+    __slots__ = ("scope", "tenant_id", "subject_id", "requests_per_minute", "tokens_per_minute")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    scope: RateLimitScope
+    tenant_id: str
+    subject_id: str
+    requests_per_minute: int
+    tokens_per_minute: int
+    def __init__(self, scope: _Optional[_Union[RateLimitScope, str]] = ..., tenant_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., requests_per_minute: _Optional[int] = ..., tokens_per_minute: _Optional[int] = ...) -> None: ...
+
+class SetRateLimitRequest(_message.Message):
+    __slots__ = ("rate_limit",)
+    RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    rate_limit: RateLimit
+    def __init__(self, rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ...) -> None: ...
+
+class SetRateLimitResponse(_message.Message):
+    __slots__ = ("rate_limit",)
+    RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    rate_limit: RateLimit
+    def __init__(self, rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ...) -> None: ...
+
+class ExportSpendRequest(_message.Message):
+    __slots__ = ("tenant_id", "start_day", "end_day")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    START_DAY_FIELD_NUMBER: _ClassVar[int]
+    END_DAY_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    start_day: str
+    end_day: str
+    def __init__(self, tenant_id: _Optional[str] = ..., start_day: _Optional[str] = ..., end_day: _Optional[str] = ...) -> None: ...
+
+class SpendExportRow(_message.Message):
+    __slots__ = ("day", "tenant_id", "team_id", "key_id", "user_id", "model", "spent_micros_usd", "requests", "prompt_tokens", "completion_tokens")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SPENT_MICROS_USD_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    tenant_id: str
+    team_id: str
+    key_id: str
+    user_id: str
+    model: str
+    spent_micros_usd: int
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    def __init__(self, day: _Optional[str] = ..., tenant_id: _Optional[str] = ..., team_id: _Optional[str] = ..., key_id: _Optional[str] = ..., user_id: _Optional[str] = ..., model: _Optional[str] = ..., spent_micros_usd: _Optional[int] = ..., requests: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ...) -> None: ...
+
+class ExportSpendResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[SpendExportRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[SpendExportRow, _Mapping]]] = ...) -> None: ...

@@ -333,6 +333,16 @@ class MeteringAdminServiceStub:
                 request_serializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.GetSpendRequest.SerializeToString,
                 response_deserializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.GetSpendResponse.FromString,
                 _registered_method=True)
+        self.SetRateLimit = channel.unary_unary(
+                '/sluicegate.metering.v1.MeteringAdminService/SetRateLimit',
+                request_serializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.SetRateLimitRequest.SerializeToString,
+                response_deserializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.SetRateLimitResponse.FromString,
+                _registered_method=True)
+        self.ExportSpend = channel.unary_unary(
+                '/sluicegate.metering.v1.MeteringAdminService/ExportSpend',
+                request_serializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.ExportSpendRequest.SerializeToString,
+                response_deserializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.ExportSpendResponse.FromString,
+                _registered_method=True)
 
 
 class MeteringAdminServiceServicer:
@@ -389,6 +399,20 @@ class MeteringAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetRateLimit(self, request, context):
+        """SetRateLimit creates or changes a tenant's or a model's requests-per-minute and tokens-per-minute limits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportSpend(self, request, context):
+        """ExportSpend returns a tenant's spend per day, team, key, user and model, for CSV or JSON export.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MeteringAdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -426,6 +450,16 @@ def add_MeteringAdminServiceServicer_to_server(servicer, server):
                     servicer.GetSpend,
                     request_deserializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.GetSpendRequest.FromString,
                     response_serializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.GetSpendResponse.SerializeToString,
+            ),
+            'SetRateLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRateLimit,
+                    request_deserializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.SetRateLimitRequest.FromString,
+                    response_serializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.SetRateLimitResponse.SerializeToString,
+            ),
+            'ExportSpend': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportSpend,
+                    request_deserializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.ExportSpendRequest.FromString,
+                    response_serializer=sluicegate_dot_metering_dot_v1_dot_metering__pb2.ExportSpendResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -619,6 +653,60 @@ class MeteringAdminService:
             '/sluicegate.metering.v1.MeteringAdminService/GetSpend',
             sluicegate_dot_metering_dot_v1_dot_metering__pb2.GetSpendRequest.SerializeToString,
             sluicegate_dot_metering_dot_v1_dot_metering__pb2.GetSpendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRateLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluicegate.metering.v1.MeteringAdminService/SetRateLimit',
+            sluicegate_dot_metering_dot_v1_dot_metering__pb2.SetRateLimitRequest.SerializeToString,
+            sluicegate_dot_metering_dot_v1_dot_metering__pb2.SetRateLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportSpend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluicegate.metering.v1.MeteringAdminService/ExportSpend',
+            sluicegate_dot_metering_dot_v1_dot_metering__pb2.ExportSpendRequest.SerializeToString,
+            sluicegate_dot_metering_dot_v1_dot_metering__pb2.ExportSpendResponse.FromString,
             options,
             channel_credentials,
             insecure,

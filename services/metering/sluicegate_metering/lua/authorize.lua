@@ -1,20 +1,30 @@
--- authorize: reserves one amount on every bucket at once, or nothing at all.
+-- authorize: reserves one amount on every bucket and counts the call on every rate limit at once, or nothing.
 -- Options are tried in order (the requested model, then a cheaper one): the first amount that fits every
--- bucket is reserved. A later option is tried only when the request, or the budget of the bucket that
--- refused, allows a downgrade.
+-- bucket is chosen. A later option is tried only when the request, or the budget of the bucket that
+-- refused, allows a downgrade. The chosen option must then fit every rate limit that applies to it.
 -- KEYS[1] reservation record, KEYS[2] reservation expiry sorted set, KEYS[3] reservation holds hash,
--- KEYS[4..] bucket counters
+-- KEYS[4 .. 3+B] bucket counters, then per rate subject: previous window, current window, configuration hash.
 -- ARGV[1] reservation id, ARGV[2] expiry score (epoch ms), ARGV[3] record TTL (ms),
 -- ARGV[4] request allows a downgrade (1/0), ARGV[5] option count, ARGV[6] bucket ids as JSON,
--- ARGV[7] requested model, then per bucket: limit, expire-at (epoch s, 0 = never), budget allows a downgrade (1/0),
--- then per option: amount, model, then the record's remaining field/value pairs.
--- Returns {1, chosen option, room left in each bucket...} or {0, index of the refusing bucket, its room}.
-local bucket_count = #KEYS - 3
+-- ARGV[7] requested model, ARGV[8] bucket count B, ARGV[9] rate subject count, ARGV[10] now (epoch ms),
+-- ARGV[11] window length (ms),
+-- then per bucket: limit, expire-at (epoch s, 0 = never), budget allows a downgrade (1/0),
+-- then per option: amount, model, tokens,
+-- then per rate subject: configuration field prefix, default requests, default tokens, option (0 = every one),
+-- then the record's remaining field/value pairs.
+-- Returns {1, chosen option, room left in each bucket...}, {0, index of the refusing bucket, its room}, or
+-- {2, index of the refusing rate subject, 1 for requests / 2 for tokens, wait in ms (-1 = never fits), limit}.
 local request_downgrade = ARGV[4] == '1'
 local option_count = tonumber(ARGV[5])
-local bucket_args = 7
+local bucket_count = tonumber(ARGV[8])
+local subject_count = tonumber(ARGV[9])
+local now = tonumber(ARGV[10])
+local window = tonumber(ARGV[11])
+local bucket_args = 11
 local option_args = bucket_args + 3 * bucket_count
-local record_args = option_args + 2 * option_count
+local subject_args = option_args + 3 * option_count
+local record_args = subject_args + 4 * subject_count
+local subject_keys = 3 + bucket_count
 
 local room = {}
 for i = 1, bucket_count do
@@ -33,7 +43,7 @@ end
 
 local chosen, refused = 0, 0
 for option = 1, option_count do
-  local refusing = refusing_bucket(tonumber(ARGV[option_args + 2 * option - 1]))
+  local refusing = refusing_bucket(tonumber(ARGV[option_args + 3 * option - 2]))
   if refusing == 0 then
     chosen = option
     break
@@ -49,8 +59,59 @@ if chosen == 0 then
   return {0, refused, room[refused]}
 end
 
-local amount = ARGV[option_args + 2 * chosen - 1]
-local model = ARGV[option_args + 2 * chosen]
+local amount = ARGV[option_args + 3 * chosen - 2]
+local model = ARGV[option_args + 3 * chosen - 1]
+local tokens = tonumber(ARGV[option_args + 3 * chosen])
+
+-- The sliding-window counter: the previous window counts for the share of it still inside the last minute.
+local elapsed = now % window
+local previous_weight = (window - elapsed) / window
+
+-- How long until `cost` more fits: later in this window as the previous one fades, or in the next window.
+local function wait_ms(previous, current, cost, limit)
+  if cost > limit then
+    return -1
+  end
+  if current + cost <= limit then
+    return math.max(math.ceil(window * (1 - (limit - current - cost) / previous) - elapsed), 1)
+  end
+  return math.ceil(window - elapsed + math.max(window * (1 - (limit - cost) / current), 0))
+end
+
+local counted = {}
+local refusal = nil
+for s = 1, subject_count do
+  local base = subject_args + 4 * (s - 1)
+  local applies = ARGV[base + 4] == '0' or tonumber(ARGV[base + 4]) == chosen
+  if applies then
+    local prefix = ARGV[base + 1]
+    local config = redis.call('HMGET', KEYS[subject_keys + 3 * s], prefix .. 'requests_per_minute',
+      prefix .. 'tokens_per_minute')
+    local limits = {tonumber(config[1] or ARGV[base + 2]) or 0, tonumber(config[2] or ARGV[base + 3]) or 0}
+    if limits[1] > 0 or limits[2] > 0 then
+      local previous = redis.call('HMGET', KEYS[subject_keys + 3 * s - 2], 'requests', 'tokens')
+      local current = redis.call('HMGET', KEYS[subject_keys + 3 * s - 1], 'requests', 'tokens')
+      local costs = {1, tokens}
+      for unit = 1, 2 do
+        local limit = limits[unit]
+        local before = tonumber(previous[unit] or '0')
+        local now_count = tonumber(current[unit] or '0')
+        if limit > 0 and before * previous_weight + now_count + costs[unit] > limit then
+          local wait = wait_ms(before, now_count, costs[unit], limit)
+          -- Report the limit that makes the caller wait longest (never fitting is longest of all).
+          if refusal == nil or wait == -1 or (refusal[4] ~= -1 and wait > refusal[4]) then
+            refusal = {2, s, unit, wait, limit}
+          end
+        end
+      end
+      counted[#counted + 1] = KEYS[subject_keys + 3 * s - 1]
+    end
+  end
+end
+if refusal ~= nil then
+  return refusal
+end
+
 local result = {1, chosen}
 for i = 1, bucket_count do
   local counters = KEYS[3 + i]
@@ -63,12 +124,22 @@ for i = 1, bucket_count do
   result[#result + 1] = room[i] - tonumber(amount)
 end
 
+-- A window is read again as the next window's previous one, so it lives until two windows from its start
+-- (relative to now: replicas pass their clock, Redis keeps its own).
+local lifetime = 2 * window - elapsed
+for _, counter in ipairs(counted) do
+  redis.call('HINCRBY', counter, 'requests', 1)
+  redis.call('HINCRBY', counter, 'tokens', tokens)
+  redis.call('PEXPIRE', counter, lifetime)
+end
+
 local downgraded_from = ''
 if chosen > 1 then
   downgraded_from = ARGV[7]
 end
 redis.call('HSET', KEYS[1], 'amount', amount, 'model', model, 'downgraded_from', downgraded_from,
-  'buckets', ARGV[6], unpack(ARGV, record_args + 1))
+  'buckets', ARGV[6], 'rate_windows', cjson.encode(counted), 'rate_tokens', tokens,
+  unpack(ARGV, record_args + 1))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], amount .. '|' .. ARGV[6])
