@@ -209,7 +209,7 @@ def test_cancelling_a_stream_cancels_the_provider_call(stack: Stack) -> None:
     mock = f"http://{stack.mock.address}"
     httpx.put(f"{mock}/_mock/behaviours/mock-creative", json={"chunk_delay_ms": 300, "chunks": 30}).raise_for_status()
     try:
-        before = httpx.get(f"{mock}/_mock/stats").json().get("mock-creative", {}).get("cancelled", 0)
+        before = httpx.get(f"{mock}/_mock/stats").json()["models"].get("mock-creative", {}).get("cancelled", 0)
         request = gateway_pb2.ChatStreamRequest(
             messages=[text_message(chat_pb2.ROLE_USER, "Write a very long story about a canal")],
             model="creative",
@@ -225,7 +225,7 @@ def test_cancelling_a_stream_cancels_the_provider_call(stack: Stack) -> None:
         cancelled = before
         while time.monotonic() < deadline and cancelled == before:
             time.sleep(0.1)
-            cancelled = httpx.get(f"{mock}/_mock/stats").json().get("mock-creative", {}).get("cancelled", 0)
+            cancelled = httpx.get(f"{mock}/_mock/stats").json()["models"].get("mock-creative", {}).get("cancelled", 0)
         assert cancelled == before + 1, "the provider call outlived the client's cancellation"
     finally:
         httpx.delete(f"{mock}/_mock/behaviours/mock-creative")
