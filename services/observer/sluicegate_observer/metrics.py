@@ -105,6 +105,11 @@ class TraceMetrics:
             "sluicegate_fallbacks", "Provider attempts beyond the first, by the model first tried.", ["model"]
         )
         self._ingested = counter("sluicegate_observer_traces_ingested", "Traces the observer has ingested.")
+        self._notifications = counter(
+            "sluicegate_observer_alert_notifications",
+            "Alert changes for the webhook: sent, failed (after every retry) or dropped (queue full).",
+            ["outcome"],
+        )
         self._alerts_firing = Gauge(
             "sluicegate_alerts_firing",
             "1 while an alert fires, 0 once it resolved.",
@@ -137,6 +142,9 @@ class TraceMetrics:
     def publish_alerts(self, alerts: Iterable[Alert]) -> None:
         for alert in alerts:
             self._alerts_firing.labels(alert.rule, alert.subject).set(1 if alert.is_firing else 0)
+
+    def count_notification(self, outcome: str) -> None:
+        self._notifications.labels(outcome).inc()
 
     def render(self, accept_header: str | None) -> tuple[bytes, str]:
         """The exposition the scraper asked for (OpenMetrics or the classic text format) and its content type."""

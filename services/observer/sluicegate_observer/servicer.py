@@ -8,6 +8,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.rpc import error_details_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from sluicegate.common.v1 import decision_pb2, errors_pb2
 from sluicegate.observer.v1 import observer_pb2, observer_pb2_grpc
@@ -15,6 +16,7 @@ from sluicegate.runtime.auth import AdminCheck
 from sluicegate.runtime.errors import ServiceError, error_info
 from sluicegate_observer.alerts import Alert, AlertEvaluator
 from sluicegate_observer.ingest import TraceIngestor
+from sluicegate_observer.otlp import genai_traces
 from sluicegate_observer.recent import RecentTraces
 from sluicegate_observer.records import GuardBlock, TraceRecord
 from sluicegate_observer.summary import GroupBy, GroupSummary, Summarizer
@@ -159,3 +161,14 @@ class ObserverQueryServicer(observer_pb2_grpc.ObserverQueryServiceServicer):
         return observer_pb2.GetDecisionRecordResponse(
             trace=observer_pb2.RequestTrace.FromString(record.serialized_trace)
         )
+
+
+class OtlpTraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
+    """OTLP/gRPC trace export: GenAI spans become request traces; other spans are accepted and ignored."""
+
+    def __init__(self, ingestor: TraceIngestor) -> None:
+        self._ingestor = ingestor
+
+    async def Export(self, request, context):
+        self._ingestor.ingest(record_from_trace(trace) for trace in genai_traces(request))
+        return trace_service_pb2.ExportTraceServiceResponse()

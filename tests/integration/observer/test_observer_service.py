@@ -2,95 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import aiohttp
 import grpc
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client.parser import text_string_to_metric_families
+from observer_harness import ADMIN, START, eventually, trace
+from observer_harness import timestamp as _timestamp
 
-from sluicegate.common.v1 import chat_pb2, decision_pb2
-from sluicegate.observer.v1 import observer_pb2, observer_pb2_grpc
-from sluicegate.runtime.channels import create_channel
+from sluicegate.common.v1 import decision_pb2
+from sluicegate.observer.v1 import observer_pb2
 from sluicegate.runtime.errors import ServiceError
-from sluicegate.runtime.testing import serving
-from sluicegate_observer.app import INGEST_SERVICE, QUERY_SERVICE, make_build
-from sluicegate_observer.settings import ObserverSettings
-
-ADMIN = [("x-admin-token", "s3cret")]
-START = 1_800_000_000.0
-
-
-class Observer:
-    """The running service, its stubs, its HTTP port and the clock the test moves."""
-
-    def __init__(self, running, channel, http_port: int, clock: list[float]) -> None:
-        self.running = running
-        self.channel = channel
-        self.ingest = observer_pb2_grpc.ObserverServiceStub(channel)
-        self.query = observer_pb2_grpc.ObserverQueryServiceStub(channel)
-        self.metrics_url = f"http://127.0.0.1:{http_port}"
-        self.clock = clock
-
-    async def http_get(self, path: str) -> tuple[int, str]:
-        async with aiohttp.ClientSession() as session, session.get(self.metrics_url + path) as response:
-            return response.status, await response.text()
-
-    async def samples(self) -> dict[tuple[str, frozenset], float]:
-        status, text = await self.http_get("/metrics")
-        assert status == 200
-        return {
-            (sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-        }
-
-
-@pytest.fixture
-async def observer():
-    clock = [START]
-    settings = ObserverSettings(
-        port=0,
-        metrics_port=0,
-        admin_token="s3cret",
-        max_tenant_labels=2,
-        recent_traces=150,
-        alert_interval_seconds=0.02,
-        readiness_interval_seconds=0.05,
-        log_requests=False,
-    )
-    build = make_build(settings, clock=lambda: clock[0])
-    async with serving("observer", settings, build) as running:
-        channel = create_channel(running.address, [INGEST_SERVICE, QUERY_SERVICE], default_timeout_seconds=5)
-        yield Observer(running, channel, build.parts.http.port, clock)
-        await channel.close()
-
-
-def _timestamp(epoch_seconds: float) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromNanoseconds(int(epoch_seconds * 1e9))
-    return stamp
-
-
-def trace(request_id: str, **overrides) -> observer_pb2.RequestTrace:
-    """A successful unary chat to gpt-4o-mini for tenant acme unless overridden."""
-    decision = overrides.pop("decision", decision_pb2.DecisionRecord(request_id=request_id))
-    fields = {
-        "request_id": request_id,
-        "timestamp": _timestamp(START),
-        "tenant_id": "acme",
-        "model": "gpt-4o-mini",
-        "deployment": "openai-gpt-4o-mini",
-        "usage": chat_pb2.Usage(prompt_tokens=100, completion_tokens=20, cached_prompt_tokens=10),
-        "duration_ms": 250.0,
-        "cost_micros_usd": 45,
-        "status_code": "OK",
-        "request_type": observer_pb2.REQUEST_TYPE_CHAT,
-        **overrides,
-    }
-    return observer_pb2.RequestTrace(decision=decision, **fields)
+from sluicegate_observer.app import INGEST_SERVICE
 
 
 async def test_recorded_traces_show_in_metrics_with_their_labels(observer):
@@ -278,14 +199,6 @@ async def _alerts(observer, include_resolved: bool = False) -> list[observer_pb2
     return list(response.alerts)
 
 
-async def _eventually(predicate, timeout_seconds: float = 3.0) -> None:
-    """Waits for the alert loop (every 20 ms here) to have evaluated the state the test set up."""
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "the alert loop never reached the expected state"
-        await asyncio.sleep(0.02)
-
-
 async def test_alert_fires_on_slow_traffic_and_resolves_after_the_window(observer):
     slow = [trace(f"slow-{i}", model="gpt-4o", duration_ms=9000.0) for i in range(20)]
     await observer.ingest.RecordTraces(observer_pb2.RecordTracesRequest(traces=slow))
@@ -295,7 +208,7 @@ async def test_alert_fires_on_slow_traffic_and_resolves_after_the_window(observe
             ("latency_p95_high", "gpt-4o", observer_pb2.ALERT_STATE_FIRING)
         ]
 
-    await _eventually(firing)
+    await eventually(firing)
     [alert] = await _alerts(observer)
     assert alert.value == pytest.approx(9.0)
     assert alert.threshold == 5.0
@@ -308,7 +221,7 @@ async def test_alert_fires_on_slow_traffic_and_resolves_after_the_window(observe
     async def resolved() -> bool:
         return not await _alerts(observer)
 
-    await _eventually(resolved)
+    await eventually(resolved)
     [cleared] = await _alerts(observer, include_resolved=True)
     assert cleared.state == observer_pb2.ALERT_STATE_RESOLVED
     assert cleared.resolved_at.seconds == int(START) + 301
@@ -323,7 +236,7 @@ async def test_error_rate_alert_fires(observer):
     async def firing() -> bool:
         return [(a.rule, a.subject) for a in await _alerts(observer)] == [("error_rate_high", "gpt-4o-mini")]
 
-    await _eventually(firing)
+    await eventually(firing)
     [alert] = await _alerts(observer)
     assert alert.value == pytest.approx(0.1)
 

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import pytest
 
 from sluicegate_observer.alerts import (
     CACHE_HIT_RATE_LOW,
+    COST_PER_REQUEST_HIGH,
     ERROR_RATE_HIGH,
     LATENCY_P95_HIGH,
+    TOKENS_PER_REQUEST_HIGH,
     AlertEvaluator,
     AlertThresholds,
 )
 from sluicegate_observer.recent import RecentTraces
 
+# One clean evaluation resolves here; the hysteresis tests set their own.
 THRESHOLDS = AlertThresholds(
-    window_seconds=300, min_requests=20, p95_latency_seconds=5.0, error_rate=0.01, cache_hit_rate=0.30
+    window_seconds=300,
+    min_requests=20,
+    p95_latency_seconds=5.0,
+    error_rate=0.01,
+    cache_hit_rate=0.30,
+    tokens_ratio=2.0,
+    baseline_seconds=3600,
+    cost_per_request_micros_usd=0,
+    resolve_margin=0.0,
+    clean_evaluations=1,
 )
 
 
@@ -110,3 +125,104 @@ def test_alerts_list_newest_change_first(traces, evaluator, clock, make_record):
     evaluator.evaluate()
 
     assert [alert.subject for alert in evaluator.alerts()] == ["b", "a"]
+
+
+HYSTERESIS = dataclasses.replace(
+    THRESHOLDS, cost_per_request_micros_usd=10_000, resolve_margin=0.1, clean_evaluations=3
+)
+# Healthy traffic: fast, cheap, 120 tokens a request, every lookup a cache hit.
+HEALTHY = {"duration_seconds": 0.5, "cost_micros_usd": 30, "cache_outcome": "hit_exact"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "subject", "unhealthy"),
+    [
+        (LATENCY_P95_HIGH, "gpt-4o-mini", {"duration_seconds": 8.0}),
+        (TOKENS_PER_REQUEST_HIGH, "gpt-4o-mini", {"prompt_tokens": 1000}),
+        (ERROR_RATE_HIGH, "gpt-4o-mini", {"status_code": "UNAVAILABLE"}),
+        (COST_PER_REQUEST_HIGH, "all", {"cost_micros_usd": 50_000}),
+        (CACHE_HIT_RATE_LOW, "all", {"cache_outcome": "miss"}),
+    ],
+)
+def test_each_rule_fires_on_bad_traffic_and_resolves_after_clean_evaluations(
+    traces, clock, make_record, rule, subject, unhealthy
+):
+    evaluator = AlertEvaluator(traces, HYSTERESIS, clock)
+    _add(traces, [make_record(timestamp=clock.now, **HEALTHY) for _ in range(20)])
+    assert evaluator.evaluate() == []
+
+    clock.advance(301)
+    _add(traces, [make_record(timestamp=clock.now, **{**HEALTHY, **unhealthy}) for _ in range(20)])
+    fired = evaluator.evaluate()
+
+    assert [(alert.rule, alert.subject, alert.is_firing) for alert in fired] == [(rule, subject, True)]
+    assert fired[0].description
+
+    clock.advance(301)
+    _add(traces, [make_record(timestamp=clock.now, **HEALTHY) for _ in range(20)])
+    assert evaluator.evaluate() == []
+    assert evaluator.evaluate() == []
+    [resolved] = evaluator.evaluate()
+
+    assert (resolved.rule, resolved.is_firing, resolved.resolved_at) == (rule, False, clock.now)
+    assert evaluator.alerts() == []
+
+
+def test_a_value_inside_the_hysteresis_band_keeps_the_alert_firing(traces, clock, make_record):
+    evaluator = AlertEvaluator(traces, HYSTERESIS, clock)
+    _add(traces, [make_record(timestamp=clock.now, duration_seconds=8.0) for _ in range(20)])
+    assert [alert.rule for alert in evaluator.evaluate()] == [LATENCY_P95_HIGH]
+
+    clock.advance(301)
+    _add(traces, [make_record(timestamp=clock.now, duration_seconds=4.8) for _ in range(20)])
+    for _ in range(5):
+        assert evaluator.evaluate() == []
+    [alert] = evaluator.alerts()
+    assert alert.value == pytest.approx(4.8)
+
+    clock.advance(301)
+    _add(traces, [make_record(timestamp=clock.now, duration_seconds=4.4) for _ in range(20)])
+    assert [evaluator.evaluate() for _ in range(2)] == [[], []]
+    assert [alert.is_firing for alert in evaluator.evaluate()] == [False]
+
+
+def test_a_clean_evaluation_interrupted_by_a_breach_starts_counting_again(traces, clock, make_record):
+    evaluator = AlertEvaluator(traces, HYSTERESIS, clock)
+    _add(traces, [make_record(timestamp=clock.now, status_code="INTERNAL") for _ in range(20)])
+    evaluator.evaluate()
+    clock.advance(301)
+    evaluator.evaluate()
+    evaluator.evaluate()
+    _add(traces, [make_record(timestamp=clock.now, status_code="INTERNAL") for _ in range(20)])
+    evaluator.evaluate()
+    clock.advance(301)
+
+    assert [evaluator.evaluate() for _ in range(2)] == [[], []]
+    assert [alert.rule for alert in evaluator.evaluate()] == [ERROR_RATE_HIGH]
+
+
+def test_tokens_baseline_rolls_with_normal_traffic_and_freezes_while_firing(traces, clock, make_record):
+    evaluator = AlertEvaluator(traces, HYSTERESIS, clock)
+    _add(traces, [make_record(timestamp=clock.now, prompt_tokens=100, completion_tokens=0) for _ in range(20)])
+    evaluator.evaluate()
+    assert evaluator.baseline("gpt-4o-mini") == pytest.approx(100)
+
+    clock.advance(3600)
+    _add(traces, [make_record(timestamp=clock.now, prompt_tokens=180, completion_tokens=0) for _ in range(20)])
+    assert evaluator.evaluate() == []
+    # One time constant later the baseline has moved 1 - 1/e of the way to the new level.
+    assert evaluator.baseline("gpt-4o-mini") == pytest.approx(100 + 80 * (1 - math.exp(-1)))
+    learned = evaluator.baseline("gpt-4o-mini")
+
+    clock.advance(3600)
+    _add(traces, [make_record(timestamp=clock.now, prompt_tokens=1000, completion_tokens=0) for _ in range(20)])
+    [alert] = evaluator.evaluate()
+    assert (alert.rule, alert.threshold) == (TOKENS_PER_REQUEST_HIGH, pytest.approx(2 * learned))
+
+    # Inside the hysteresis band the alert keeps firing, and the baseline must not learn the spike.
+    clock.advance(3600)
+    band = round(1.9 * learned)
+    _add(traces, [make_record(timestamp=clock.now, prompt_tokens=band, completion_tokens=0) for _ in range(20)])
+    assert evaluator.evaluate() == []
+    assert [alert.rule for alert in evaluator.alerts()] == [TOKENS_PER_REQUEST_HIGH]
+    assert evaluator.baseline("gpt-4o-mini") == pytest.approx(learned)
