@@ -121,7 +121,6 @@ class Stack:
         return {
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "PYTHONUNBUFFERED": "1",
-            **{f"{name.upper()}_PORT": "0" for name in (*BACKEND_SERVICES, "orchestrator")},
             **self.config.env,
         }
 
@@ -147,7 +146,9 @@ class Stack:
             count = max(1, self.config.replicas.get(name, 1))
             for index in range(count):
                 label = name if count == 1 else f"{name}-{index + 1}"
-                env = {**common, **service_env.get(name, {})}
+                # A fixed port per replica (rather than 0) lets a test stop a service and start it again at
+                # the address its callers already have.
+                env = {**common, **service_env.get(name, {}), f"{name.upper()}_PORT": str(free_port())}
                 if name == "observer" and index > 0:
                     env["OBSERVER_METRICS_PORT"] = str(free_port())
                 process = ManagedProcess(label, python_module(f"sluicegate_{name}"), self.log_dir, env=env)
@@ -198,3 +199,10 @@ class Stack:
 
     def service(self, name: str, index: int = 0) -> ManagedProcess:
         return self.processes[name][index]
+
+    def restart(self, name: str, index: int = 0) -> None:
+        """Starts a stopped (or crashed) service again on its old port and waits until it is SERVING."""
+        process = self.service(name, index)
+        process.stop()
+        address = process.start(timeout_seconds=120)
+        self._wait_until_serving(address, "", process)

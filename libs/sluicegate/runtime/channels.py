@@ -41,6 +41,9 @@ def create_channel(
         ("grpc.lb_policy_name", "round_robin"),
         ("grpc.enable_retries", 1 if retry else 0),
         ("grpc.keepalive_time_ms", 30_000),
+        # A restarted service is found again within seconds, not after gRPC's default two-minute back-off cap.
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 2_000),
         ("grpc.service_config", service_config(service_names, default_timeout_seconds, retry)),
     ]
     return grpc.aio.insecure_channel(address, options=options, interceptors=client_interceptors())

@@ -18,6 +18,11 @@ class TraceIngestor:
         self._metrics = metrics
         self._clock = clock
 
+    def count_dropped(self, sender: str, dropped: int) -> None:
+        """Traces a sender lost before they reached us; counted so the loss shows on /metrics."""
+        if dropped > 0:
+            self._metrics.count_dropped(sender, dropped)
+
     def ingest(self, records: Iterable[TraceRecord]) -> int:
         """Returns how many records were kept. A record without a timestamp is stamped with the arrival time."""
         accepted = 0

@@ -105,6 +105,11 @@ class TraceMetrics:
             "sluicegate_fallbacks", "Provider attempts beyond the first, by the model first tried.", ["model"]
         )
         self._ingested = counter("sluicegate_observer_traces_ingested", "Traces the observer has ingested.")
+        self._dropped = counter(
+            "sluicegate_traces_dropped",
+            "Traces senders dropped before they reached the observer (reported with their next batch).",
+            ["sender"],
+        )
         self._notifications = counter(
             "sluicegate_observer_alert_notifications",
             "Alert changes for the webhook: sent, failed (after every retry) or dropped (queue full).",
@@ -116,6 +121,9 @@ class TraceMetrics:
             ["rule", "subject"],
             registry=registry,
         )
+
+    def count_dropped(self, sender: str, dropped: int) -> None:
+        self._dropped.labels(sender or "unknown").inc(dropped)
 
     def observe(self, record: TraceRecord) -> None:
         model = self._models(record.model)

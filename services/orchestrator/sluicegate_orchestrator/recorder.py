@@ -32,12 +32,13 @@ class TraceRecorder:
         self._send_timeout_seconds = send_timeout_seconds
         self.sent = 0
         self.dropped = 0
+        self._unreported_drops = 0
 
     def record(self, trace: observer_pb2.RequestTrace) -> None:
         try:
             self._queue.put_nowait(trace)
         except asyncio.QueueFull:
-            self.dropped += 1
+            self._count_drops(1)
 
     @property
     def pending(self) -> int:
@@ -59,14 +60,21 @@ class TraceRecorder:
                     break
             await self._send(batch)
 
+    def _count_drops(self, count: int) -> None:
+        self.dropped += count
+        self._unreported_drops += count
+
     async def _send(self, batch: list[observer_pb2.RequestTrace]) -> None:
+        reported = self._unreported_drops
         try:
             await self._observer.RecordTraces(
-                observer_pb2.RecordTracesRequest(traces=batch), timeout=self._send_timeout_seconds
+                observer_pb2.RecordTracesRequest(traces=batch, dropped_traces=reported, sender="orchestrator"),
+                timeout=self._send_timeout_seconds,
             )
             self.sent += len(batch)
+            self._unreported_drops -= reported
         except grpc.aio.AioRpcError as exc:
-            self.dropped += len(batch)
+            self._count_drops(len(batch))
             log.warning(
                 "observer unreachable, traces dropped",
                 count=len(batch),

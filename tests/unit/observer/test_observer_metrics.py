@@ -115,3 +115,11 @@ def test_ingest_stamps_missing_times_and_counts_a_retried_trace_once(metrics, cl
     assert ingestor.ingest(batch) == 0
     assert traces.get("a").timestamp == clock.now
     assert metrics.registry.get_sample_value("sluicegate_observer_traces_ingested_total") == 2
+
+
+def test_traces_a_sender_dropped_are_counted_by_sender(metrics):
+    ingestor = TraceIngestor(RecentTraces(capacity=10), metrics, clock=lambda: 0.0)
+    ingestor.count_dropped("orchestrator", 3)
+    ingestor.count_dropped("orchestrator", 0)
+    ingestor.count_dropped("orchestrator", 2)
+    assert metrics.registry.get_sample_value("sluicegate_traces_dropped_total", {"sender": "orchestrator"}) == 5

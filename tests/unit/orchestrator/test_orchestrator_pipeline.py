@@ -249,6 +249,18 @@ async def test_observer_outage_never_fails_a_request_and_counts_drops(fakes: Fak
     finally:
         sender.cancel()
     assert fakes.recorder.dropped == 3 and fakes.recorder.sent == 0
+    # Once the observer is back, the next batch tells it what was lost.
+    fakes.observer.down = False
+    sender = asyncio.ensure_future(fakes.recorder.run())
+    try:
+        await pipeline.chat(chat("hello again", cache=chat_pb2.CacheControl(no_cache=True)), KEY)
+        for _ in range(50):
+            if fakes.observer.batches:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        sender.cancel()
+    assert [(b.dropped_traces, b.sender) for b in fakes.observer.batches] == [(3, "orchestrator")]
 
 
 async def test_idempotency_key_replays_the_first_answer(fakes: Fakes, redis_url: str) -> None:
