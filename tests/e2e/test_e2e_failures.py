@@ -24,6 +24,18 @@ def client(stack: Stack) -> Iterator[GatewayClient]:
     client.close()
 
 
+def _eventually(call, timeout_seconds: float = 15.0):
+    """The call's result once it succeeds: callers find a restarted service within their reconnect back-off."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            return call()
+        except grpc.RpcError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
 def _error(call) -> ServiceError:
     with pytest.raises(grpc.RpcError) as caught:
         call()
@@ -37,7 +49,7 @@ def test_guard_down_fails_closed(stack: Stack, client: GatewayClient) -> None:
         assert error.code == grpc.StatusCode.UNAVAILABLE and error.reason == "GUARD_UNAVAILABLE"
     finally:
         stack.restart("guard")
-    assert client.chat("Describe the river", cache=NO_CACHE).message.content[0].text
+    assert _eventually(lambda: client.chat("Describe the river", cache=NO_CACHE)).message.content[0].text
 
 
 def test_metering_down_fails_closed(stack: Stack, client: GatewayClient) -> None:
@@ -47,7 +59,7 @@ def test_metering_down_fails_closed(stack: Stack, client: GatewayClient) -> None
         assert error.code == grpc.StatusCode.UNAVAILABLE and error.reason == "METERING_UNAVAILABLE"
     finally:
         stack.restart("metering")
-    assert client.chat("Describe the lake", cache=NO_CACHE).message.content[0].text
+    assert _eventually(lambda: client.chat("Describe the lake", cache=NO_CACHE)).message.content[0].text
 
 
 def test_cache_down_serves_uncached(stack: Stack, client: GatewayClient) -> None:
@@ -79,7 +91,7 @@ def test_observer_down_serves_and_counts_what_was_lost(stack: Stack, client: Gat
     deadline = time.monotonic() + 20
     dropped = 0.0
     while time.monotonic() < deadline and dropped < 3:
-        client.chat("Describe a puddle", cache=NO_CACHE)
+        _eventually(lambda: client.chat("Describe a puddle", cache=NO_CACHE))
         time.sleep(0.5)
         dropped = _dropped_traces(stack)
     assert dropped >= 3
