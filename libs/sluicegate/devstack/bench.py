@@ -1,15 +1,19 @@
-"""End-to-end benchmark: gateway latency through Envoy minus a direct call to the mock upstream, and throughput.
+"""End-to-end benchmark through Envoy: latency over a direct call to the mock upstream, throughput, CPU per service.
 
-`make bench` (or `python -m sluicegate.devstack.bench --requests 300 --concurrency 20`) starts its own stack on
-free ports, warms it up, then prints one table. Scenarios: the full pipeline (guard, budget, route, output guard;
-cache lookup that misses), a cache hit, and a stream's time to first token. `--pass-through` starts the stack with
-guard and cache off, to show the floor the pipeline builds on.
+`make bench` (or `python -m sluicegate.devstack.bench`) starts its own stack on free ports, warms it up and
+prints one table. Scenarios: the full pipeline (guard, budget, route, output guard; a cache lookup that
+misses), a cache hit, and a stream's time to first token; `--pass-through` starts the stack with guard and
+cache off. Each scenario is measured three ways: one request at a time; open-loop at a fixed rate (`--rps`,
+requests start on schedule whether or not earlier ones finished, as real traffic does); and closed-loop at
+`--concurrency` for saturation throughput. CPU milliseconds per request are read from /proc for every
+service's process tree during the fixed-rate run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -26,27 +30,59 @@ from sluicegate.devstack.stack import Stack, StackConfig
 from sluicegate.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 PROMPT = "Summarize the quarterly report in three bullet points"
+Call = Callable[[], Awaitable[float]]
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def percentile(samples: list[float], q: float) -> float:
+    if not samples:
+        return float("nan")
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-async def measure(
-    call: Callable[[], Awaitable[float]], requests: int, concurrency: int
-) -> tuple[list[float], float, int]:
-    """Runs `requests` calls with `concurrency` in flight; returns latencies (ms), throughput (req/s) and errors."""
+def process_tree_cpu_seconds(root_pid: int) -> float:
+    """User + system CPU of a process and its live descendants (the guard's worker pool, say)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICKS
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def cpu_snapshot(stack: Stack) -> dict[str, float]:
+    snapshot: dict[str, float] = {}
+    groups = {name: processes for name, processes in stack.processes.items()}
+    groups["envoy"] = [stack.envoy] if stack.envoy else []
+    groups["mock"] = [stack.mock] if stack.mock else []
+    for name, processes in groups.items():
+        snapshot[name] = sum(process_tree_cpu_seconds(p.process.pid) for p in processes if p.process)
+    return snapshot
+
+
+async def closed_loop(call: Call, requests: int, concurrency: int) -> tuple[list[float], float, int]:
+    """`concurrency` callers back to back: latencies (ms), throughput (req/s), errors."""
     latencies: list[float] = []
     errors = 0
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(requests):
-        queue.put_nowait(index)
+    remaining = requests
 
     async def worker() -> None:
-        nonlocal errors
-        while not queue.empty():
-            queue.get_nowait()
+        nonlocal errors, remaining
+        while remaining > 0:
+            remaining -= 1
             try:
                 latencies.append(await call())
             except (grpc.aio.AioRpcError, httpx.HTTPError):
@@ -54,8 +90,29 @@ async def measure(
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    return latencies, requests / elapsed, errors
+    return latencies, requests / (time.perf_counter() - started), errors
+
+
+async def open_loop(call: Call, rps: float, seconds: float) -> tuple[list[float], int]:
+    """Starts a request every 1/rps seconds regardless of the others: latencies (ms) and errors."""
+    latencies: list[float] = []
+    errors = 0
+
+    async def one() -> None:
+        nonlocal errors
+        try:
+            latencies.append(await call())
+        except (grpc.aio.AioRpcError, httpx.HTTPError):
+            errors += 1
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    tasks = []
+    for index in range(int(rps * seconds)):
+        await asyncio.sleep(max(0.0, start + index / rps - loop.time()))
+        tasks.append(asyncio.ensure_future(one()))
+    await asyncio.gather(*tasks)
+    return latencies, errors
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -73,47 +130,53 @@ async def run(args: argparse.Namespace) -> None:
             stack.stop()
 
 
-async def _bench(stack: Stack, args: argparse.Namespace) -> None:
+def _scenarios(stack: Stack, pass_through: bool) -> list[tuple[str, Call, str | None]]:
     assert stack.mock is not None
     metadata = (("x-api-key", stack.api_key),)
     channel = grpc.aio.insecure_channel(stack.gateway_address)
     stub = gateway_pb2_grpc.GatewayServiceStub(channel)
-    http = httpx.AsyncClient(base_url=f"http://{stack.mock.address}", timeout=30)
-    messages = [text_message(chat_pb2.ROLE_USER, PROMPT)]
+    http = httpx.AsyncClient(
+        base_url=f"http://{stack.mock.address}", timeout=30, limits=httpx.Limits(max_connections=200)
+    )
     params = chat_pb2.GenerationParams(max_tokens=64)
+    body = {"model": "mock-balanced", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64}
+
+    def unique() -> list:
+        # A unique suffix defeats the cache, so every call runs the whole pipeline.
+        return [text_message(chat_pb2.ROLE_USER, f"{PROMPT} ({uuid.uuid4().hex[:8]})")]
 
     async def direct() -> float:
         started = time.perf_counter()
-        response = await http.post(
-            "/v1/chat/completions",
-            json={"model": "mock-balanced", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64},
-        )
-        response.raise_for_status()
+        (await http.post("/v1/chat/completions", json=body)).raise_for_status()
         return (time.perf_counter() - started) * 1000
 
     async def full_pipeline() -> float:
-        # A unique suffix defeats the cache, so every call runs the whole pipeline.
-        request = gateway_pb2.ChatRequest(
-            messages=[text_message(chat_pb2.ROLE_USER, f"{PROMPT} ({uuid.uuid4().hex[:8]})")],
-            model="balanced",
-            params=params,
-        )
+        request = gateway_pb2.ChatRequest(messages=unique(), model="balanced", params=params)
         started = time.perf_counter()
         await stub.Chat(request, metadata=metadata, timeout=30)
         return (time.perf_counter() - started) * 1000
 
     async def cache_hit() -> float:
-        request = gateway_pb2.ChatRequest(messages=messages, model="balanced", params=params)
+        request = gateway_pb2.ChatRequest(
+            messages=[text_message(chat_pb2.ROLE_USER, PROMPT)], model="balanced", params=params
+        )
         started = time.perf_counter()
         await stub.Chat(request, metadata=metadata, timeout=30)
         return (time.perf_counter() - started) * 1000
 
+    async def direct_stream_ttft() -> float:
+        started = time.perf_counter()
+        async with http.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data:") and '"content"' in line:
+                    first = (time.perf_counter() - started) * 1000
+                    break
+            async for _ in response.aiter_lines():
+                pass
+        return first
+
     async def stream_ttft() -> float:
-        request = gateway_pb2.ChatStreamRequest(
-            messages=[text_message(chat_pb2.ROLE_USER, f"{PROMPT} ({uuid.uuid4().hex[:8]})")],
-            model="balanced",
-            params=params,
-        )
+        request = gateway_pb2.ChatStreamRequest(messages=unique(), model="balanced", params=params)
         started = time.perf_counter()
         first = 0.0
         async for event in stub.ChatStream(request, metadata=metadata, timeout=30):
@@ -121,58 +184,77 @@ async def _bench(stack: Stack, args: argparse.Namespace) -> None:
                 first = (time.perf_counter() - started) * 1000
         return first
 
-    async def direct_stream_ttft() -> float:
-        started = time.perf_counter()
-        body = {
-            "model": "mock-balanced",
-            "messages": [{"role": "user", "content": PROMPT}],
-            "max_tokens": 64,
-            "stream": True,
-        }
-        first = 0.0
-        async with http.stream("POST", "/v1/chat/completions", json=body) as response:
-            async for line in response.aiter_lines():
-                if not first and line.startswith("data:"):
-                    first = (time.perf_counter() - started) * 1000
-        return first
-
-    await measure(full_pipeline, 30, 4)  # warm-up: connections, litellm's first call, spaCy
-    await cache_hit()
-    rows = []
-    baseline = {}
-    for name, call, base in (
+    scenarios: list[tuple[str, Call, str | None]] = [
         ("direct to mock upstream", direct, None),
         (
-            "gateway: full pipeline" if not args.pass_through else "gateway: pass-through",
+            "gateway: pass-through" if pass_through else "gateway: full pipeline",
             full_pipeline,
             "direct to mock upstream",
         ),
-        ("gateway: cache hit", cache_hit, "direct to mock upstream"),
+    ]
+    if not pass_through:
+        scenarios.append(("gateway: cache hit", cache_hit, "direct to mock upstream"))
+    scenarios += [
         ("direct stream TTFT", direct_stream_ttft, None),
         ("gateway: stream TTFT", stream_ttft, "direct stream TTFT"),
-    ):
-        if args.pass_through and name == "gateway: cache hit":
-            continue
-        for concurrency in (1, args.concurrency):
-            latencies, throughput, errors = await measure(call, args.requests, concurrency)
-            p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-            baseline[(name, concurrency)] = (p50, p99)
-            overhead = ""
+    ]
+    return scenarios
+
+
+async def _bench(stack: Stack, args: argparse.Namespace) -> None:
+    scenarios = _scenarios(stack, args.pass_through)
+    for _, call, _ in scenarios:  # warm-up: connections, first calls, worker pools
+        await closed_loop(call, 20, 4)
+    rows, cpu_rows, baseline = [], [], {}
+    for name, call, base in scenarios:
+        sequential, _, seq_errors = await closed_loop(call, args.requests, 1)
+        before = cpu_snapshot(stack)
+        paced, paced_errors = await open_loop(call, args.rps, args.seconds)
+        after = cpu_snapshot(stack)
+        _, throughput, sat_errors = await closed_loop(call, args.requests, args.concurrency)
+        measured = {
+            "seq": (percentile(sequential, 50), percentile(sequential, 99)),
+            "rate": (percentile(paced, 50), percentile(paced, 99)),
+        }
+        baseline[name] = measured
+        cells = []
+        for kind in ("seq", "rate"):
+            p50, p99 = measured[kind]
             if base is not None:
-                base_p50, base_p99 = baseline[(base, concurrency)]
-                overhead = f"{p50 - base_p50:8.2f} {p99 - base_p99:8.2f}"
-            rows.append(f"{name:28} {concurrency:5d} {p50:8.2f} {p99:8.2f} {overhead:17} {throughput:8.1f} {errors:6d}")
-    await http.aclose()
-    await channel.close()
-    header = f"{'scenario':28} {'conc':>5} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} {'req/s':>8} {'errors':>6}"
-    sys.stdout.write("\n".join([header, "-" * len(header), *rows]) + "\n")
-    sys.stdout.write(f"({args.requests} requests per row; +p50/+p99 = gateway minus direct at the same concurrency)\n")
+                base_p50, base_p99 = baseline[base][kind]
+                cells.append(f"{p50 - base_p50:7.2f} {p99 - base_p99:7.2f}")
+            else:
+                cells.append(f"{p50:7.2f} {p99:7.2f}")
+        errors = seq_errors + paced_errors + sat_errors
+        rows.append(f"{name:26} {cells[0]} {cells[1]} {throughput:9.1f} {errors:6d}")
+        requests = max(1, len(paced) + paced_errors)
+        per_service = {svc: (after[svc] - before[svc]) * 1000 / requests for svc in after}
+        cpu_rows.append(f"{name:26} " + " ".join(f"{per_service[svc]:8.2f}" for svc in sorted(per_service)))
+        services = sorted(per_service)
+    header = (
+        f"{'scenario':26} {'seq p50':>7} {'seq p99':>7} {'@rps p50':>7} {'@rps p99':>7} {'sat req/s':>9} {'errors':>6}"
+    )
+    out = [
+        f"latency in ms; gateway rows show the overhead over the direct row below them (same load); "
+        f"@rps = open loop at {args.rps:g} req/s for {args.seconds:g} s; sat = {args.concurrency} in flight",
+        header,
+        "-" * len(header),
+        *rows,
+        "",
+        "CPU ms per request during the @rps run, by process tree:",
+        f"{'scenario':26} " + " ".join(f"{svc:>8}" for svc in services),
+        *cpu_rows,
+        f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)",
+    ]
+    sys.stdout.write("\n".join(out) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sluicegate.devstack.bench", description=__doc__)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=300, help="requests for the sequential and saturation runs")
+    parser.add_argument("--rps", type=float, default=50.0, help="open-loop request rate")
+    parser.add_argument("--seconds", type=float, default=6.0, help="open-loop duration")
+    parser.add_argument("--concurrency", type=int, default=32, help="in flight for the saturation run")
     parser.add_argument("--pass-through", action="store_true", help="guard and cache off")
     asyncio.run(run(parser.parse_args(argv)))
     return 0
