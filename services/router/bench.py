@@ -2,9 +2,10 @@
 
 Starts the mock upstream and a router as processes on free ports, then, sequentially and with 20 calls in
 flight, measures the latency of a direct httpx call to the mock and of the same call through the router, and
-prints both and their difference (the router's overhead: gRPC, routing, litellm) at p50 and p99.
+prints both and their difference (the router's overhead: gRPC, routing, the provider client) at p50 and p99,
+and the router process's CPU time per call (from /proc), with the streamed calls' extra CPU per chunk.
 
-    .venv/bin/python services/router/bench.py [--requests 300]
+    .venv/bin/python services/router/bench.py [--requests 300] [--path lean|litellm]
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -30,6 +32,9 @@ from sluicegate.devstack.processes import ManagedProcess
 from sluicegate.router.v1 import router_pb2, router_pb2_grpc
 
 MODEL = "mock-fast"
+# A longer stream of the same kind: the CPU difference between the two streams, per extra chunk, is the
+# router's marginal cost of a streamed chunk (fixed per-call costs cancel out).
+LONG_MODEL = "mock-chunks-32"
 PROMPT = "Summarize the benefits of connection pooling in two sentences."
 CONCURRENCY = 20
 
@@ -37,16 +42,21 @@ Call = Callable[[], Awaitable[None]]
 
 
 def catalog(api_base: str) -> dict:
-    deployment = {
-        "name": "bench-mock",
-        "litellm_model": f"openai/{MODEL}",
-        "api_base": api_base,
-        "price": {"input_per_mtok_usd": 0.15, "output_per_mtok_usd": 0.6},
-    }
+    def deployment(name: str, model: str) -> dict:
+        return {
+            "name": name,
+            "litellm_model": f"openai/{model}",
+            "api_base": api_base,
+            "price": {"input_per_mtok_usd": 0.15, "output_per_mtok_usd": 0.6},
+        }
+
     return {
         "version": 1,
         "tiers": dict.fromkeys(("simple", "medium", "complex", "creative"), "bench"),
-        "models": {"bench": {"tier": "medium", "deployments": [deployment]}},
+        "models": {
+            "bench": {"tier": "medium", "deployments": [deployment("bench-mock", MODEL)]},
+            "bench-long": {"tier": "medium", "deployments": [deployment("bench-mock-long", LONG_MODEL)]},
+        },
     }
 
 
@@ -66,6 +76,12 @@ async def measure(call: Call, requests: int, concurrency: int) -> tuple[list[flo
     return latencies, requests / (time.perf_counter() - started)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
 
@@ -81,7 +97,7 @@ async def wait_until_serving(channel: grpc.aio.Channel, timeout_seconds: float =
     raise TimeoutError("the router never reported SERVING")
 
 
-async def run(router_address: str, mock_url: str, requests: int) -> None:
+async def run(router_address: str, router_pid: int, mock_url: str, requests: int) -> None:
     body = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}]}
     call = router_pb2.ModelCall(model="bench", messages=[text_message(chat_pb2.ROLE_USER, PROMPT)])
     async with (
@@ -104,31 +120,60 @@ async def run(router_address: str, mock_url: str, requests: int) -> None:
         async def routed_plain() -> None:
             await router.Complete(router_pb2.CompleteRequest(call=call), timeout=30)
 
-        async def routed_stream() -> None:
-            async for _ in router.CompleteStream(router_pb2.CompleteStreamRequest(call=call), timeout=30):
-                pass
+        def routed_stream_of(model_call: router_pb2.ModelCall) -> Call:
+            async def routed_stream() -> None:
+                request = router_pb2.CompleteStreamRequest(call=model_call)
+                async for _ in router.CompleteStream(request, timeout=30):
+                    pass
 
-        for warm_up in (direct_plain, direct_stream, routed_plain, routed_stream):
+            return routed_stream
+
+        routed_stream = routed_stream_of(call)
+        long_call = router_pb2.ModelCall()
+        long_call.CopyFrom(call)
+        long_call.model = "bench-long"
+        routed_long_stream = routed_stream_of(long_call)
+
+        for warm_up in (direct_plain, direct_stream, routed_plain, routed_stream, routed_long_stream):
             await measure(warm_up, 30, 5)
 
         header = f"{'mode':<8}{'conc':>5}{'direct p50':>12}{'p99':>8}{'router p50':>12}{'p99':>8}"
-        header += f"{'overhead p50':>14}{'p99':>8}{'router rps':>12}"
+        header += f"{'overhead p50':>14}{'p99':>8}{'router rps':>12}{'cpu ms/call':>13}"
         sys.stdout.write(f"{requests} calls each, latencies in ms\n{header}\n")
+        cpu_per_call: dict[tuple[str, int], float] = {}
         for mode, direct, routed in (("plain", direct_plain, routed_plain), ("stream", direct_stream, routed_stream)):
             for concurrency in (1, CONCURRENCY):
                 direct_ms, _ = await measure(direct, requests, concurrency)
+                cpu_before = process_cpu_seconds(router_pid)
                 routed_ms, routed_rps = await measure(routed, requests, concurrency)
+                cpu_ms = (process_cpu_seconds(router_pid) - cpu_before) * 1000 / requests
+                cpu_per_call[mode, concurrency] = cpu_ms
                 d50, d99 = percentile(direct_ms, 0.5), percentile(direct_ms, 0.99)
                 r50, r99 = percentile(routed_ms, 0.5), percentile(routed_ms, 0.99)
                 sys.stdout.write(
                     f"{mode:<8}{concurrency:>5}{d50:>12.2f}{d99:>8.2f}{r50:>12.2f}{r99:>8.2f}"
-                    f"{r50 - d50:>14.2f}{r99 - d99:>8.2f}{routed_rps:>12.0f}\n"
+                    f"{r50 - d50:>14.2f}{r99 - d99:>8.2f}{routed_rps:>12.0f}{cpu_ms:>13.2f}\n"
                 )
+        for concurrency in (1, CONCURRENCY):
+            cpu_before = process_cpu_seconds(router_pid)
+            await measure(routed_long_stream, requests, concurrency)
+            long_ms = (process_cpu_seconds(router_pid) - cpu_before) * 1000 / requests
+            short_ms = cpu_per_call["stream", concurrency]
+            sys.stdout.write(
+                f"stream, {concurrency} in flight: router CPU {short_ms:.2f} ms ({MODEL}, 8 chunks), "
+                f"{long_ms:.2f} ms ({LONG_MODEL}): {(long_ms - short_ms) / 24:.3f} ms per extra chunk\n"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="calls per measurement")
+    parser.add_argument(
+        "--path",
+        choices=("lean", "litellm"),
+        default="lean",
+        help="the router's provider path: the lean OpenAI-compatible client (default) or litellm for everything",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="router-bench-") as scratch:
         logs = Path(scratch)
@@ -143,10 +188,14 @@ def main() -> None:
             "router",
             [sys.executable, "-m", "sluicegate_router"],
             logs,
-            env=env | {"ROUTER_PORT": "0", "ROUTER_CATALOG_PATH": str(catalog_path)},
+            env=env
+            | {"ROUTER_PORT": "0", "ROUTER_CATALOG_PATH": str(catalog_path)}
+            | ({"ROUTER_LEAN_PROVIDERS": ""} if args.path == "litellm" else {}),
         )
         try:
-            asyncio.run(run(router.start(), mock_url, args.requests))
+            address = router.start()
+            assert router.process is not None
+            asyncio.run(run(address, router.process.pid, mock_url, args.requests))
         finally:
             router.stop()
             mock.stop()

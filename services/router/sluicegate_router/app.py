@@ -1,24 +1,37 @@
-"""Builds the router: the catalog, the litellm client (loaded off the event loop), the domain objects, the servicer."""
+"""Builds the router: the catalog, the provider clients (lean HTTP, and litellm loaded off the event loop when a
+deployment needs it), the domain objects, the servicer."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import random
+import signal
+import time
 from collections.abc import Callable, Mapping
+from functools import partial
+from pathlib import Path
 
-from sluicegate.catalog import load_catalog
+from sluicegate.catalog import Catalog, CatalogError, Deployment, load_catalog
 from sluicegate.router.v1 import router_pb2, router_pb2_grpc
+from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.server import Build, ServiceApp
+from sluicegate_router.breaker import CircuitBreakers
 from sluicegate_router.chain import ChainCaller, RetryPolicy
 from sluicegate_router.classifier import KeywordClassifier
+from sluicegate_router.complexity_model import DEFAULT_MODEL_PATH, ComplexityClassifier, load_embedding_classifier
 from sluicegate_router.health import DeploymentHealth
+from sluicegate_router.openai_http import HTTPPoolLimits, OpenAICompatibleProvider, is_openai_compatible
 from sluicegate_router.planner import RoutePlanner
-from sluicegate_router.provider import LazyProvider, Provider
+from sluicegate_router.policies import Ranker
+from sluicegate_router.provider import Provider, ProviderSwitch
 from sluicegate_router.router import Router
 from sluicegate_router.servicer import SERVICE_NAME, RouterServicer
 from sluicegate_router.settings import RouterSettings
 from sluicegate_router.validation import validate_call_request
+
+log = get_logger(__name__)
 
 ProviderLoader = Callable[[Mapping[str, str]], Provider]
 
@@ -35,8 +48,10 @@ def make_build(
     load_provider: ProviderLoader = load_litellm_provider,
     environ: Mapping[str, str] = os.environ,
     rng: random.Random | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Build:
-    """A build function; tests hand in a provider loader, the environment (for API keys) and a seeded rng."""
+    """A build function; tests hand in a provider loader, the environment (for API keys), a seeded rng and the
+    circuit breakers' clock."""
 
     async def build(app: ServiceApp) -> None:
         settings = app.settings
@@ -44,24 +59,93 @@ def make_build(
             raise TypeError(f"the router needs RouterSettings, got {type(settings).__name__}")
         # An invalid catalog stops the start here, with a CatalogError naming the bad entry.
         catalog = load_catalog(settings.catalog_path, environ)
-        # The server answers health checks (NOT_SERVING) while litellm loads; it turns SERVING once loaded.
-        provider = LazyProvider(lambda: load_provider(environ))
+        lean_providers = settings.lean_provider_names
+
+        def uses_lean(deployment: Deployment) -> bool:
+            return is_openai_compatible(deployment, lean_providers)
+
+        lean = OpenAICompatibleProvider(
+            HTTPPoolLimits(
+                settings.http_max_connections,
+                settings.http_max_keepalive_connections,
+                settings.http_keepalive_expiry_seconds,
+            ),
+            environ,
+        )
+        # If a deployment needs litellm, the server answers health checks (NOT_SERVING) while litellm loads
+        # and turns SERVING once loaded. A catalog the lean client serves alone never imports litellm.
+        provider = ProviderSwitch(lean, uses_lean, lambda: load_provider(environ), _deployments(catalog))
         app.add_readiness_check("provider", provider.ready)
         app.on_shutdown(provider.aclose)
         shared_rng = rng or random.Random()
+        model_path = Path(settings.complexity_model_path) if settings.complexity_model_path else DEFAULT_MODEL_PATH
+        # The embedding model loads in a worker thread; readiness waits for it, calls meanwhile use the rules.
+        classifier = ComplexityClassifier(
+            KeywordClassifier(),
+            partial(load_embedding_classifier, model_path) if settings.learned_classifier else None,
+        )
+        app.add_readiness_check("classifier", classifier.ready)
+        app.on_shutdown(classifier.aclose)
         health = DeploymentHealth(settings.ewma_alpha)
+        breakers = CircuitBreakers(settings.breaker_policy, clock)
         router = Router(
             catalog,
-            RoutePlanner(catalog, KeywordClassifier(), shared_rng),
-            ChainCaller(provider, health, RetryPolicy.from_settings(settings), shared_rng),
+            RoutePlanner(
+                catalog,
+                KeywordClassifier(),
+                shared_rng,
+                Ranker(health, shared_rng),
+                settings.default_policy,
+                settings.cost_estimate_completion_tokens,
+                settings.tenant_policies,
+            ),
+            classifier,
+            ChainCaller(provider, health, breakers, RetryPolicy.from_settings(settings), shared_rng),
             health,
+            breakers,
             settings.max_request_seconds,
         )
+        if settings.reload_on_sighup:
+            _reload_on_sighup(app, settings.catalog_path, environ, router, provider)
         app.add_servicer(router_pb2_grpc.add_RouterServiceServicer_to_server, RouterServicer(router), SERVICE_NAME)
         for request_type in (router_pb2.RouteRequest, router_pb2.CompleteRequest, router_pb2.CompleteStreamRequest):
             app.add_validator(request_type, validate_call_request)
 
     return build
+
+
+def _deployments(catalog: Catalog) -> list[Deployment]:
+    return [deployment for model in catalog.models.values() for deployment in model.deployments]
+
+
+def _reload_on_sighup(
+    app: ServiceApp, path: str, environ: Mapping[str, str], router: Router, provider: ProviderSwitch
+) -> None:
+    """SIGHUP reloads the catalog file. An invalid file is logged and the running catalog stays."""
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        try:
+            catalog = await asyncio.to_thread(load_catalog, path, environ)
+        except (CatalogError, OSError) as error:
+            log.error("catalog reload refused; the running catalog stays", error=str(error))
+            return
+        provider.prepare(_deployments(catalog))
+        router.replace_catalog(catalog)
+        log.info("catalog reloaded", path=path, models=len(catalog.models))
+
+    def on_sighup() -> None:
+        task = asyncio.ensure_future(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
+
+    async def stop_reloading() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    app.on_shutdown(stop_reloading)
 
 
 build = make_build()

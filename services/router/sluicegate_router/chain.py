@@ -17,11 +17,12 @@ from sluicegate.common.v1 import chat_pb2, decision_pb2, errors_pb2
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.errors import ServiceError, error_info, retry_info
 from sluicegate.runtime.logs import get_logger
+from sluicegate_router.breaker import BreakerState, CircuitBreakers
 from sluicegate_router.failures import Failure
 from sluicegate_router.health import DeploymentHealth
 from sluicegate_router.openai_format import assistant_message, finish_reason
 from sluicegate_router.planner import Candidate, RoutePlan
-from sluicegate_router.provider import Provider, ProviderChunk, ProviderRequest
+from sluicegate_router.provider import Provider, ProviderAnswer, ProviderChunk, ProviderRequest
 from sluicegate_router.settings import RouterSettings
 
 T = TypeVar("T")
@@ -42,6 +43,10 @@ class RetryPolicy:
     max_retry_after_seconds: float
     default_retry_after_seconds: float
     min_attempt_seconds: float
+    # Hedging of plain calls: 0 is off; else the share of the deployment's recent latencies to wait for
+    # (0.9: its p90) before the next deployment of the chain is called too. At most one hedge per request.
+    hedge_quantile: float = 0.0
+    hedge_min_samples: int = 20
 
     @classmethod
     def from_settings(cls, settings: RouterSettings) -> RetryPolicy:
@@ -52,6 +57,8 @@ class RetryPolicy:
             max_retry_after_seconds=settings.max_retry_after_seconds,
             default_retry_after_seconds=settings.default_retry_after_seconds,
             min_attempt_seconds=settings.min_attempt_seconds,
+            hedge_quantile=settings.hedge_quantile,
+            hedge_min_samples=settings.hedge_min_samples,
         )
 
 
@@ -76,6 +83,8 @@ class _Walk:
         self.failures: list[Failure] = []
         # The last failure of each deployment tried, by name: what the chain as a whole failed with.
         self.last_failures: dict[str, Failure] = {}
+        # Whether this request has hedged already: at most once per request.
+        self.hedged = False
 
     @property
     def cost_micros_usd(self) -> int:
@@ -156,7 +165,7 @@ class _Walk:
     def exhausted(self, default_retry_after_seconds: float) -> ServiceError:
         """The chain ran out: UNAVAILABLE if any deployment may recover, else the refusal every one gave."""
         last = list(self.last_failures.values())
-        if not last or any(failure.retryable for failure in last):
+        if not last or any(failure.transient for failure in last):
             asked = [f.retry_after_seconds for f in self.failures if f.retry_after_seconds is not None]
             # The longest wait any provider asked for: coming back sooner would call it too early.
             delay = max(asked) if asked else default_retry_after_seconds
@@ -197,11 +206,20 @@ class _OpenedStream:
 
 class ChainCaller:
     """Calls a plan's chain: each deployment up to `attempts_per_deployment` times on retryable failures, with
-    full-jitter backoff (or the provider's Retry-After), then the next; never past the request's deadline."""
+    full-jitter backoff (or the provider's Retry-After), then the next; never past the request's deadline.
+    A deployment whose circuit breaker is open is skipped (an attempt with outcome CIRCUIT_OPEN)."""
 
-    def __init__(self, provider: Provider, health: DeploymentHealth, policy: RetryPolicy, rng: random.Random) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        health: DeploymentHealth,
+        breakers: CircuitBreakers,
+        policy: RetryPolicy,
+        rng: random.Random,
+    ) -> None:
         self._provider = provider
         self._health = health
+        self._breakers = breakers
         self._policy = policy
         self._rng = rng
 
@@ -210,13 +228,20 @@ class ChainCaller:
     ) -> router_pb2.CompleteResponse:
         walk = _Walk(plan)
 
-        async def call(candidate: Candidate):
-            return await self._provider.complete(candidate.deployment, request)
+        async def call(candidate: Candidate) -> tuple[Candidate, float, ProviderAnswer]:
+            partner = self._hedge_partner(walk, candidate)
+            if partner is not None:
+                walk.hedged = True
+                return await self._hedged(walk, candidate, partner[0], partner[1], request)
+            return candidate, time.monotonic(), await self._provider.complete(candidate.deployment, request)
 
-        candidate, retry, started, answer = await self._first_success(walk, deadline, call)
+        called, retry, started, (candidate, answer_started, answer) = await self._first_success(walk, deadline, call)
+        if candidate is not called:
+            retry, started = 0, answer_started
         usage = answer.usage if answer.usage is not None else _estimated_usage(prompt_tokens, len(answer.text))
         walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_SUCCESS, usage=usage)
         self._health.record_success(candidate.deployment.name, walk.attempts[-1].duration_ms)
+        self._breakers.record_success(candidate.deployment.name)
         return router_pb2.CompleteResponse(
             message=assistant_message(answer.text, answer.tool_calls),
             finish_reason=finish_reason(answer.finish_reason),
@@ -271,6 +296,7 @@ class ChainCaller:
             partial = _estimated_usage(prompt_tokens, characters)
             walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_STREAM_CUT, failure, partial, ttft_ms)
             self._health.record_failure(candidate.deployment.name)
+            self._breakers.record_failure(candidate.deployment.name)
             raise walk.error(
                 grpc.StatusCode.UNAVAILABLE,
                 errors_pb2.ERROR_REASON_STREAM_INTERRUPTED,
@@ -282,6 +308,7 @@ class ChainCaller:
             usage = _estimated_usage(prompt_tokens, characters)
         walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_SUCCESS, usage=usage, ttft_ms=ttft_ms)
         self._health.record_success(candidate.deployment.name, walk.attempts[-1].duration_ms, ttft_ms)
+        self._breakers.record_success(candidate.deployment.name)
         yield router_pb2.StreamSummary(
             finish_reason=finish_reason(finish),
             route=walk.route(candidate),
@@ -311,7 +338,14 @@ class ChainCaller:
         """Walks the chain until a call succeeds; records every failed attempt; raises when the chain is spent."""
         policy = self._policy
         for candidate in walk.plan.chain:
+            name = candidate.deployment.name
+            if not self._breakers.allow(name):
+                walk.record(candidate, 0, time.monotonic(), decision_pb2.ATTEMPT_OUTCOME_CIRCUIT_OPEN, self._open(name))
+                continue
             for retry in range(policy.attempts_per_deployment):
+                # A retry goes ahead only while the breaker allows it: the failure before may have opened it.
+                if retry and not self._breakers.allow(name):
+                    break
                 remaining = deadline - time.monotonic()
                 if remaining < policy.min_attempt_seconds:
                     raise walk.out_of_time()
@@ -334,7 +368,11 @@ class ChainCaller:
                     retry=retry,
                 )
                 if failure.retryable:
-                    self._health.record_failure(candidate.deployment.name)
+                    self._health.record_failure(name)
+                    self._breakers.record_failure(name)
+                else:
+                    # A refusal is an answer: the deployment is up.
+                    self._breakers.record_success(name)
                 if failure.rejected:
                     raise walk.rejected(candidate, failure)
                 if not failure.retryable or retry + 1 == policy.attempts_per_deployment:
@@ -347,6 +385,68 @@ class ChainCaller:
             # The chain may have ended only because the time did: the deadline is the truer account.
             raise walk.out_of_time()
         raise walk.exhausted(policy.default_retry_after_seconds)
+
+    def _hedge_partner(self, walk: _Walk, candidate: Candidate) -> tuple[Candidate, float] | None:
+        """The deployment to call beside this one, and after how many seconds; None when not hedging."""
+        policy = self._policy
+        if not policy.hedge_quantile or walk.hedged:
+            return None
+        wait_ms = self._health.latency_quantile_ms(
+            candidate.deployment.name, policy.hedge_quantile, policy.hedge_min_samples
+        )
+        if wait_ms is None:
+            return None
+        for other in walk.plan.chain:
+            name = other.deployment.name
+            if name != candidate.deployment.name and self._breakers.state(name) is BreakerState.CLOSED:
+                return other, wait_ms / 1000
+        return None
+
+    async def _hedged(
+        self, walk: _Walk, candidate: Candidate, partner: Candidate, wait_seconds: float, request: ProviderRequest
+    ) -> tuple[Candidate, float, ProviderAnswer]:
+        """Calls `candidate`; if it has not answered after `wait_seconds`, calls `partner` too and keeps the first
+        answer, cancelling the other call (recorded as CANCELLED). If both fail, the partner's failure is
+        recorded here and the candidate's is raised to the chain walk."""
+        started = {candidate: time.monotonic()}
+        calls = {asyncio.ensure_future(self._provider.complete(candidate.deployment, request)): candidate}
+        try:
+            done, _ = await asyncio.wait(calls, timeout=wait_seconds)
+            if done:
+                return candidate, started[candidate], next(iter(done)).result()
+            started[partner] = time.monotonic()
+            calls[asyncio.ensure_future(self._provider.complete(partner.deployment, request))] = partner
+            log.info("hedging", deployment=candidate.deployment.name, hedge=partner.deployment.name)
+            failed: dict[Candidate, Exception] = {}
+            while len(failed) < len(calls):
+                done, _ = await asyncio.wait(
+                    [task for task, who in calls.items() if who not in failed], return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    who = calls[task]
+                    error = task.exception()
+                    if error is not None and not isinstance(error, Exception):
+                        raise error
+                    if error is None:
+                        for loser in calls.values():
+                            if loser is not who and loser not in failed:
+                                walk.record(loser, 0, started[loser], decision_pb2.ATTEMPT_OUTCOME_CANCELLED)
+                        return who, started[who], task.result()
+                    failed[who] = error
+            partner_failure = self._provider.classify(failed[partner])
+            if partner_failure is not None:
+                walk.record(partner, 0, started[partner], partner_failure.outcome, partner_failure)
+            raise failed[candidate]
+        finally:
+            for task in calls:
+                task.cancel()
+
+    def _open(self, deployment: str) -> Failure:
+        return Failure(
+            decision_pb2.ATTEMPT_OUTCOME_CIRCUIT_OPEN,
+            retry_after_seconds=self._breakers.retry_after_seconds(deployment),
+            message="skipped: the deployment's circuit breaker is open",
+        )
 
     def _pause(self, retry: int, failure: Failure, deadline: float) -> float | None:
         """The wait before calling the same deployment again; None to fall back to the next one at once."""

@@ -19,6 +19,8 @@ RETRYABLE = frozenset(
         decision_pb2.ATTEMPT_OUTCOME_STREAM_CUT,
     }
 )
+# The chain failed for now, and may not later: these make the whole chain UNAVAILABLE rather than a refusal.
+TRANSIENT = RETRYABLE | {decision_pb2.ATTEMPT_OUTCOME_CIRCUIT_OPEN}
 # The request itself (or the gateway's credentials) is wrong: no other deployment will answer differently.
 REJECTED = frozenset({decision_pb2.ATTEMPT_OUTCOME_BAD_REQUEST, decision_pb2.ATTEMPT_OUTCOME_AUTH_ERROR})
 # This deployment refuses the request, another may take it (a larger window, another content policy),
@@ -38,6 +40,10 @@ class Failure:
     @property
     def retryable(self) -> bool:
         return self.outcome in RETRYABLE
+
+    @property
+    def transient(self) -> bool:
+        return self.outcome in TRANSIENT
 
     @property
     def rejected(self) -> bool:

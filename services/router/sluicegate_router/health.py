@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
+
+# Latencies kept per deployment for its percentiles (hedging waits for the p90).
+_LATENCY_SAMPLES = 64
 
 
 @dataclass(slots=True)
@@ -15,6 +19,7 @@ class DeploymentStats:
     calls: int = 0
     successes: int = 0
     streams: int = 0
+    recent_latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_LATENCY_SAMPLES))
 
 
 class DeploymentHealth:
@@ -34,6 +39,7 @@ class DeploymentHealth:
         stats.recent_error_rate = self._smooth(stats.recent_error_rate, 0.0, stats.calls)
         stats.calls += 1
         stats.successes += 1
+        stats.recent_latencies_ms.append(latency_ms)
         if ttft_ms is not None:
             stats.ewma_ttft_ms = self._smooth(stats.ewma_ttft_ms, ttft_ms, stats.streams)
             stats.streams += 1
@@ -42,6 +48,14 @@ class DeploymentHealth:
         stats = self._for(deployment)
         stats.recent_error_rate = self._smooth(stats.recent_error_rate, 1.0, stats.calls)
         stats.calls += 1
+
+    def latency_quantile_ms(self, deployment: str, quantile: float, min_samples: int) -> float | None:
+        """The latency below which `quantile` of the recent successful calls finished; None with too few."""
+        samples = self.stats(deployment).recent_latencies_ms
+        if len(samples) < max(min_samples, 1):
+            return None
+        ordered = sorted(samples)
+        return ordered[min(int(quantile * len(ordered)), len(ordered) - 1)]
 
     def stats(self, deployment: str) -> DeploymentStats:
         return self._stats.get(deployment) or DeploymentStats()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -13,10 +13,9 @@ import openai
 from sluicegate.catalog import Deployment
 from sluicegate.common.v1 import chat_pb2, decision_pb2
 from sluicegate_router.failures import Failure, outcome_for_status, retry_after_seconds
+from sluicegate_router.openai_format import ToolCallAssembler
+from sluicegate_router.openai_http import PLACEHOLDER_API_KEY
 from sluicegate_router.provider import ProviderAnswer, ProviderChunk, ProviderRequest
-
-# litellm refuses to call an OpenAI-compatible endpoint without a key; keyless local servers (the mock) get this.
-PLACEHOLDER_API_KEY = "sk-mock"
 
 # How deep to look through an exception's causes for the connection error litellm wrapped.
 _CAUSE_DEPTH = 8
@@ -88,7 +87,7 @@ class LiteLLMProvider:
 
 async def _chunks(response: Any) -> AsyncIterator[ProviderChunk]:
     """The stream's pieces; closing this generator (or cancelling it) closes litellm's stream and its HTTP body."""
-    tool_calls = _ToolCallAssembler()
+    tool_calls = ToolCallAssembler()
     try:
         async for chunk in response:
             choice = chunk.choices[0] if chunk.choices else None
@@ -97,7 +96,14 @@ async def _chunks(response: Any) -> AsyncIterator[ProviderChunk]:
             finish = None
             if choice is not None:
                 text = choice.delta.content or ""
-                tool_calls.add(choice.delta.tool_calls or ())
+                for piece in choice.delta.tool_calls or ():
+                    function = piece.function
+                    tool_calls.add(
+                        getattr(piece, "index", 0),
+                        piece.id,
+                        function.name if function else None,
+                        function.arguments if function else None,
+                    )
                 finish = choice.finish_reason
             completed = tool_calls.take() if finish else []
             if text or completed or finish or usage:
@@ -107,29 +113,6 @@ async def _chunks(response: Any) -> AsyncIterator[ProviderChunk]:
             yield ProviderChunk(tool_calls=leftover)
     finally:
         await response.aclose()
-
-
-class _ToolCallAssembler:
-    """Joins the pieces of streamed tool calls (id and name first, arguments in fragments) by their index."""
-
-    def __init__(self) -> None:
-        self._calls: dict[int, chat_pb2.ToolCall] = {}
-
-    def add(self, pieces: Iterable[Any]) -> None:
-        for piece in pieces:
-            call = self._calls.setdefault(getattr(piece, "index", 0) or 0, chat_pb2.ToolCall())
-            if piece.id:
-                call.id = piece.id
-            function = piece.function
-            if function is not None:
-                if function.name:
-                    call.name = function.name
-                call.arguments_json += function.arguments or ""
-
-    def take(self) -> list[chat_pb2.ToolCall]:
-        calls = [self._calls[index] for index in sorted(self._calls)]
-        self._calls = {}
-        return calls
 
 
 def _usage(usage: Any) -> chat_pb2.Usage | None:

@@ -106,3 +106,23 @@ def finish_reason(reason: str | None) -> int:
 def assistant_message(text: str, tool_calls: list[chat_pb2.ToolCall]) -> chat_pb2.Message:
     content = [chat_pb2.ContentPart(text=text)] if text else []
     return chat_pb2.Message(role=chat_pb2.ROLE_ASSISTANT, content=content, tool_calls=tool_calls)
+
+
+class ToolCallAssembler:
+    """Joins the pieces of streamed tool calls (id and name first, arguments in fragments) by their index."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, chat_pb2.ToolCall] = {}
+
+    def add(self, index: int | None, call_id: str | None, name: str | None, arguments: str | None) -> None:
+        call = self._calls.setdefault(index or 0, chat_pb2.ToolCall())
+        if call_id:
+            call.id = call_id
+        if name:
+            call.name = name
+        call.arguments_json += arguments or ""
+
+    def take(self) -> list[chat_pb2.ToolCall]:
+        calls = [self._calls[index] for index in sorted(self._calls)]
+        self._calls = {}
+        return calls

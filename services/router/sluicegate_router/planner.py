@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -14,6 +15,7 @@ from sluicegate.convert import estimate_prompt_tokens, last_user_text
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.errors import ServiceError, denied, invalid_argument
 from sluicegate_router.classifier import KeywordClassifier
+from sluicegate_router.policies import TIER_MAP, CallSize, Candidate, Ranked, Ranker
 
 AUTO_MODELS = frozenset({"", "auto"})
 
@@ -44,20 +46,13 @@ class Unmet(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
-    """One deployment of one logical model, as a step of the fallback chain."""
-
-    model: str
-    deployment: Deployment
-
-
-@dataclass(frozen=True, slots=True)
 class RoutePlan:
     """A call's route: the decision to report and the capable deployments to try, best first."""
 
     decision: decision_pb2.RouteDecision
     chain: tuple[Candidate, ...]
     prompt_tokens: int
+    ranking: tuple[Ranked, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,18 +110,38 @@ class _Exclusion:
 class RoutePlanner:
     """Turns a call into a RoutePlan; raises ServiceError when the call cannot be routed at all."""
 
-    def __init__(self, catalog: Catalog, classifier: KeywordClassifier, rng: random.Random) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        classifier: KeywordClassifier,
+        rng: random.Random,
+        ranker: Ranker,
+        default_policy: str = TIER_MAP,
+        completion_tokens_estimate: int = 256,
+        tenant_policies: Mapping[str, str] | None = None,
+    ) -> None:
         self._catalog = catalog
         self._classifier = classifier
         self._rng = rng
+        self._ranker = ranker
+        self._default_policy = default_policy
+        self._completion_tokens_estimate = completion_tokens_estimate
+        self._tenant_policies = dict(tenant_policies or {})
 
-    def plan(self, call: router_pb2.ModelCall) -> RoutePlan:
+    def replace_catalog(self, catalog: Catalog) -> None:
+        """Plans made from now on use the new catalog; plans already made keep the deployments they chose."""
+        self._catalog = catalog
+
+    def plan(self, call: router_pb2.ModelCall, classified: tuple[int, str] | None = None) -> RoutePlan:
+        """`classified` is the (complexity, source) the caller already found for an auto-routed call; without it
+        the keyword rules classify."""
         requested = call.model
+        ranking_policy = call.policy or self._tenant_policies.get(call.principal.tenant_id) or self._default_policy
         if requested in AUTO_MODELS:
-            complexity, source = self._complexity(call)
+            complexity, source = classified or self._complexity(call)
             tier = TIER_NAMES[complexity]
             model = self._catalog.tiers[tier]
-            policy = "tier_map"
+            policy = ranking_policy
             why = f"the prompt is {tier} (by {source}) and the {tier} tier maps to {model}"
         else:
             if self._catalog.model(requested) is None:
@@ -137,7 +152,7 @@ class RoutePlanner:
                     {"model": requested},
                 )
             model = requested
-            policy = "explicit"
+            policy = "explicit" if ranking_policy == TIER_MAP else ranking_policy
             complexity, source = (
                 (call.complexity_hint, "hint") if call.complexity_hint else (chat_pb2.TASK_COMPLEXITY_UNSPECIFIED, "")
             )
@@ -154,8 +169,11 @@ class RoutePlanner:
         eligible, excluded = self._filter(model, needs, allowed)
         if not eligible:
             raise _nothing_capable(model, needs, excluded)
-        chosen = eligible[0]
-        if chosen.model == model:
+        ranking = self._rank(ranking_policy, model, eligible, needs)
+        chosen = ranking[0].candidate
+        if ranking_policy != TIER_MAP:
+            reason = f"{why}; by {ranking_policy}, {chosen.deployment.name} ({chosen.model}) ranks first: {ranking[0].reason}."
+        elif chosen.model == model:
             reason = f"{why}; {chosen.deployment.name} is its first capable deployment."
         else:
             reason = f"{why}, but none of its deployments can take this call, so its fallback {chosen.model} serves it."
@@ -170,8 +188,10 @@ class RoutePlanner:
             reason=reason,
             alternatives=[
                 *(
-                    decision_pb2.RouteCandidate(model=c.model, deployment=c.deployment.name, score=float(rank))
-                    for rank, c in enumerate(eligible[1:], start=1)
+                    decision_pb2.RouteCandidate(
+                        model=r.candidate.model, deployment=r.candidate.deployment.name, score=r.score
+                    )
+                    for r in ranking[1:]
                 ),
                 *(
                     decision_pb2.RouteCandidate(
@@ -181,7 +201,29 @@ class RoutePlanner:
                 ),
             ],
         )
-        return RoutePlan(decision=decision, chain=tuple(eligible), prompt_tokens=needs.prompt_tokens)
+        return RoutePlan(
+            decision=decision,
+            chain=tuple(r.candidate for r in ranking),
+            prompt_tokens=needs.prompt_tokens,
+            ranking=tuple(ranking),
+        )
+
+    def _rank(self, policy: str, model: str, eligible: list[Candidate], needs: Requirements) -> list[Ranked]:
+        """The policy ranks the model and its fallbacks; the last resort stays last, for emergencies only (a
+        cost policy would otherwise always choose it)."""
+        last_resort = self._catalog.last_resort
+        is_tail = [c.model == last_resort and c.model != model for c in eligible]
+        ranked = [c for c, tail in zip(eligible, is_tail, strict=True) if not tail]
+        size = CallSize(needs.prompt_tokens, needs.max_tokens or self._completion_tokens_estimate)
+        ranking = self._ranker.rank(policy, ranked, size) if ranked else []
+        tail = [c for c, tail in zip(eligible, is_tail, strict=True) if tail]
+        return [
+            *ranking,
+            *(
+                Ranked(c, float(len(ranking) + i), "the catalog's last resort, after every other")
+                for i, c in enumerate(tail)
+            ),
+        ]
 
     def _complexity(self, call: router_pb2.ModelCall) -> tuple[int, str]:
         if call.complexity_hint:

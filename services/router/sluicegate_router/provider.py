@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -97,6 +97,59 @@ class LazyProvider:
     async def _provider(self) -> Provider:
         # shield: a cancelled call must not cancel the start-up load every other call waits for.
         return await asyncio.shield(self._loading)
+
+
+class ProviderSwitch:
+    """Sends each deployment to the lean OpenAI-compatible client or to litellm, which is imported (seconds of
+    CPU, hundreds of MiB) only when some deployment needs it: at start-up if the catalog has one, else on first
+    use."""
+
+    def __init__(
+        self,
+        lean: Provider,
+        uses_lean: Callable[[Deployment], bool],
+        load_litellm: Callable[[], Provider],
+        deployments: Iterable[Deployment],
+    ) -> None:
+        self._lean = lean
+        self._uses_lean = uses_lean
+        self._load_litellm = load_litellm
+        self._litellm: LazyProvider | None = None
+        self.prepare(deployments)
+
+    async def ready(self) -> bool:
+        return self._litellm is None or await self._litellm.ready()
+
+    def prepare(self, deployments: Iterable[Deployment]) -> None:
+        """Starts loading litellm now if one of these deployments (a reloaded catalog's) will need it."""
+        if any(not self._uses_lean(deployment) for deployment in deployments):
+            self._full()
+
+    async def complete(self, deployment: Deployment, request: ProviderRequest) -> ProviderAnswer:
+        if self._uses_lean(deployment):
+            return await self._lean.complete(deployment, request)
+        return await self._full().complete(deployment, request)
+
+    async def stream(self, deployment: Deployment, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+        if self._uses_lean(deployment):
+            return await self._lean.stream(deployment, request)
+        return await self._full().stream(deployment, request)
+
+    def classify(self, error: Exception) -> Failure | None:
+        failure = self._lean.classify(error)
+        if failure is None and self._litellm is not None:
+            failure = self._litellm.classify(error)
+        return failure
+
+    async def aclose(self) -> None:
+        await self._lean.aclose()
+        if self._litellm is not None:
+            await self._litellm.aclose()
+
+    def _full(self) -> LazyProvider:
+        if self._litellm is None:
+            self._litellm = LazyProvider(self._load_litellm)
+        return self._litellm
 
 
 def _log_load_failure(loading: asyncio.Future[Provider]) -> None:

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import grpc
 
 from sluicegate.catalog import Catalog
-from sluicegate.common.v1 import decision_pb2, errors_pb2
+from sluicegate.common.v1 import errors_pb2
+from sluicegate.convert import last_user_text
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.context import remaining_seconds
 from sluicegate.runtime.errors import denied
+from sluicegate_router.breaker import BreakerState, CircuitBreakers
 from sluicegate_router.chain import ChainCaller
+from sluicegate_router.complexity_model import ComplexityClassifier
 from sluicegate_router.health import DeploymentHealth
 from sluicegate_router.openai_format import provider_request
-from sluicegate_router.planner import COMPLEXITY_OF_TIER, RoutePlanner
+from sluicegate_router.planner import AUTO_MODELS, COMPLEXITY_OF_TIER, RoutePlan, RoutePlanner
+
+_BREAKER_STATES = {
+    BreakerState.CLOSED: router_pb2.BREAKER_STATE_CLOSED,
+    BreakerState.OPEN: router_pb2.BREAKER_STATE_OPEN,
+    BreakerState.HALF_OPEN: router_pb2.BREAKER_STATE_HALF_OPEN,
+}
 
 
 class Router:
@@ -25,26 +35,49 @@ class Router:
         self,
         catalog: Catalog,
         planner: RoutePlanner,
+        classifier: ComplexityClassifier,
         caller: ChainCaller,
         health: DeploymentHealth,
+        breakers: CircuitBreakers,
         max_request_seconds: float,
     ) -> None:
         self._catalog = catalog
         self._planner = planner
+        self._classifier = classifier
         self._caller = caller
         self._health = health
+        self._breakers = breakers
         self._max_request_seconds = max_request_seconds
 
-    def route(self, call: router_pb2.ModelCall) -> decision_pb2.RouteDecision:
-        return self._planner.plan(call).decision
+    def replace_catalog(self, catalog: Catalog) -> None:
+        """Swaps the catalog between two calls (the event loop runs one at a time); calls in flight finish on
+        the deployments they planned with. Health and breaker state carry over by deployment name."""
+        self._catalog = catalog
+        self._planner.replace_catalog(catalog)
+
+    async def route(self, call: router_pb2.ModelCall) -> RoutePlan:
+        return await self._plan(call)
 
     async def complete(self, call: router_pb2.ModelCall) -> router_pb2.CompleteResponse:
-        plan = self._planner.plan(call)
-        return await self._caller.complete(plan, provider_request(call), plan.prompt_tokens, self._deadline())
+        deadline = self._deadline()
+        plan = await self._plan(call)
+        return await self._caller.complete(plan, provider_request(call), plan.prompt_tokens, deadline)
 
-    def stream(self, call: router_pb2.ModelCall) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary]:
-        plan = self._planner.plan(call)
-        return self._caller.stream(plan, provider_request(call), plan.prompt_tokens, self._deadline())
+    async def stream(
+        self, call: router_pb2.ModelCall
+    ) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary]:
+        deadline = self._deadline()
+        plan = await self._plan(call)
+        async with aclosing(self._caller.stream(plan, provider_request(call), plan.prompt_tokens, deadline)) as events:
+            async for event in events:
+                yield event
+
+    async def _plan(self, call: router_pb2.ModelCall) -> RoutePlan:
+        classified = None
+        if call.model in AUTO_MODELS and not call.complexity_hint:
+            # The learned classifier embeds the prompt (CPU work, in a worker thread); only auto-routing needs it.
+            classified = await self._classifier.classify(last_user_text(call.messages))
+        return self._planner.plan(call, classified)
 
     def deployments(self, model: str) -> list[router_pb2.DeploymentStatus]:
         if model and self._catalog.model(model) is None:
@@ -67,8 +100,7 @@ class Router:
                         provider=deployment.provider,
                         region=deployment.region,
                         tier=COMPLEXITY_OF_TIER[logical.tier],
-                        # Circuit breakers come with a later version; until then every breaker is closed.
-                        breaker=router_pb2.BREAKER_STATE_CLOSED,
+                        breaker=_BREAKER_STATES[self._breakers.state(deployment.name)],
                         ewma_latency_ms=stats.ewma_latency_ms,
                         ewma_ttft_ms=stats.ewma_ttft_ms,
                         recent_error_rate=stats.recent_error_rate,

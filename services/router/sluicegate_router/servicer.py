@@ -15,7 +15,19 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         self._router = router
 
     async def Route(self, request: router_pb2.RouteRequest, context) -> router_pb2.RouteResponse:
-        return router_pb2.RouteResponse(decision=self._router.route(request.call))
+        plan = await self._router.route(request.call)
+        return router_pb2.RouteResponse(
+            decision=plan.decision,
+            ranking=[
+                router_pb2.RankedCandidate(
+                    model=ranked.candidate.model,
+                    deployment=ranked.candidate.deployment.name,
+                    score=ranked.score,
+                    reason=ranked.reason,
+                )
+                for ranked in plan.ranking
+            ],
+        )
 
     async def Complete(self, request: router_pb2.CompleteRequest, context) -> router_pb2.CompleteResponse:
         return await self._router.complete(request.call)

@@ -6,6 +6,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from sluicegate.runtime.settings import ServiceSettings
+from sluicegate_router.breaker import BreakerPolicy
+from sluicegate_router.openai_http import DEFAULT_LEAN_PROVIDERS
+from sluicegate_router.policies import PolicyName
 
 
 class RouterSettings(ServiceSettings):
@@ -33,7 +36,76 @@ class RouterSettings(ServiceSettings):
     min_attempt_seconds: float = Field(
         default=0.05, ge=0, description="no provider call starts with less time than this left before the deadline"
     )
+    reload_on_sighup: bool = Field(
+        default=True, description="SIGHUP reloads the catalog file; calls in flight finish on the old one"
+    )
+    learned_classifier: bool = Field(
+        default=True,
+        description="classify auto-routed prompts with the embedding classifier (the keyword rules when off, "
+        "while it loads, or when it is unsure)",
+    )
+    complexity_model_path: str = Field(
+        default="", description="the classifier's trained weights (.npz); empty: the ones shipped in the package"
+    )
+    default_policy: PolicyName = Field(
+        default="tier_map", description="routing policy for calls that name none (call.policy)"
+    )
+    tenant_policies: dict[str, PolicyName] = Field(
+        default_factory=dict,
+        description='routing policy per tenant id, as JSON ({"acme": "cheapest"}); call.policy overrides it',
+    )
+    cost_estimate_completion_tokens: int = Field(
+        default=256, ge=1, description="completion tokens the cheapest policy assumes when a call sets no max_tokens"
+    )
+    lean_providers: str = Field(
+        default=",".join(DEFAULT_LEAN_PROVIDERS),
+        description="litellm providers called over the lean OpenAI-compatible client (comma-separated; empty: "
+        "litellm calls every deployment)",
+    )
+    http_max_connections: int = Field(default=200, ge=1, description="lean client: connections open at most")
+    http_max_keepalive_connections: int = Field(
+        default=100, ge=0, description="lean client: idle keep-alive connections kept"
+    )
+    http_keepalive_expiry_seconds: float = Field(
+        default=30.0, ge=0, description="lean client: how long an idle connection is kept"
+    )
+    breaker_consecutive_failures: int = Field(
+        default=5, ge=1, description="failures in a row that open a deployment's circuit breaker"
+    )
+    breaker_error_rate: float = Field(
+        default=0.5, gt=0, le=1, description="share of failed calls within the window that opens the breaker"
+    )
+    breaker_window_seconds: float = Field(default=30.0, gt=0, description="the window the error rate is taken over")
+    breaker_min_calls: int = Field(
+        default=10, ge=1, description="calls within the window before the error rate can open the breaker"
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=10.0, gt=0, description="how long an open breaker skips its deployment before one probe call"
+    )
+    hedge_quantile: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="hedge plain calls after this quantile of the deployment's recent latencies (0.9: p90); 0: off",
+    )
+    hedge_min_samples: int = Field(
+        default=20, ge=1, description="successful calls a deployment needs before its latency quantile is trusted"
+    )
     ewma_alpha: float = Field(default=0.2, gt=0, le=1, description="weight of the newest call in the health averages")
+
+    @property
+    def breaker_policy(self) -> BreakerPolicy:
+        return BreakerPolicy(
+            consecutive_failures=self.breaker_consecutive_failures,
+            error_rate=self.breaker_error_rate,
+            window_seconds=self.breaker_window_seconds,
+            min_calls_in_window=self.breaker_min_calls,
+            cooldown_seconds=self.breaker_cooldown_seconds,
+        )
+
+    @property
+    def lean_provider_names(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.lean_providers.split(",") if name.strip())
 
     @model_validator(mode="after")
     def _cap_covers_base(self) -> RouterSettings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sluicegate.common.v1 import chat_pb2
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.errors import invalid_argument
+from sluicegate_router.policies import POLICIES
 
 _TOOL_CHOICE_WORDS = frozenset({"", "auto", "none", "required"})
 
@@ -19,6 +20,8 @@ def call_problems(call: router_pb2.ModelCall) -> dict[str, str]:
             problems[f"call.messages[{index}].role"] = "must be set"
         elif message.role == chat_pb2.ROLE_TOOL and not message.tool_call_id:
             problems[f"call.messages[{index}].tool_call_id"] = "a tool message must name the call it answers"
+    if call.policy and call.policy not in POLICIES:
+        problems["call.policy"] = f"must be empty or one of {', '.join(POLICIES)}"
     params = call.params
     if params.max_tokens < 0:
         problems["call.params.max_tokens"] = "must not be negative"

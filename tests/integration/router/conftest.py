@@ -67,10 +67,16 @@ async def keyed_mock_upstream() -> AsyncIterator[MockUpstream]:
         yield mock
 
 
-@pytest.fixture
-async def start_router(tmp_path: Path) -> AsyncIterator[StartRouter]:
+# Every provider test runs on both call paths: the lean OpenAI-compatible client (the default for the mock's
+# `openai/...` deployments) and litellm (no lean providers), so both classify every failure the same way.
+PROVIDER_PATHS = {"lean": {}, "litellm": {"lean_providers": ""}}
+
+
+@pytest.fixture(params=sorted(PROVIDER_PATHS))
+async def start_router(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StartRouter]:
     """Starts routers over catalogs (dicts written to temporary YAML files) with an environment for API keys;
-    all are stopped after the test."""
+    all are stopped after the test. Parametrised over the provider call paths."""
+    path_settings = PROVIDER_PATHS[request.param]
     async with AsyncExitStack() as stack:
 
         async def start(
@@ -83,7 +89,9 @@ async def start_router(tmp_path: Path) -> AsyncIterator[StartRouter]:
                 catalog_path=str(path),
                 log_requests=False,
                 readiness_interval_seconds=0.05,
-                **(FAST_RETRIES | settings),
+                # The keyword rules: these tests route by them; test_router_classifier_served covers the model.
+                learned_classifier=False,
+                **(FAST_RETRIES | path_settings | settings),
             )
             return await stack.enter_async_context(_served(router_settings, environ or {}))
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from router_testkit import PRICE, MockUpstream, catalog, error_metadata, retry_delay_seconds, rpc_error
 
 from sluicegate.catalog import Price
 from sluicegate.common.v1 import chat_pb2, decision_pb2
+from sluicegate.router.v1 import router_pb2
 
 OUTCOME = decision_pb2.AttemptOutcome.Name
 
@@ -219,3 +222,34 @@ async def test_an_unreachable_deployment_is_a_connection_error_and_falls_back(mo
         ("d-up", "SUCCESS", 0),
     ]
     assert [a.http_status for a in response.attempts] == [0, 0, 0]
+
+
+async def test_a_breaker_opens_skips_its_deployment_and_closes_after_a_good_probe(mock_upstream, start_router) -> None:
+    # Fails its first two calls (which open the breaker), then answers: the probe after the cooldown succeeds.
+    router = await start_router(
+        chain(
+            mock_upstream,
+            [mock_upstream.deployment("d-flaky", "mock-flaky-2-breaker")],
+            [mock_upstream.deployment("d-up", "mock-fast")],
+        ),
+        breaker_consecutive_failures=2,
+        breaker_cooldown_seconds=0.3,
+    )
+
+    async def breaker_of(name: str) -> int:
+        listed = (await router.stub.ListDeployments(router_pb2.ListDeploymentsRequest(), timeout=5)).deployments
+        return next(d.breaker for d in listed if d.name == name)
+
+    first = await router.complete("primary")
+    assert outcomes(first)[-1] == ("d-up", "SUCCESS", 0)
+    assert await breaker_of("d-flaky") == router_pb2.BREAKER_STATE_OPEN
+
+    skipped = await router.complete("primary")
+    assert outcomes(skipped) == [("d-flaky", "CIRCUIT_OPEN", 0), ("d-up", "SUCCESS", 0)]
+    assert (await mock_upstream.stats("mock-flaky-2-breaker"))["received"] == 2, "an open breaker sends nothing"
+
+    await asyncio.sleep(0.35)
+    assert await breaker_of("d-flaky") == router_pb2.BREAKER_STATE_HALF_OPEN
+    probed = await router.complete("primary")
+    assert outcomes(probed) == [("d-flaky", "SUCCESS", 0)]
+    assert await breaker_of("d-flaky") == router_pb2.BREAKER_STATE_CLOSED

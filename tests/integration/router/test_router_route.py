@@ -7,6 +7,7 @@ import pytest
 from router_testkit import TIERS, catalog, rpc_error
 
 from sluicegate.common.v1 import chat_pb2
+from sluicegate.convert import text_message
 from sluicegate.router.v1 import router_pb2
 
 
@@ -147,3 +148,26 @@ async def test_list_deployments_shows_prices_windows_and_health_from_real_calls(
     assert by_name["d-down"].recent_error_rate == 1.0
     only_ok = await router.stub.ListDeployments(router_pb2.ListDeploymentsRequest(model="ok"), timeout=5)
     assert [d.name for d in only_ok.deployments] == ["d-up"]
+
+
+async def test_route_returns_the_policys_ranking_with_scores_and_reasons(router) -> None:
+    request = router_pb2.RouteRequest(
+        call=router_pb2.ModelCall(
+            model="medium", policy="cheapest", messages=[text_message(chat_pb2.ROLE_USER, "hello there")]
+        )
+    )
+
+    response = await router.stub.Route(request, timeout=5)
+
+    assert response.decision.policy == "cheapest"
+    assert [r.deployment for r in response.ranking] == ["d-medium", "d-big"]
+    assert response.ranking[0].deployment == response.decision.deployment
+    assert all(r.score > 0 and "micro-USD" in r.reason for r in response.ranking)
+
+
+async def test_an_unknown_policy_is_an_invalid_argument(router) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await router.route("medium", policy="fastest-please")
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "call.policy" in caught.value.details()

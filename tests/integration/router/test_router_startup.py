@@ -1,4 +1,5 @@
-"""Start-up: an invalid catalog stops the router naming the bad entry; SERVING only once litellm is loaded."""
+"""Start-up: an invalid catalog stops the router naming the bad entry; SERVING only once litellm is loaded when a
+deployment needs it, at once when the lean OpenAI-compatible client serves every deployment."""
 
 from __future__ import annotations
 
@@ -54,6 +55,25 @@ def test_the_router_process_exits_naming_the_bad_entry(tmp_path: Path) -> None:
     assert "LISTENING" not in result.stdout
 
 
+async def test_a_catalog_the_lean_client_serves_never_loads_litellm(mock_upstream, tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(catalog({"fast": {"deployments": [mock_upstream.deployment("d", "mock-fast")]}})))
+
+    def refuse_to_load(environ):
+        raise AssertionError("litellm must not be loaded for OpenAI-compatible deployments")
+
+    settings = RouterSettings(
+        port=0, catalog_path=str(path), log_requests=False, readiness_interval_seconds=0.05, learned_classifier=False
+    )
+    async with serving("router", settings, make_build(load_provider=refuse_to_load, environ={})) as running:
+        assert await running.check_readiness()
+        async with grpc.aio.insecure_channel(running.address) as channel:
+            response = await router_pb2_grpc.RouterServiceStub(channel).Complete(
+                router_pb2.CompleteRequest(call=model_call("fast")), timeout=10
+            )
+        assert response.message.content[0].text.startswith("Mock answer")
+
+
 async def test_the_router_is_serving_only_once_litellm_is_loaded(mock_upstream, tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(catalog({"fast": {"deployments": [mock_upstream.deployment("d", "mock-fast")]}})))
@@ -63,7 +83,15 @@ async def test_the_router_is_serving_only_once_litellm_is_loaded(mock_upstream, 
         release.wait(timeout=10)
         return load_litellm_provider(environ)
 
-    settings = RouterSettings(port=0, catalog_path=str(path), log_requests=False, readiness_interval_seconds=0.05)
+    # No lean providers: litellm calls every deployment, so the router waits for it.
+    settings = RouterSettings(
+        port=0,
+        catalog_path=str(path),
+        log_requests=False,
+        readiness_interval_seconds=0.05,
+        lean_providers="",
+        learned_classifier=False,
+    )
     async with serving("router", settings, make_build(load_provider=slow_load, environ={})) as running:
         channel = grpc.aio.insecure_channel(running.address)
         health = health_pb2_grpc.HealthStub(channel)

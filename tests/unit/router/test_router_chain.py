@@ -8,17 +8,20 @@ import time
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 
 from sluicegate.catalog import Deployment, parse_catalog
 from sluicegate.common.v1 import chat_pb2, decision_pb2
 from sluicegate.convert import text_message
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.errors import ServiceError
+from sluicegate_router.breaker import BreakerPolicy, CircuitBreakers
 from sluicegate_router.chain import ChainCaller, RetryPolicy
 from sluicegate_router.classifier import KeywordClassifier
 from sluicegate_router.failures import Failure
 from sluicegate_router.health import DeploymentHealth
 from sluicegate_router.planner import RoutePlan, RoutePlanner
+from sluicegate_router.policies import Ranker
 from sluicegate_router.provider import ProviderAnswer, ProviderRequest
 
 HANG = "hang"
@@ -36,7 +39,7 @@ class ScriptedError(Exception):
 
 class ScriptedProvider:
     """Plays each deployment's script: a Failure is raised, HANG never answers, any other value is raised as is,
-    a string is the answer."""
+    a string is the answer; (seconds, step) plays the step after a pause."""
 
     def __init__(self, scripts: dict[str, list]) -> None:
         self._scripts = scripts
@@ -45,6 +48,9 @@ class ScriptedProvider:
     async def complete(self, deployment: Deployment, request: ProviderRequest) -> ProviderAnswer:
         self.calls.append((deployment.name, time.monotonic()))
         step = self._scripts[deployment.name].pop(0)
+        if isinstance(step, tuple):
+            seconds, step = step
+            await asyncio.sleep(seconds)
         if step == HANG:
             await asyncio.sleep(60)
         if isinstance(step, Failure):
@@ -79,10 +85,18 @@ def plan_for(*names: str) -> RoutePlan:
         {"tiers": dict.fromkeys(("simple", "medium", "complex", "creative"), names[0]), "models": models}
     )
     call = router_pb2.ModelCall(model=names[0], messages=[text_message(chat_pb2.ROLE_USER, "hi")])
-    return RoutePlanner(catalog, KeywordClassifier(), random.Random(1)).plan(call)
+    return RoutePlanner(
+        catalog, KeywordClassifier(), random.Random(1), Ranker(DeploymentHealth(0.5), random.Random(1))
+    ).plan(call)
 
 
-def caller(provider: ScriptedProvider, health: DeploymentHealth | None = None, rng=None, **policy) -> ChainCaller:
+def caller(
+    provider: ScriptedProvider,
+    health: DeploymentHealth | None = None,
+    rng=None,
+    breakers: CircuitBreakers | None = None,
+    **policy,
+) -> ChainCaller:
     options = {
         "attempts_per_deployment": 2,
         "backoff_base_seconds": 0.0,
@@ -91,7 +105,13 @@ def caller(provider: ScriptedProvider, health: DeploymentHealth | None = None, r
         "default_retry_after_seconds": 1.0,
         "min_attempt_seconds": 0.05,
     } | policy
-    return ChainCaller(provider, health or DeploymentHealth(0.5), RetryPolicy(**options), rng or random.Random(1))
+    return ChainCaller(
+        provider,
+        health or DeploymentHealth(0.5),
+        breakers or CircuitBreakers(BreakerPolicy()),
+        RetryPolicy(**options),
+        rng or random.Random(1),
+    )
 
 
 def in_seconds(seconds: float) -> float:
@@ -179,3 +199,88 @@ async def test_health_counts_provider_outages_but_not_refusals() -> None:
     assert health.stats("a").recent_error_rate == 1.0
     assert health.stats("b").calls == 0
     assert health.stats("c").recent_error_rate == 0.0 and health.stats("c").ewma_latency_ms > 0
+
+
+async def test_an_open_breaker_skips_its_deployment_until_a_probe_after_the_cooldown_succeeds(clock) -> None:
+    breakers = CircuitBreakers(BreakerPolicy(consecutive_failures=2, cooldown_seconds=10), clock)
+    provider = ScriptedProvider({"a": [SERVER_ERROR, SERVER_ERROR, "probe ok", "ok again"], "b": ["ok", "ok"]})
+    chain_caller = caller(provider, breakers=breakers)
+
+    first = await chain_caller.complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+    skipped = await chain_caller.complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+    clock.now += 10
+    probed = await chain_caller.complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+    closed = await chain_caller.complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+
+    assert [a.deployment for a in first.attempts] == ["a", "a", "b"]
+    assert [(a.deployment, a.outcome) for a in skipped.attempts] == [
+        ("a", decision_pb2.ATTEMPT_OUTCOME_CIRCUIT_OPEN),
+        ("b", decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
+    ]
+    assert probed.route.deployment == "a" and closed.route.deployment == "a"
+    assert [name for name, _ in provider.calls] == ["a", "a", "b", "b", "a", "a"]
+
+
+async def test_when_every_breaker_is_open_the_chain_is_unavailable_until_the_cooldown_ends(clock) -> None:
+    breakers = CircuitBreakers(BreakerPolicy(consecutive_failures=1, cooldown_seconds=8), clock)
+    for name in ("a", "b"):
+        breakers.record_failure(name)
+    clock.now += 3
+
+    with pytest.raises(ServiceError) as caught:
+        await caller(ScriptedProvider({}), breakers=breakers).complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.UNAVAILABLE, "UPSTREAM_UNAVAILABLE")
+    retry = next(d for d in caught.value.details if isinstance(d, error_details_pb2.RetryInfo))
+    assert retry.retry_delay.seconds == 5
+
+
+def seasoned_health(name: str, latency_ms: float) -> DeploymentHealth:
+    health = DeploymentHealth(0.5)
+    for _ in range(20):
+        health.record_success(name, latency_ms)
+    return health
+
+
+async def test_a_slow_call_is_hedged_after_the_deployments_p90_and_the_first_answer_wins() -> None:
+    provider = ScriptedProvider({"a": [HANG], "b": ["from b"]})
+    chain_caller = caller(provider, seasoned_health("a", 20.0), hedge_quantile=0.9)
+
+    response = await chain_caller.complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+
+    assert response.message.content[0].text == "from b"
+    assert [(a.deployment, a.outcome) for a in response.attempts] == [
+        ("a", decision_pb2.ATTEMPT_OUTCOME_CANCELLED),
+        ("b", decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
+    ]
+    (a_called, a_at), (b_called, b_at) = provider.calls
+    assert (a_called, b_called) == ("a", "b")
+    assert 0.015 < b_at - a_at < 0.2, "the hedge starts after a's p90 latency"
+
+
+async def test_no_hedge_without_enough_latency_samples_and_a_fast_answer_needs_none() -> None:
+    unseasoned = ScriptedProvider({"a": ["from a"], "b": ["from b"]})
+    seasoned = ScriptedProvider({"a": ["from a"], "b": ["from b"]})
+
+    await caller(unseasoned, hedge_quantile=0.9).complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+    fast = await caller(seasoned, seasoned_health("a", 500.0), hedge_quantile=0.9).complete(
+        plan_for("a", "b"), REQUEST, 1, in_seconds(5)
+    )
+
+    assert [name for name, _ in unseasoned.calls] == ["a"]
+    assert [name for name, _ in seasoned.calls] == ["a"]
+    assert [a.outcome for a in fast.attempts] == [decision_pb2.ATTEMPT_OUTCOME_SUCCESS]
+
+
+async def test_when_a_hedged_call_and_its_hedge_both_fail_both_are_recorded_and_the_walk_goes_on() -> None:
+    provider = ScriptedProvider({"a": [(0.1, SERVER_ERROR), "a again"], "b": [(0.05, SERVER_ERROR)]})
+    chain_caller = caller(provider, seasoned_health("a", 10.0), hedge_quantile=0.9)
+
+    response = await chain_caller.complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+
+    assert [(a.deployment, a.outcome) for a in response.attempts][:3] == [
+        ("b", decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR),
+        ("a", decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR),
+        ("a", decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
+    ]
+    assert response.message.content[0].text == "a again", "only one hedge per request: the retry is not hedged"

@@ -15,7 +15,9 @@ from sluicegate.convert import text_message
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.errors import ServiceError
 from sluicegate_router.classifier import KeywordClassifier
+from sluicegate_router.health import DeploymentHealth
 from sluicegate_router.planner import RoutePlanner
+from sluicegate_router.policies import Ranker
 
 PRICE = {"input_per_mtok_usd": 1.0, "output_per_mtok_usd": 2.0}
 
@@ -30,7 +32,12 @@ def planner(deployments: list[dict], seed: int = 1) -> RoutePlanner:
             }
         },
     }
-    return RoutePlanner(parse_catalog(data), KeywordClassifier(), random.Random(seed))
+    return RoutePlanner(
+        parse_catalog(data),
+        KeywordClassifier(),
+        random.Random(seed),
+        Ranker(DeploymentHealth(0.5), random.Random(seed)),
+    )
 
 
 def call(**params) -> router_pb2.ModelCall:

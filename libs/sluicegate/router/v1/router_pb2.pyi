@@ -47,10 +47,12 @@ class RouteRequest(_message.Message):
     def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ...) -> None: ...
 
 class RouteResponse(_message.Message):
-    __slots__ = ("decision",)
+    __slots__ = ("decision", "ranking")
     DECISION_FIELD_NUMBER: _ClassVar[int]
+    RANKING_FIELD_NUMBER: _ClassVar[int]
     decision: _decision_pb2.RouteDecision
-    def __init__(self, decision: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ...) -> None: ...
+    ranking: _containers.RepeatedCompositeFieldContainer[RankedCandidate]
+    def __init__(self, decision: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., ranking: _Optional[_Iterable[_Union[RankedCandidate, _Mapping]]] = ...) -> None: ...
 
 class CompleteRequest(_message.Message):
     __slots__ = ("call",)
@@ -155,3 +157,15 @@ class ListDeploymentsResponse(_message.Message):
     DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
     deployments: _containers.RepeatedCompositeFieldContainer[DeploymentStatus]
     def __init__(self, deployments: _Optional[_Iterable[_Union[DeploymentStatus, _Mapping]]] = ...) -> None: ...
+
+class RankedCandidate(_message.Message):
+    __slots__ = ("model", "deployment", "score", "reason")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    deployment: str
+    score: float
+    reason: str
+    def __init__(self, model: _Optional[str] = ..., deployment: _Optional[str] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,131 @@
+"""The learned complexity classifier: logistic regression over shared MiniLM sentence embeddings, with the keyword
+rules as the fallback when it is not loaded yet or not confident."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from sluicegate.common.v1 import chat_pb2
+from sluicegate.runtime.logs import get_logger
+from sluicegate_router.classifier import KeywordClassifier
+
+log = get_logger(__name__)
+
+# Written by services/router/eval/train_classifier.py; shipped inside the package.
+DEFAULT_MODEL_PATH = Path(__file__).with_name("complexity_model.npz")
+
+LABELS = ("simple", "medium", "complex", "creative")
+COMPLEXITY_OF_LABEL = {
+    "simple": chat_pb2.TASK_COMPLEXITY_SIMPLE,
+    "medium": chat_pb2.TASK_COMPLEXITY_MEDIUM,
+    "complex": chat_pb2.TASK_COMPLEXITY_COMPLEX,
+    "creative": chat_pb2.TASK_COMPLEXITY_CREATIVE,
+}
+
+
+class Embedder(Protocol):
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SoftmaxModel:
+    """Multinomial logistic regression: probabilities = softmax(x @ weights + bias)."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+    labels: tuple[str, ...]
+    min_confidence: float
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        logits = vectors @ self.weights + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def save(self, path: Path) -> None:
+        np.savez(
+            path,
+            weights=self.weights.astype(np.float32),
+            bias=self.bias.astype(np.float32),
+            labels=np.array(self.labels),
+            min_confidence=np.float32(self.min_confidence),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> SoftmaxModel:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                weights=data["weights"],
+                bias=data["bias"],
+                labels=tuple(str(label) for label in data["labels"]),
+                min_confidence=float(data["min_confidence"]),
+            )
+
+
+class EmbeddingClassifier:
+    """Puts a prompt in a tier from its embedding; None when the model is less sure than `min_confidence`."""
+
+    def __init__(self, embedder: Embedder, model: SoftmaxModel) -> None:
+        self._embedder = embedder
+        self._model = model
+
+    def classify(self, text: str) -> int | None:
+        """CPU work (an embedding, ~5 ms): call it off the event loop."""
+        probabilities = self._model.probabilities(self._embedder.embed([text]))[0]
+        best = int(probabilities.argmax())
+        if probabilities[best] < self._model.min_confidence:
+            return None
+        return COMPLEXITY_OF_LABEL[self._model.labels[best]]
+
+
+def load_embedding_classifier(path: Path = DEFAULT_MODEL_PATH) -> EmbeddingClassifier:
+    """Loads the shared sentence embedder (about 0.7 s) and the trained weights; run it in a worker thread."""
+    from sluicegate.embedding.embedder import SentenceEmbedder
+
+    return EmbeddingClassifier(SentenceEmbedder(), SoftmaxModel.load(path))
+
+
+class ComplexityClassifier:
+    """The router's classifier: the learned one once loaded and confident ("classifier"), else the keyword rules
+    ("rules"). The learned one loads in a worker thread at start-up; readiness waits for it."""
+
+    def __init__(self, rules: KeywordClassifier, load: Callable[[], EmbeddingClassifier] | None) -> None:
+        self._rules = rules
+        self._loading: asyncio.Future[EmbeddingClassifier] | None = None
+        if load is not None:
+            self._loading = asyncio.ensure_future(asyncio.to_thread(load))
+            self._loading.add_done_callback(_log_load_failure)
+
+    async def ready(self) -> bool:
+        return self._loading is None or self._learned() is not None
+
+    async def classify(self, text: str) -> tuple[int, str]:
+        learned = self._learned()
+        if learned is not None:
+            complexity = await asyncio.to_thread(learned.classify, text)
+            if complexity is not None:
+                return complexity, "classifier"
+        return self._rules.classify(text), "rules"
+
+    async def aclose(self) -> None:
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
+
+    def _learned(self) -> EmbeddingClassifier | None:
+        loading = self._loading
+        if loading is None or not loading.done() or loading.cancelled() or loading.exception() is not None:
+            return None
+        return loading.result()
+
+
+def _log_load_failure(loading: asyncio.Future[EmbeddingClassifier]) -> None:
+    if not loading.cancelled() and loading.exception() is not None:
+        log.error(
+            "the complexity classifier failed to load; the router stays NOT_SERVING", exc_info=loading.exception()
+        )

@@ -1,0 +1,61 @@
+"""The complexity classifier: the shipped weights load, confident answers win, unsure ones fall to the rules."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from sluicegate.common.v1 import chat_pb2
+from sluicegate_router.classifier import KeywordClassifier
+from sluicegate_router.complexity_model import (
+    DEFAULT_MODEL_PATH,
+    LABELS,
+    ComplexityClassifier,
+    EmbeddingClassifier,
+    SoftmaxModel,
+)
+
+
+class AxisEmbedder:
+    """Embeds every text as the same unit vector along the first axis."""
+
+    def embed(self, texts):
+        vectors = np.zeros((len(texts), 384), dtype=np.float32)
+        vectors[:, 0] = 1.0
+        return vectors
+
+
+def model_preferring(label: str, strength: float, min_confidence: float) -> SoftmaxModel:
+    weights = np.zeros((384, len(LABELS)), dtype=np.float32)
+    weights[0, LABELS.index(label)] = strength
+    return SoftmaxModel(weights, np.zeros(len(LABELS), dtype=np.float32), LABELS, min_confidence)
+
+
+def test_the_shipped_weights_load_with_one_column_per_tier() -> None:
+    model = SoftmaxModel.load(DEFAULT_MODEL_PATH)
+
+    assert model.labels == LABELS
+    assert model.weights.shape == (384, 4) and model.bias.shape == (4,)
+
+
+async def test_a_confident_classifier_decides_and_an_unsure_one_leaves_it_to_the_rules() -> None:
+    confident = EmbeddingClassifier(AxisEmbedder(), model_preferring("creative", 10.0, 0.5))
+    unsure = EmbeddingClassifier(AxisEmbedder(), model_preferring("creative", 0.1, 0.5))
+
+    decided = ComplexityClassifier(KeywordClassifier(), lambda: confident)
+    undecided = ComplexityClassifier(KeywordClassifier(), lambda: unsure)
+    # The models load in worker threads.
+    for classifier in (decided, undecided):
+        while not await classifier.ready():
+            await asyncio.sleep(0.01)
+
+    assert await decided.classify("Please debug this") == (chat_pb2.TASK_COMPLEXITY_CREATIVE, "classifier")
+    assert await undecided.classify("Please debug this") == (chat_pb2.TASK_COMPLEXITY_COMPLEX, "rules")
+
+
+async def test_without_a_learned_model_the_rules_classify() -> None:
+    classifier = ComplexityClassifier(KeywordClassifier(), None)
+
+    assert await classifier.ready()
+    assert await classifier.classify("Brainstorm names") == (chat_pb2.TASK_COMPLEXITY_CREATIVE, "rules")
