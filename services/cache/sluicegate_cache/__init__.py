@@ -1,1 +1,1 @@
-"""sluicegate's response cache: exact answers per tenant in Redis, with room for a semantic layer."""
+"""sluicegate's response cache: exact and semantic answers per tenant in Redis."""

@@ -1,25 +1,39 @@
-"""Wires the cache: Redis client, exact layer, counters, store policy, servicer, validators and readiness."""
+"""Wires the cache: Redis client, exact and semantic layers, counters, store policy, servicer, validators and
+readiness."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import redis.asyncio as aioredis
 
 from sluicegate.cache.v1 import cache_pb2, cache_pb2_grpc
+from sluicegate.embedding import SentenceEmbedder
 from sluicegate.runtime.redis import create_redis, redis_readiness
 from sluicegate.runtime.server import Build, ServiceApp
 from sluicegate_cache.counters import HitCounters
 from sluicegate_cache.exact import ExactCache
+from sluicegate_cache.gate import QuestionGate
 from sluicegate_cache.policy import StorePolicy
+from sluicegate_cache.replica import ReplicaIndex
+from sluicegate_cache.semantic import SemanticCache, embed_off_loop
 from sluicegate_cache.service import CacheService, Clock
 from sluicegate_cache.servicer import SERVICE_NAME, CacheServicer
 from sluicegate_cache.settings import CacheSettings
+from sluicegate_cache.thresholds import TenantThresholds, load_tenant_floors
 from sluicegate_cache.validation import validate_get_stats, validate_invalidate, validate_lookup, validate_store
 
 
-def make_build(settings: CacheSettings, redis: aioredis.Redis | None = None, clock: Clock = time.time) -> Build:
-    """The service's build; a test may hand in its own Redis client (which it then closes) and clock."""
+def make_build(
+    settings: CacheSettings,
+    redis: aioredis.Redis | None = None,
+    clock: Clock = time.time,
+    embedder: SentenceEmbedder | None = None,
+) -> Build:
+    """The service's build; a test may hand in its own Redis client (which it then closes), clock and embedder
+    (one loaded model shared by several in-process replicas)."""
 
     async def build(app: ServiceApp) -> None:
         client = redis
@@ -36,11 +50,12 @@ def make_build(settings: CacheSettings, redis: aioredis.Redis | None = None, clo
             max_bytes_per_entry=settings.max_bytes_per_entry,
             max_temperature=settings.max_temperature,
         )
+        entries = ExactCache(client, settings.max_entries_per_tenant)
+        semantic = None
+        if settings.semantic_enabled:
+            semantic = await _semantic_layer(app, settings, client, entries, embedder, clock)
         service = CacheService(
-            entries=ExactCache(client, settings.max_entries_per_tenant),
-            counters=HitCounters(client),
-            policy=policy,
-            clock=clock,
+            entries=entries, counters=HitCounters(client), policy=policy, clock=clock, semantic=semantic
         )
         app.add_servicer(cache_pb2_grpc.add_CacheServiceServicer_to_server, CacheServicer(service), SERVICE_NAME)
         app.add_validator(cache_pb2.LookupRequest, validate_lookup)
@@ -50,3 +65,31 @@ def make_build(settings: CacheSettings, redis: aioredis.Redis | None = None, clo
         app.add_readiness_check("redis", redis_readiness(client))
 
     return build
+
+
+async def _semantic_layer(
+    app: ServiceApp,
+    settings: CacheSettings,
+    client: aioredis.Redis,
+    entries: ExactCache,
+    embedder: SentenceEmbedder | None,
+    clock: Clock,
+) -> SemanticCache:
+    if embedder is None:
+        embedder = await asyncio.to_thread(SentenceEmbedder, threads=settings.semantic_embed_threads)
+    executor = ThreadPoolExecutor(max_workers=settings.semantic_embed_threads, thread_name_prefix="embed")
+
+    async def stop_executor() -> None:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    app.on_shutdown(stop_executor)
+    replica = ReplicaIndex(client, settings.semantic_sync_check_seconds, clock)
+    app.spawn(replica.run())
+    floors = {**load_tenant_floors(settings.semantic_thresholds_file), **settings.semantic_thresholds}
+    return SemanticCache(
+        entries,
+        replica,
+        embed_off_loop(embedder, executor),
+        TenantThresholds(settings.semantic_threshold, floors),
+        QuestionGate(settings.semantic_substitution_similarity),
+    )

@@ -66,12 +66,13 @@ def canonical_form(key: cache_pb2.CacheKey, namespace: str) -> dict[str, Any]:
         "model": key.model,
         "namespace": namespace or DEFAULT_NAMESPACE,
         "policy_version": key.policy_version,
-        "params": _params(key.params),
-        "messages": [_message(message) for message in key.messages],
+        "params": canonical_params(key.params),
+        "messages": [canonical_message(message) for message in key.messages],
     }
 
 
-def _params(params: chat_pb2.GenerationParams) -> dict[str, Any]:
+def canonical_params(params: chat_pb2.GenerationParams) -> dict[str, Any]:
+    """The generation parameters as plain data, normalised."""
     tool_choice = params.tool_choice.strip()
     if params.tools and not tool_choice:
         tool_choice = "auto"
@@ -95,7 +96,8 @@ def _params(params: chat_pb2.GenerationParams) -> dict[str, Any]:
     }
 
 
-def _message(message: chat_pb2.Message) -> dict[str, Any]:
+def canonical_message(message: chat_pb2.Message) -> dict[str, Any]:
+    """One message as plain data, normalised."""
     return {
         "role": ROLE_NAMES.get(message.role, str(message.role)),
         "name": message.name,

@@ -28,30 +28,47 @@ class ExactCache:
 
     async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None:
         """The entry stored for exactly this request (and marks it used), or None."""
-        keys = TenantKeys(query.tenant_id)
-        payload = await self._lookup(
-            keys=[keys.entry(query.namespace, query.entry_id), keys.lru], args=[query.entry_id, _ms(now)]
-        )
+        return await self.fetch(query.tenant_id, query.namespace, query.entry_id, now, Outcome.HIT_EXACT, 1.0)
+
+    async def fetch(
+        self, tenant_id: str, namespace: str, entry_id: str, now: float, outcome: Outcome, similarity: float
+    ) -> LookupResult | None:
+        """The entry `entry_id` as a hit of the given kind (and marks it used), or None when it is gone."""
+        keys = TenantKeys(tenant_id)
+        payload = await self._lookup(keys=[keys.entry(namespace, entry_id), keys.lru], args=[entry_id, _ms(now)])
         if payload is None:
             return None
         answer = cache_pb2.CachedAnswer.FromString(payload)
         age = now - answer.created_at.ToNanoseconds() / 1e9
         return LookupResult(
-            outcome=Outcome.HIT_EXACT,
-            entry_id=query.entry_id,
-            answer=answer,
-            age_seconds=max(int(age), 0),
-            similarity=1.0,
+            outcome=outcome, entry_id=entry_id, answer=answer, age_seconds=max(int(age), 0), similarity=similarity
         )
 
     async def put(
-        self, tenant_id: str, namespace: str, entry_id: str, payload: bytes, ttl_seconds: int, now: float
+        self,
+        tenant_id: str,
+        namespace: str,
+        entry_id: str,
+        payload: bytes,
+        ttl_seconds: int,
+        now: float,
+        semantic_record: bytes = b"",
     ) -> int:
-        """Writes the entry, evicting the tenant's least recently used entries beyond the limit; returns how many."""
+        """Writes the entry (and its semantic record, if any), evicting the tenant's least recently used entries
+        beyond the limit; returns how many were evicted."""
         keys = TenantKeys(tenant_id)
         evicted = await self._store(
             keys=keys.bookkeeping,
-            args=[keys.prefix, _ms(now), entry_id, namespace, payload, ttl_seconds * 1000, self._max_entries],
+            args=[
+                keys.prefix,
+                _ms(now),
+                entry_id,
+                namespace,
+                payload,
+                ttl_seconds * 1000,
+                self._max_entries,
+                semantic_record,
+            ],
         )
         return int(evicted)
 

@@ -6,7 +6,9 @@ a Redis Cluster keeps one tenant's keys in one slot and a Lua script may touch a
     sg:cache:{t}:exp                        sorted set: entry_id -> expiry (ms), to forget expired entries
     sg:cache:{t}:idx                        hash: entry_id -> "<bytes> <namespace>"
     sg:cache:{t}:bytes                      integer: sum of the entries' bytes
-    sg:cache:{t}:counts                     hash: exact_hits, semantic_hits, misses (never expire)
+    sg:cache:{t}:counts                     hash: exact_hits, semantic_hits, misses, semantic_similarity_sum
+    sg:cache:{t}:vec                        hash: entry_id -> semantic record (partition, expiry, vector, question)
+    sg:cache:{t}:seq                        integer: number of the tenant's last semantic index change
 """
 
 from __future__ import annotations
@@ -53,9 +55,17 @@ class TenantKeys:
         return self.prefix + "counts"
 
     @property
+    def vectors(self) -> str:
+        return self.prefix + "vec"
+
+    @property
+    def sequence(self) -> str:
+        return self.prefix + "seq"
+
+    @property
     def bookkeeping(self) -> list[str]:
         """The keys every entry-changing script receives, in the order the scripts expect them."""
-        return [self.lru, self.expiry, self.index, self.total_bytes]
+        return [self.lru, self.expiry, self.index, self.total_bytes, self.vectors, self.sequence]
 
     def entry(self, namespace: str, entry_id: str) -> str:
         return f"{self.prefix}{namespace}{ENTRY_MARK}{entry_id}"

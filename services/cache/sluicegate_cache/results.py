@@ -60,6 +60,12 @@ class CacheStats:
     misses: int
     entries: int
     bytes: int
+    semantic_similarity_sum: float = 0.0
+
+    @property
+    def mean_semantic_similarity(self) -> float:
+        """The mean cosine similarity of the semantic hits; 0 before the first."""
+        return self.semantic_similarity_sum / self.semantic_hits if self.semantic_hits else 0.0
 
     @property
     def hit_rate(self) -> float:

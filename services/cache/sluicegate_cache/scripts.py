@@ -2,16 +2,29 @@
 invalidations from any number of cache replicas never leave the index, the byte total and the entries disagree,
 and never let a tenant exceed its entry limit.
 
-Every entry-changing script gets KEYS[1..4] = lru, exp, idx, bytes (see layout.py) and ARGV[1] = the tenant's key
-prefix; entry keys are built from the prefix inside the script. They share the tenant's hash tag, so they live in
+Every entry-changing script gets KEYS[1..6] = lru, exp, idx, bytes, vec, seq (see layout.py) and ARGV[1] = the
+tenant's key prefix; entry keys are built from the prefix inside the script.
+
+Semantic records (vec) change only inside these scripts, and every change is published on INDEX_CHANNEL as
+"<tenant> <seq> <a|r> <entry_id> <record>" with a per-tenant sequence number (seq), in the same atomic step: a
+replica that sees every number in order holds exactly what Redis holds, and one that sees a gap reloads. They share the tenant's hash tag, so they live in
 the same cluster slot as the declared keys.
 """
 
 from __future__ import annotations
 
-_COMMON = """
-local lru, exp, idx, total = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+INDEX_CHANNEL = "sg:cache:index-changes"
+
+_COMMON = f"""
+local lru, exp, idx, total, vec, seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local prefix = ARGV[1]
+local tenant = string.match(prefix, '{{(.*)}}')
+
+-- announce tells every replica that a semantic record was added ('a') or removed ('r').
+local function announce(op, id, record)
+  local number = redis.call('INCR', seq)
+  redis.call('PUBLISH', '{INDEX_CHANNEL}', tenant .. ' ' .. number .. ' ' .. op .. ' ' .. id .. ' ' .. record)
+end
 
 local function indexed(id)
   local meta = redis.call('HGET', idx, id)
@@ -27,6 +40,7 @@ local function forget(id)
     redis.call('DECRBY', total, size)
     redis.call('HDEL', idx, id)
   end
+  if redis.call('HDEL', vec, id) == 1 then announce('r', id, '') end
   redis.call('ZREM', lru, id)
   redis.call('ZREM', exp, id)
 end
@@ -51,15 +65,20 @@ local function purge(now)
 end
 """
 
-# ARGV: prefix, now_ms, entry_id, namespace, payload, ttl_ms, max_entries. Returns the number of entries evicted.
+# ARGV: prefix, now_ms, entry_id, namespace, payload, ttl_ms, max_entries, semantic record ('' for none).
+# Returns the number of entries evicted.
 STORE = (
     _COMMON
     + """
 local now, id, namespace, payload = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-local ttl, max_entries = tonumber(ARGV[6]), tonumber(ARGV[7])
+local ttl, max_entries, record = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 purge(now)
 remove(id, '')
 redis.call('SET', prefix .. namespace .. ':e:' .. id, payload, 'PX', ttl)
+if record ~= '' then
+  redis.call('HSET', vec, id, record)
+  announce('a', id, record)
+end
 redis.call('HSET', idx, id, string.len(payload) .. ' ' .. namespace)
 redis.call('INCRBY', total, string.len(payload))
 redis.call('ZADD', lru, now, id)

@@ -19,6 +19,7 @@ from sluicegate_cache.exact import ExactCache
 from sluicegate_cache.names import require_entry_id, require_name, resolve_namespace
 from sluicegate_cache.policy import TOO_LARGE, StorePolicy
 from sluicegate_cache.results import CacheQuery, CacheStats, LookupResult, Outcome, StoreResult
+from sluicegate_cache.semantic import SemanticCache
 
 Clock = Callable[[], float]
 
@@ -26,7 +27,7 @@ log = get_logger(__name__)
 
 
 class LookupLayer(Protocol):
-    """One way of finding an answer (exact today, semantic next); layers are asked in order, first hit wins."""
+    """One way of finding an answer (exact, then semantic); layers are asked in order, first hit wins."""
 
     async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None: ...
 
@@ -58,13 +59,17 @@ class CacheService:
         counters: HitCounters,
         policy: StorePolicy,
         clock: Clock = time.time,
+        semantic: SemanticCache | None = None,
         layers: Sequence[LookupLayer] | None = None,
     ) -> None:
         self._entries = entries
         self._counters = counters
         self._policy = policy
         self._clock = clock
-        self._layers = tuple(layers) if layers is not None else (entries,)
+        self._semantic = semantic
+        if layers is None:
+            layers = (entries,) if semantic is None else (entries, semantic)
+        self._layers = tuple(layers)
 
     async def lookup(self, key: cache_pb2.CacheKey, control: chat_pb2.CacheControl) -> LookupResult:
         tenant_id, namespace = _scope(key, control)
@@ -79,7 +84,7 @@ class CacheService:
                 if hit is not None:
                     result = hit
                     break
-            await self._counters.record(tenant_id, result.outcome)
+            await self._counters.record(tenant_id, result.outcome, result.similarity)
         return result
 
     async def store(
@@ -101,10 +106,12 @@ class CacheService:
         if not self._policy.fits(len(payload)):
             return StoreResult(stored=False, skipped_reason=TOO_LARGE)
         entry_id = entry_id_for(key, namespace)
+        ttl_seconds = self._policy.ttl_seconds(control)
+        record = b""
+        if self._semantic is not None:
+            record = await self._semantic.record_for(key, namespace, int(now * 1000) + ttl_seconds * 1000)
         with _redis_unavailable():
-            evicted = await self._entries.put(
-                tenant_id, namespace, entry_id, payload, self._policy.ttl_seconds(control), now
-            )
+            evicted = await self._entries.put(tenant_id, namespace, entry_id, payload, ttl_seconds, now, record)
         return StoreResult(stored=True, entry_id=entry_id, evicted=evicted)
 
     async def invalidate(self, tenant_id: str, namespace: str, entry_id: str) -> int:
@@ -123,9 +130,10 @@ class CacheService:
             counts = await self._counters.read(tenant_id)
             entries, total_bytes = await self._entries.size(tenant_id, self._clock())
         return CacheStats(
-            exact_hits=counts[Outcome.HIT_EXACT],
-            semantic_hits=counts[Outcome.HIT_SEMANTIC],
-            misses=counts[Outcome.MISS],
+            exact_hits=counts.hits[Outcome.HIT_EXACT],
+            semantic_hits=counts.hits[Outcome.HIT_SEMANTIC],
+            misses=counts.hits[Outcome.MISS],
+            semantic_similarity_sum=counts.similarity_sum,
             entries=entries,
             bytes=total_bytes,
         )

@@ -60,4 +60,5 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
             entries=stats.entries,
             bytes=stats.bytes,
             hit_rate=stats.hit_rate,
+            mean_semantic_similarity=stats.mean_semantic_similarity,
         )

@@ -23,6 +23,24 @@ class CacheSettings(ServiceSettings):
     max_entries_per_tenant: int = Field(default=10_000, gt=0, description="beyond it the least recently used go")
     max_bytes_per_entry: int = Field(default=256 * 1024, gt=0, description="larger answers are not stored")
     max_temperature: float = Field(default=1.0, ge=0, description="answers sampled hotter are not stored")
+    semantic_enabled: bool = Field(default=True, description="false serves exact hits only and loads no model")
+    semantic_threshold: float = Field(
+        default=0.86, gt=0, le=1, description="the tenants' default floor of cosine similarity for a semantic hit"
+    )
+    semantic_substitution_similarity: float = Field(
+        default=0.91,
+        gt=0,
+        le=1,
+        description="similarity two questions need when content words were swapped on both sides (gate.py)",
+    )
+    semantic_thresholds: dict[str, float] = Field(
+        default_factory=dict, description='per-tenant floors, JSON: {"acme": 0.9}; they override the YAML file'
+    )
+    semantic_thresholds_file: str = Field(default="", description="YAML mapping of tenant id to floor")
+    semantic_embed_threads: int = Field(default=1, gt=0, description="threads running the embedding model")
+    semantic_sync_check_seconds: float = Field(
+        default=1.0, gt=0, description="how often a replica checks that its index has every change Redis made"
+    )
 
     @model_validator(mode="after")
     def _default_ttl_within_cap(self) -> CacheSettings:

@@ -39,6 +39,7 @@ def _keyed_problems(key: cache_pb2.CacheKey, control: chat_pb2.CacheControl) -> 
         "key.model": None if key.model.strip() else "required",
         "key.messages": None if key.messages else "at least one message is required",
         "control.ttl_seconds": "must not be negative" if control.ttl_seconds < 0 else None,
+        "control.min_similarity": None if 0 <= control.min_similarity <= 1 else "must be between 0 and 1",
         "key.params.max_tokens": "must not be negative" if key.params.max_tokens < 0 else None,
     }
     for name in ("temperature", "top_p"):

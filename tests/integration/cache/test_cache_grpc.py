@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sluicegate.cache.v1 import cache_pb2, cache_pb2_grpc
 from sluicegate.common.v1 import chat_pb2, decision_pb2
 from sluicegate.devstack.processes import free_port
+from sluicegate.embedding import SentenceEmbedder
 from sluicegate.runtime.channels import create_channel
 from sluicegate.runtime.errors import ServiceError
 from sluicegate.runtime.testing import serving
@@ -27,19 +28,20 @@ def settings(redis_url: str) -> CacheSettings:
     )
 
 
-async def start(stack: AsyncExitStack, redis_url: str) -> grpc.aio.Channel:
-    """Serves the cache until the stack closes; returns a channel to it."""
-    running = await stack.enter_async_context(serving("cache", settings(redis_url), make_build(settings(redis_url))))
+async def start(stack: AsyncExitStack, redis_url: str, embedder: SentenceEmbedder) -> grpc.aio.Channel:
+    """Serves the cache (sharing the test session's loaded model) until the stack closes; returns a channel."""
+    configured = settings(redis_url)
+    running = await stack.enter_async_context(serving("cache", configured, make_build(configured, embedder=embedder)))
     channel = create_channel(running.address, [SERVICE_NAME], default_timeout_seconds=5)
     stack.push_async_callback(channel.close)
     return channel
 
 
 @pytest.fixture
-async def replicas(redis_url: str) -> AsyncIterator[tuple[cache_pb2_grpc.CacheServiceStub, ...]]:
+async def replicas(redis_url: str, embedder) -> AsyncIterator[tuple[cache_pb2_grpc.CacheServiceStub, ...]]:
     """Two cache servers sharing one Redis, as two replicas behind a load balancer."""
     async with AsyncExitStack() as stack:
-        channels = [await start(stack, redis_url) for _ in range(2)]
+        channels = [await start(stack, redis_url, embedder) for _ in range(2)]
         yield tuple(cache_pb2_grpc.CacheServiceStub(channel) for channel in channels)
 
 
@@ -139,9 +141,9 @@ async def test_bad_requests_are_invalid_argument_naming_the_field(replicas, call
     assert field in [violation.field for violation in bad.field_violations]
 
 
-async def test_without_redis_the_cache_is_not_serving_and_lookups_are_unavailable():
+async def test_without_redis_the_cache_is_not_serving_and_lookups_are_unavailable(embedder):
     async with AsyncExitStack() as stack:
-        channel = await start(stack, f"redis://127.0.0.1:{free_port()}/0")
+        channel = await start(stack, f"redis://127.0.0.1:{free_port()}/0", embedder)
         health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
         assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
         with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -149,8 +151,8 @@ async def test_without_redis_the_cache_is_not_serving_and_lookups_are_unavailabl
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-async def test_with_redis_the_cache_is_serving(redis_url):
+async def test_with_redis_the_cache_is_serving(redis_url, embedder):
     async with AsyncExitStack() as stack:
-        channel = await start(stack, redis_url)
+        channel = await start(stack, redis_url, embedder)
         health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
         assert health.status == health_pb2.HealthCheckResponse.SERVING

@@ -6,10 +6,14 @@ import redis.asyncio as aioredis
 
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.common.v1 import chat_pb2
+from sluicegate.embedding import SentenceEmbedder
 from sluicegate_cache.counters import HitCounters
 from sluicegate_cache.exact import ExactCache
 from sluicegate_cache.policy import StorePolicy
+from sluicegate_cache.replica import ReplicaIndex
+from sluicegate_cache.semantic import SemanticCache, embed_off_loop
 from sluicegate_cache.service import CacheService
+from sluicegate_cache.thresholds import TenantThresholds
 
 MAX_ENTRIES = 3
 POLICY = StorePolicy(default_ttl_seconds=3600, max_ttl_seconds=7200, max_bytes_per_entry=4096, max_temperature=1.0)
@@ -43,3 +47,30 @@ def answer(
     text: str = "A gate that controls water flow.", finish=chat_pb2.FINISH_REASON_STOP
 ) -> cache_pb2.CachedAnswer:
     return cache_pb2.CachedAnswer(text=text, model="balanced", finish_reason=finish, cost_micros_usd=120)
+
+
+def semantic_layer(
+    redis: aioredis.Redis,
+    clock,
+    embedder: SentenceEmbedder,
+    entries: ExactCache,
+    floors: dict[str, float] | None = None,
+) -> tuple[SemanticCache, ReplicaIndex]:
+    """A semantic layer (threshold 0.86, the service default) and the replica index it reads; the caller runs
+    `replica.run()` for as long as the layer is used."""
+    replica = ReplicaIndex(redis, check_interval_seconds=0.2, clock=clock)
+    layer = SemanticCache(entries, replica, embed_off_loop(embedder), TenantThresholds(0.86, floors or {}))
+    return layer, replica
+
+
+def conversation(*turns: str, tenant: str = "acme", system: str = "You are concise.") -> cache_pb2.CacheKey:
+    """A request whose messages alternate user and assistant turns after a system prompt (the last is the user's)."""
+    roles = [chat_pb2.ROLE_USER, chat_pb2.ROLE_ASSISTANT]
+    messages = [chat_pb2.Message(role=chat_pb2.ROLE_SYSTEM, content=[chat_pb2.ContentPart(text=system)])]
+    messages += [
+        chat_pb2.Message(role=roles[index % 2], content=[chat_pb2.ContentPart(text=text)])
+        for index, text in enumerate(turns)
+    ]
+    return cache_pb2.CacheKey(
+        tenant_id=tenant, model="balanced", messages=messages, params=chat_pb2.GenerationParams(temperature=0.0)
+    )

@@ -1,0 +1,98 @@
+"""The semantic layer: a paraphrase of a stored question is served that question's answer, when it is safe to.
+
+A lookup embeds the sanitised last user turn (off the event loop), searches the tenant's partition in this
+replica's index (see replica.py), and serves the most similar entry that clears the threshold and the
+correctness gate (gate.py). Partitions with no entries are known without embedding, so most misses cost no model
+call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+
+import numpy as np
+
+from sluicegate.cache.v1 import cache_pb2
+from sluicegate.embedding import SentenceEmbedder
+from sluicegate_cache.exact import ExactCache
+from sluicegate_cache.gate import QuestionGate
+from sluicegate_cache.replica import ReplicaIndex
+from sluicegate_cache.results import CacheQuery, LookupResult, Outcome
+from sluicegate_cache.subject import subject_of
+from sluicegate_cache.thresholds import TenantThresholds
+from sluicegate_cache.vectors import SemanticRecord
+
+Embed = Callable[[str], Awaitable[np.ndarray]]
+
+
+def embed_off_loop(embedder: SentenceEmbedder, executor: Executor | None = None) -> Embed:
+    """An async embedding function that runs the model in `executor` (onnxruntime releases the GIL)."""
+
+    async def embed(text: str) -> np.ndarray:
+        return await asyncio.get_running_loop().run_in_executor(executor, embedder.embed_one, text)
+
+    return embed
+
+
+class SemanticCache:
+    """Finds and records near-duplicate questions within a tenant's partition."""
+
+    def __init__(
+        self,
+        entries: ExactCache,
+        replica: ReplicaIndex,
+        embed: Embed,
+        thresholds: TenantThresholds,
+        gate: QuestionGate | None = None,
+        candidates: int = 5,
+    ) -> None:
+        self._entries = entries
+        self._replica = replica
+        self._embed = embed
+        self._thresholds = thresholds
+        self._gate = gate or QuestionGate()
+        self._candidates = candidates
+
+    async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None:
+        if query.control.semantic_disabled:
+            return None
+        subject = subject_of(query.key, query.namespace)
+        if subject is None:
+            return None
+        # Embedding (the slow part) starts at once when this replica already holds the partition, and runs
+        # while the index catches up with Redis.
+        held = self._replica.held(query.tenant_id)
+        embedding = None
+        if held is not None and held.has_partition(subject.partition):
+            embedding = asyncio.ensure_future(self._embed(subject.question))
+        index = None
+        try:
+            index = await self._replica.tenant(query.tenant_id)
+        finally:
+            searchable = index is not None and index.has_partition(subject.partition)
+            if embedding is not None and not searchable:
+                embedding.cancel()
+        if not searchable:
+            return None
+        vector = await (embedding if embedding is not None else self._embed(subject.question))
+        threshold = self._thresholds.effective(query.tenant_id, query.control.min_similarity)
+        now_ms = int(now * 1000)
+        for candidate in index.search(subject.partition, vector, threshold, now_ms, self._candidates):
+            if not self._gate.same_question(subject.question, candidate.question, candidate.similarity):
+                continue
+            hit = await self._entries.fetch(
+                query.tenant_id, query.namespace, candidate.entry_id, now, Outcome.HIT_SEMANTIC, candidate.similarity
+            )
+            if hit is not None:
+                return hit
+        return None
+
+    async def record_for(self, key: cache_pb2.CacheKey, namespace: str, expires_at_ms: int) -> bytes:
+        """The semantic record to store beside an entry (b"" when the request has no comparable question)."""
+        subject = subject_of(key, namespace)
+        if subject is None:
+            return b""
+        vector = await self._embed(subject.question)
+        return SemanticRecord(subject.partition, expires_at_ms, vector, subject.question).encode()

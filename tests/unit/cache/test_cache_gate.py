@@ -1,0 +1,123 @@
+"""The correctness gate, the partition of a request, per-tenant thresholds, and the in-process vector index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cache_builders import conversation
+
+from sluicegate.embedding import EMBEDDING_DIMENSIONS
+from sluicegate_cache.gate import QuestionGate
+from sluicegate_cache.subject import subject_of
+from sluicegate_cache.thresholds import TenantThresholds, load_tenant_floors
+from sluicegate_cache.vectors import PROJECTION_FROM_ROWS, PartitionIndex, SemanticRecord
+
+GATE = QuestionGate(substitution_similarity=0.91)
+
+
+@pytest.mark.parametrize(
+    ("asked", "stored", "difference"),
+    [
+        ("Is X safe for children?", "Is X unsafe for children?", "antonym"),
+        ("Is coffee bad for your heart?", "Is coffee good for your heart?", "antonym"),
+        ("Is it safe to fly?", "Isn't it safe to fly?", "negation"),
+        ("Can dogs eat grapes?", "Can dogs never eat grapes?", "negation"),
+        ("Sales figures for 2023", "Sales figures for 2024", "numbers"),
+        ("How many days are in two weeks?", "How many days are in three weeks?", "numbers"),
+        ("Flights from Paris to Rome", "Flights from London to Rome", "entities"),
+        ("Convert Celsius to Fahrenheit", "Convert Fahrenheit to Celsius", "entities"),
+        ("What is the recommended dose of aspirin?", "What is the maximum dose of aspirin?", "qualifier"),
+        ("What are the causes of inflation?", "What are the effects of inflation?", "antonym"),
+        ("How do I install the printer driver?", "How do I update the printer driver?", "key_terms"),
+    ],
+)
+def test_the_gate_names_what_differs(asked, stored, difference):
+    assert GATE.difference(asked, stored, similarity=0.9) == difference
+
+
+@pytest.mark.parametrize(
+    ("asked", "stored"),
+    [
+        ("What is the capital of France?", "which city is the capital of france"),
+        ("How can I reset my password?", "How do I reset my password?"),
+        ("What's Australia's capital city?", "What is the capital city of Australia?"),
+        ("How much is 15% of 80?", "What is 15 percent of 80?"),
+    ],
+)
+def test_paraphrases_pass_the_gate(asked, stored):
+    assert GATE.difference(asked, stored, similarity=0.95) is None
+
+
+def test_swapped_content_words_need_the_substitution_similarity():
+    asked, stored = "Who wrote Hamlet?", "Who is the author of Hamlet?"
+    assert GATE.same_question(asked, stored, similarity=0.95)
+    assert not GATE.same_question(asked, stored, similarity=0.88)
+
+
+def test_the_partition_covers_tenant_context_and_parameter_class_but_not_the_wording():
+    base = subject_of(conversation("Hi", "Hello", "What is DNS?"), "default")
+    assert base is not None and base.question == "What is DNS?"
+    reworded = subject_of(conversation("Hi", "Hello", "Explain DNS"), "default")
+    near_max_tokens = conversation("Hi", "Hello", "What is DNS?")
+    near_max_tokens.params.max_tokens, far_max_tokens = 300, conversation("Hi", "Hello", "What is DNS?")
+    far_max_tokens.params.max_tokens = 2000
+    base_with_tokens = conversation("Hi", "Hello", "What is DNS?")
+    base_with_tokens.params.max_tokens = 500
+
+    assert reworded.partition == base.partition
+    assert subject_of(near_max_tokens, "default").partition == subject_of(base_with_tokens, "default").partition
+    for other in [
+        subject_of(conversation("Hi", "Hello", "What is DNS?", tenant="globex"), "default"),
+        subject_of(conversation("Hey", "Hello", "What is DNS?"), "default"),
+        subject_of(conversation("Hi", "Hello", "What is DNS?", system="Be verbose."), "default"),
+        subject_of(conversation("Hi", "Hello", "What is DNS?"), "support"),
+        subject_of(far_max_tokens, "default"),
+    ]:
+        assert other.partition != base.partition
+    assert subject_of(conversation("Hi", "Hello"), "default") is None  # ends with the assistant's turn
+
+
+def test_thresholds_have_a_floor_per_tenant_that_requests_may_only_raise(tmp_path):
+    path = tmp_path / "floors.yaml"
+    path.write_text("acme: 0.9\nglobex: 0.95\n")
+    thresholds = TenantThresholds(0.86, load_tenant_floors(path))
+    assert thresholds.effective("acme", 0.0) == 0.9
+    assert thresholds.effective("acme", 0.5) == 0.9
+    assert thresholds.effective("acme", 0.97) == 0.97
+    assert thresholds.effective("initech", 0.0) == 0.86
+    with pytest.raises(ValueError):
+        TenantThresholds(0.86, {"acme": 1.5})
+
+
+def _unit(rng: np.random.Generator) -> np.ndarray:
+    vector = rng.standard_normal(EMBEDDING_DIMENSIONS).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+@pytest.mark.parametrize("rows", [10, PROJECTION_FROM_ROWS + 10])
+def test_the_index_finds_the_nearest_live_row_after_removals(rows):
+    rng = np.random.default_rng(1)
+    index = PartitionIndex()
+    vectors = [_unit(rng) for _ in range(rows)]
+    for number, vector in enumerate(vectors):
+        index.put(f"e{number}", SemanticRecord(b"p" * 16, 10_000 if number != 3 else 10, vector, f"q{number}"))
+    index.remove("e0")
+    index.remove("e1")
+
+    near = vectors[5] + 0.2 * _unit(rng)
+    near /= np.linalg.norm(near)
+    found = index.search(near, threshold=0.5, now_ms=100, limit=3)
+
+    assert [candidate.entry_id for candidate in found] == ["e5"]
+    assert found[0].question == "q5" and found[0].similarity > 0.9
+    assert index.search(vectors[0], threshold=0.5, now_ms=100, limit=3) == []  # removed
+    assert index.search(vectors[3], threshold=0.5, now_ms=100, limit=3) == []  # expired
+    assert len(index) == rows - 2
+
+
+def test_semantic_records_round_trip():
+    vector = _unit(np.random.default_rng(2))
+    record = SemanticRecord(b"\x01" * 16, 1_234_567, vector, "Qu'est-ce que c'est ?")
+    decoded = SemanticRecord.decode(record.encode())
+    assert (decoded.partition, decoded.expires_at_ms, decoded.question) == (b"\x01" * 16, 1_234_567, record.question)
+    assert np.array_equal(decoded.vector, vector)
