@@ -229,3 +229,32 @@ def test_cancelling_a_stream_cancels_the_provider_call(stack: Stack) -> None:
         assert cancelled == before + 1, "the provider call outlived the client's cancellation"
     finally:
         httpx.delete(f"{mock}/_mock/behaviours/mock-creative")
+
+
+def test_a_paraphrase_is_served_from_the_semantic_cache_but_never_to_another_tenant(stack: Stack) -> None:
+    from sluicegate.metering.v1 import metering_pb2, metering_pb2_grpc
+
+    client = GatewayClient(stack.gateway_address, stack.api_key, timeout_seconds=30)
+    admin = (("x-admin-token", stack.admin_token),)
+    with grpc.insecure_channel(stack.gateway_address) as channel:
+        created = metering_pb2_grpc.MeteringAdminServiceStub(channel).CreateApiKey(
+            metering_pb2.CreateApiKeyRequest(key=metering_pb2.ApiKey(name="other", tenant_id="other-tenant")),
+            metadata=admin,
+            timeout=10,
+        )
+    stranger = GatewayClient(stack.gateway_address, created.secret, timeout_seconds=30)
+    try:
+        first = client.chat("How do I reset my account password?", model="fast")
+        paraphrase = client.chat("What is the way to reset the password of my account?", model="fast")
+        assert first.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_MISS
+        assert paraphrase.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC
+        assert 0.8 < paraphrase.decision.cache.similarity < 1.0
+        assert paraphrase.message.content[0].text == first.message.content[0].text
+        for text in ("How do I reset my account password?", "What is the way to reset the password of my account?"):
+            outcome = stranger.chat(text, model="fast").decision.cache.outcome
+            assert outcome not in (decision_pb2.CACHE_OUTCOME_HIT_EXACT, decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC)
+        opposite = client.chat("How do I not reset my account password?", model="fast")
+        assert opposite.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_MISS
+    finally:
+        client.close()
+        stranger.close()

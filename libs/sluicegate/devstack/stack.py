@@ -121,6 +121,9 @@ class Stack:
         return {
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "PYTHONUNBUFFERED": "1",
+            # numpy and onnxruntime default to a thread per core; with many processes on few cores that thrashes.
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
             **self.config.env,
         }
 
