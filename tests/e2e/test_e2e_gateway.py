@@ -251,7 +251,9 @@ def test_a_paraphrase_is_served_from_the_semantic_cache_but_never_to_another_ten
         assert 0.8 < paraphrase.decision.cache.similarity < 1.0
         assert paraphrase.message.content[0].text == first.message.content[0].text
         for text in ("How do I reset my account password?", "What is the way to reset the password of my account?"):
-            outcome = stranger.chat(text, model="fast").decision.cache.outcome
+            # no_store: the stranger's own first answer must not become what its second question hits.
+            response = stranger.chat(text, model="fast", cache=chat_pb2.CacheControl(no_store=True))
+            outcome = response.decision.cache.outcome
             assert outcome not in (decision_pb2.CACHE_OUTCOME_HIT_EXACT, decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC)
         opposite = client.chat("How do I not reset my account password?", model="fast")
         assert opposite.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_MISS
