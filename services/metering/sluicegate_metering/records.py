@@ -182,6 +182,8 @@ class BucketCharge:
     bucket: str
     charged_micros: int
     remaining_micros: int
+    limit_micros: int = 0
+    soft_threshold_reached: bool = False
 
 
 @dataclass(frozen=True)

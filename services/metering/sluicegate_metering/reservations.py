@@ -34,6 +34,7 @@ from sluicegate_metering.ratelimits import (
 )
 from sluicegate_metering.records import (
     BucketCharge,
+    BudgetRule,
     Principal,
     Reservation,
     Settlement,
@@ -205,8 +206,14 @@ class Meter:
             downgraded_from="" if chosen is requested else model,
             expires_at=expires_at,
             buckets=[
-                BucketCharge(bucket, chosen.amount_micros, max(room, 0))
-                for bucket, room in zip(buckets, result[2:], strict=True)
+                BucketCharge(
+                    bucket,
+                    chosen.amount_micros,
+                    max(room, 0),
+                    limit_micros=rule.limit_micros,
+                    soft_threshold_reached=_past_soft_threshold(rule, room),
+                )
+                for bucket, rule, room in zip(buckets, rules, result[2:], strict=True)
             ],
         )
 
@@ -373,3 +380,9 @@ async def reclaim_forever(meter: Meter, interval_seconds: float) -> None:
             log.info("reclaimed expired reservations", count=reclaimed)
         if reclaimed < RECLAIM_BATCH:
             await asyncio.sleep(interval_seconds)
+
+
+def _past_soft_threshold(rule: BudgetRule, room_micros: int) -> bool:
+    """Whether spend plus reservations have passed the rule's soft threshold (its alerting line)."""
+    ratio = rule.soft_threshold_ratio
+    return bool(ratio) and rule.limit_micros > 0 and rule.limit_micros - room_micros >= ratio * rule.limit_micros

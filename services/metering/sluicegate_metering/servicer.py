@@ -99,7 +99,11 @@ def charges_from_proto(charges) -> list[UsageCharge]:
 def bucket_charges_to_proto(buckets: list[BucketCharge]) -> list[decision_pb2.BucketCharge]:
     return [
         decision_pb2.BucketCharge(
-            bucket=bucket.bucket, charged_micros_usd=bucket.charged_micros, remaining_micros_usd=bucket.remaining_micros
+            bucket=bucket.bucket,
+            charged_micros_usd=bucket.charged_micros,
+            remaining_micros_usd=bucket.remaining_micros,
+            limit_micros_usd=bucket.limit_micros,
+            soft_threshold_reached=bucket.soft_threshold_reached,
         )
         for bucket in buckets
     ]

@@ -16,6 +16,7 @@ TOKENS_PER_REQUEST_HIGH = "tokens_per_request_high"
 ERROR_RATE_HIGH = "error_rate_high"
 COST_PER_REQUEST_HIGH = "cost_per_request_high"
 CACHE_HIT_RATE_LOW = "cache_hit_rate_low"
+BUDGET_SOFT_THRESHOLD = "budget_soft_threshold"
 ALL_MODELS = "all"
 # Resolved alerts are kept only so operators can see what recently cleared.
 RESOLVED_KEPT = 100
@@ -204,6 +205,15 @@ class AlertEvaluator:
                 limits.cost_per_request_micros_usd,
                 f"a request costs {cost:,.0f} micro-USD on average over the last {seconds} "
                 f"(budget per request {limits.cost_per_request_micros_usd:,.0f})",
+            )
+        # One request that found its budget past the soft threshold is enough: the bucket is the subject.
+        for bucket in sorted({bucket for record in window for bucket in record.budgets_past_soft_threshold}):
+            yield Measurement(
+                BUDGET_SOFT_THRESHOLD,
+                bucket,
+                1.0,
+                0.5,
+                f"budget {bucket} has passed its soft threshold (spend and reservations, last {seconds})",
             )
         lookups = [record for record in window if record.is_cache_lookup]
         if len(lookups) >= limits.min_requests:

@@ -43,6 +43,8 @@ class TraceRecord:
     first_choice_model: str
     fallbacks: int
     serialized_trace: bytes
+    # Budget buckets that metering reported past their soft threshold when this request reserved.
+    budgets_past_soft_threshold: tuple[str, ...] = ()
 
     @property
     def is_error(self) -> bool:

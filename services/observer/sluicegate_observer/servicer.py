@@ -72,6 +72,9 @@ def record_from_trace(trace: observer_pb2.RequestTrace) -> TraceRecord:
         first_choice_model=attempts[0].model if attempts else trace.model,
         fallbacks=max(len(attempts) - 1, 0),
         serialized_trace=trace.SerializeToString(),
+        budgets_past_soft_threshold=tuple(
+            bucket.bucket for bucket in decision.budget.buckets if bucket.soft_threshold_reached
+        ),
     )
 
 

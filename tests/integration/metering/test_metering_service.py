@@ -131,6 +131,13 @@ async def test_authorize_settle_and_the_budget_status(client):
         metering_pb2.AuthorizeRequest(principal=principal, model="balanced", prompt_tokens=1_000, max_tokens=500)
     )
     assert reservation.reserved_micros_usd == BALANCED_WORST and reservation.expires_at.seconds > 0
+    # Spend plus reservations passed half the limit: the request's decision record carries the soft alert.
+    [bucket] = reservation.buckets
+    assert (bucket.limit_micros_usd, bucket.remaining_micros_usd, bucket.soft_threshold_reached) == (
+        10_000,
+        2_500,
+        True,
+    )
     [status] = (
         await client.admin.GetBudgetStatus(metering_pb2.GetBudgetStatusRequest(tenant_id="acme"), metadata=ADMIN)
     ).budgets

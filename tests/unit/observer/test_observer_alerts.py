@@ -8,6 +8,7 @@ import math
 import pytest
 
 from sluicegate_observer.alerts import (
+    BUDGET_SOFT_THRESHOLD,
     CACHE_HIT_RATE_LOW,
     COST_PER_REQUEST_HIGH,
     ERROR_RATE_HIGH,
@@ -142,6 +143,11 @@ HEALTHY = {"duration_seconds": 0.5, "cost_micros_usd": 30, "cache_outcome": "hit
         (ERROR_RATE_HIGH, "gpt-4o-mini", {"status_code": "UNAVAILABLE"}),
         (COST_PER_REQUEST_HIGH, "all", {"cost_micros_usd": 50_000}),
         (CACHE_HIT_RATE_LOW, "all", {"cache_outcome": "miss"}),
+        (
+            BUDGET_SOFT_THRESHOLD,
+            "tenant:acme:daily:2026-11-29",
+            {"budgets_past_soft_threshold": ("tenant:acme:daily:2026-11-29",)},
+        ),
     ],
 )
 def test_each_rule_fires_on_bad_traffic_and_resolves_after_clean_evaluations(

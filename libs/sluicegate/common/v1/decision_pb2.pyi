@@ -203,14 +203,18 @@ class CacheDecision(_message.Message):
     def __init__(self, outcome: _Optional[_Union[CacheOutcome, str]] = ..., similarity: _Optional[float] = ..., age_seconds: _Optional[int] = ..., entry_id: _Optional[str] = ..., stored: _Optional[bool] = ..., store_skipped_reason: _Optional[str] = ...) -> None: ...
 
 class BucketCharge(_message.Message):
-    __slots__ = ("bucket", "charged_micros_usd", "remaining_micros_usd")
+    __slots__ = ("bucket", "charged_micros_usd", "remaining_micros_usd", "limit_micros_usd", "soft_threshold_reached")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     CHARGED_MICROS_USD_FIELD_NUMBER: _ClassVar[int]
     REMAINING_MICROS_USD_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_MICROS_USD_FIELD_NUMBER: _ClassVar[int]
+    SOFT_THRESHOLD_REACHED_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     charged_micros_usd: int
     remaining_micros_usd: int
-    def __init__(self, bucket: _Optional[str] = ..., charged_micros_usd: _Optional[int] = ..., remaining_micros_usd: _Optional[int] = ...) -> None: ...
+    limit_micros_usd: int
+    soft_threshold_reached: bool
+    def __init__(self, bucket: _Optional[str] = ..., charged_micros_usd: _Optional[int] = ..., remaining_micros_usd: _Optional[int] = ..., limit_micros_usd: _Optional[int] = ..., soft_threshold_reached: _Optional[bool] = ...) -> None: ...
 
 class BudgetDecision(_message.Message):
     __slots__ = ("reservation_id", "reserved_micros_usd", "charged_micros_usd", "buckets", "downgraded_to")
