@@ -159,29 +159,45 @@ class ChatPipeline:
         self, request: gateway_pb2.ChatStreamRequest, api_key: str
     ) -> AsyncIterator[gateway_pb2.ChatStreamResponse]:
         state = self._begin(request, observer_pb2.REQUEST_TYPE_CHAT_STREAM)
+        idempotency_claimed = False
         try:
             await self._authenticate(state, api_key)
             replay = await self._claim_idempotency(state)
             if replay is not None:
-                async for event in _replay(replay.message.content[0].text if replay.message.content else "", state):
+                async for event in _replay(_text_of(replay.message), state):
                     yield event
                 yield _summary_event(replay)
                 return
-            await self._guard_input(state)
-            hit = await self._lookup_and_plan(state)
-            if hit is not None:
-                text = await self._guard_output(state, hit.text)
-                async for event in _replay(text, state):
-                    yield event
-                yield _summary_event(self._response(state, text, hit.finish_reason, tool_calls=()))
-                return
-            async for event in self._stream_completion(state):
+            idempotency_claimed = bool(request.idempotency_key and self._idempotency)
+            pieces: list[str] = []
+            async for event in self._answer_stream(state):
+                if event.HasField("delta"):
+                    pieces.append(event.delta.text)
+                elif idempotency_claimed:
+                    # Remembered before the summary goes out: a retry after this point replays, never recharges.
+                    answer = _response_of(event.summary, "".join(pieces))
+                    await self._idempotency.complete(state.principal.tenant_id, request.idempotency_key, answer)
+                    idempotency_claimed = False
                 yield event
         except BaseException as exc:
             self._fail(state, exc)
+            if idempotency_claimed:
+                self._spawn(self._idempotency.abandon(state.principal.tenant_id, request.idempotency_key))
             raise
         finally:
             self._finish(state)
+
+    async def _answer_stream(self, state: RequestState) -> AsyncIterator[gateway_pb2.ChatStreamResponse]:
+        await self._guard_input(state)
+        hit = await self._lookup_and_plan(state)
+        if hit is not None:
+            text = await self._guard_output(state, hit.text)
+            async for event in _replay(text, state):
+                yield event
+            yield _summary_event(self._response(state, text, hit.finish_reason, tool_calls=()))
+            return
+        async for event in self._stream_completion(state):
+            yield event
 
     async def drain(self) -> None:
         """Waits for background settles, stores and records (at shutdown: nothing acknowledged is lost)."""
@@ -786,6 +802,18 @@ async def _replay(text: str, state: RequestState) -> AsyncIterator[gateway_pb2.C
         if not state.ttft_ms:
             state.ttft_ms = (time.perf_counter() - state.started) * 1000
         yield gateway_pb2.ChatStreamResponse(delta=gateway_pb2.ChatDelta(text=text[start : start + REPLAY_CHUNK_CHARS]))
+
+
+def _response_of(summary: gateway_pb2.ChatSummary, text: str) -> gateway_pb2.ChatResponse:
+    return gateway_pb2.ChatResponse(
+        id=summary.id,
+        message=text_message(chat_pb2.ROLE_ASSISTANT, text),
+        finish_reason=summary.finish_reason,
+        model=summary.model,
+        usage=summary.usage,
+        cost_micros_usd=summary.cost_micros_usd,
+        decision=summary.decision,
+    )
 
 
 def _summary_event(response: gateway_pb2.ChatResponse) -> gateway_pb2.ChatStreamResponse:

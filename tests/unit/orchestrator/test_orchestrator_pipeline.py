@@ -278,3 +278,27 @@ async def test_idempotency_key_replays_the_first_answer(fakes: Fakes, redis_url:
         await pipeline.chat(chat("something else", idempotency_key="order-17"), KEY)
     assert caught.value.code == grpc.StatusCode.ALREADY_EXISTS and caught.value.reason == "IDEMPOTENCY_CONFLICT"
     await redis.aclose()
+
+
+async def test_a_streamed_request_with_an_idempotency_key_is_replayed_not_recharged(
+    fakes: Fakes, redis_url: str
+) -> None:
+    from sluicegate.runtime.redis import create_redis
+
+    redis = create_redis(redis_url)
+    pipeline = fakes.make_pipeline(IdempotencyStore(redis, ttl_seconds=60))
+    request = chat_stream("stream me once", idempotency_key="s-1", cache=chat_pb2.CacheControl(no_cache=True))
+    first = [event async for event in pipeline.chat_stream(request, KEY)]
+    second = [event async for event in pipeline.chat_stream(request, KEY)]
+    unary = await pipeline.chat(
+        chat("stream me once", idempotency_key="s-1", cache=chat_pb2.CacheControl(no_cache=True)), KEY
+    )
+    await settle_background(pipeline)
+
+    def text(events) -> str:
+        return "".join(event.delta.text for event in events if event.HasField("delta"))
+
+    assert text(second) == text(first) == "you said: stream me once" == unary.message.content[0].text
+    assert second[-1].summary.decision.idempotent_replay and unary.decision.idempotent_replay
+    assert len(fakes.router.calls) == 1 and len(fakes.metering.settled) == 1
+    await redis.aclose()
