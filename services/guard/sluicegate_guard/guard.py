@@ -1,7 +1,8 @@
 """The guard's decisions: scan a prompt and pseudonymise it, restore and screen an answer (whole or streamed).
 
 It fails closed: a scan that errors or outlasts its timeout, or a vault that cannot be reached, is
-UNAVAILABLE (GUARD_UNAVAILABLE), never a pass.
+UNAVAILABLE (GUARD_UNAVAILABLE), never a pass, unless the tenant's policy chose fail-open for the scan:
+then the prompt passes unchanged with the verdict NOT_SCANNED, so the decision record says so.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sluicegate_guard.engine import TextScan
 from sluicegate_guard.injection import fuse
 from sluicegate_guard.output import OutputScreen, OutputStream
 from sluicegate_guard.placeholders import Pseudonymiser, Span, restore
-from sluicegate_guard.policy import EntityAction, GuardPolicy, is_secret
+from sluicegate_guard.policy import EntityAction, GuardPolicy, TenantPolicies, is_secret
 from sluicegate_guard.pool import Scanner
 from sluicegate_guard.vault import Vault
 from sluicegate_guard.verdicts import (
@@ -42,26 +43,29 @@ T = TypeVar("T")
 
 _ENTITY_ACTIONS = {
     EntityAction.PSEUDONYMISE: Action.SANITIZE,
+    EntityAction.MASK: Action.SANITIZE,
+    EntityAction.REDACT: Action.SANITIZE,
     EntityAction.BLOCK: Action.BLOCK,
     EntityAction.ALLOW: Action.ALLOW,
 }
+_REPLACED = frozenset({EntityAction.PSEUDONYMISE, EntityAction.MASK, EntityAction.REDACT})
 
 
 class Guard:
-    """Inspects prompts and answers with a scanner (off the event loop), a vault and a policy."""
+    """Inspects prompts and answers with a scanner (off the event loop), a vault and per-tenant policies."""
 
     def __init__(
         self,
         scanner: Scanner,
         vault: Vault,
-        policy: GuardPolicy,
+        policy: GuardPolicy | TenantPolicies,
         scan_timeout_seconds: float,
         detector: CredentialDetector | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._scanner = scanner
         self._vault = vault
-        self._policy = policy
+        self._policies = policy if isinstance(policy, TenantPolicies) else TenantPolicies(policy)
         self._scan_timeout_seconds = scan_timeout_seconds
         self._detector = detector or CredentialDetector()
         self._clock = clock
@@ -69,11 +73,19 @@ class Guard:
     async def inspect_input(self, tenant_id: str, messages: Sequence[Sequence[str]]) -> InputInspection:
         """Scans every text of every message; `messages` holds each message's texts in order."""
         started = self._clock()
-        scans = iter(await self._scan([text for texts in messages for text in texts]))
+        policy = self._policies.for_tenant(tenant_id)
+        try:
+            scans = iter(await self._scan([text for texts in messages for text in texts]))
+        except ServiceError:
+            if not policy.fail_open:
+                raise
+            verdict = Verdict(Action.NOT_SCANNED, duration_ms=self._elapsed_ms(started))
+            _log_verdict("input passed unscanned (tenant fail-open)", verdict)
+            return InputInspection(verdict, [list(texts) for texts in messages])
         pseudonymiser = Pseudonymiser()
         findings: list[Finding] = []
         sanitized: list[list[str]] = []
-        blocked = False
+        blocked = replaced = False
         injection_score = 0.0
         for message_index, texts in enumerate(messages):
             injections: list[Finding] = []
@@ -81,15 +93,16 @@ class Guard:
             offset = 0  # findings are placed in the message's texts joined by newlines
             for text in texts:
                 scan = next(scans)
-                entity_findings, spans = self._entity_findings(scan, message_index, offset)
+                entity_findings, spans = _entity_findings(policy, scan, message_index, offset)
                 blocked = blocked or any(finding.action is Action.BLOCK for finding in entity_findings)
+                replaced = replaced or bool(spans)
                 findings.extend(entity_findings)
                 injections.extend(_injection_findings(scan, message_index, offset))
                 sanitized_texts.append(pseudonymiser.replace(text, spans))
                 offset += len(text) + 1
             message_score = fuse(finding.score for finding in injections)
             injection_score = max(injection_score, message_score)
-            if message_score >= self._policy.injection_threshold:
+            if message_score >= policy.injection_threshold:
                 blocked = True
                 injections = [dataclasses.replace(finding, action=Action.BLOCK) for finding in injections]
             findings.extend(injections)
@@ -98,35 +111,15 @@ class Guard:
         handle = ""
         if blocked:
             action, sanitized = Action.BLOCK, []
-        elif pseudonymiser.mapping:
+        elif replaced:
             action = Action.SANITIZE
-            handle = await self._vault_call(self._vault.store(tenant_id, pseudonymiser.mapping))
+            if pseudonymiser.mapping:
+                handle = await self._vault_call(self._vault.store(tenant_id, pseudonymiser.mapping))
         else:
             action = Action.ALLOW
         verdict = Verdict(action, findings, injection_score, self._elapsed_ms(started))
         _log_verdict("input inspected", verdict)
         return InputInspection(verdict, sanitized, handle)
-
-    def _entity_findings(self, scan: TextScan, message_index: int, offset: int) -> tuple[list[Finding], list[Span]]:
-        findings = []
-        spans = []
-        for hit in scan.entities:
-            entity_action = self._policy.action_for(hit.entity_type)
-            findings.append(
-                Finding(
-                    Kind.SECRET if is_secret(hit.entity_type) else Kind.PII,
-                    hit.entity_type,
-                    hit.score,
-                    message_index,
-                    offset + hit.start,
-                    offset + hit.end,
-                    _ENTITY_ACTIONS[entity_action],
-                    "presidio",
-                )
-            )
-            if entity_action is EntityAction.PSEUDONYMISE:
-                spans.append(Span(hit.start, hit.end, hit.entity_type))
-        return findings, spans
 
     async def inspect_output(self, tenant_id: str, restore_handle: str, text: str, canary: str) -> OutputInspection:
         started = self._clock()
@@ -189,6 +182,33 @@ class Guard:
         return (self._clock() - started) * 1000
 
 
+def _entity_findings(
+    policy: GuardPolicy, scan: TextScan, message_index: int, offset: int
+) -> tuple[list[Finding], list[Span]]:
+    """The text's entity findings under the tenant's policy, and the spans to replace."""
+    findings = []
+    spans = []
+    for hit in scan.entities:
+        if hit.score < policy.min_score_for(hit.entity_type):
+            continue
+        entity_action = policy.action_for(hit.entity_type)
+        findings.append(
+            Finding(
+                Kind.SECRET if is_secret(hit.entity_type) else Kind.PII,
+                hit.entity_type,
+                hit.score,
+                message_index,
+                offset + hit.start,
+                offset + hit.end,
+                _ENTITY_ACTIONS[entity_action],
+                "presidio",
+            )
+        )
+        if entity_action in _REPLACED:
+            spans.append(Span(hit.start, hit.end, hit.entity_type, entity_action.value))
+    return findings, spans
+
+
 def _injection_findings(scan: TextScan, message_index: int, offset: int) -> list[Finding]:
     return [
         Finding(
@@ -199,7 +219,7 @@ def _injection_findings(scan: TextScan, message_index: int, offset: int) -> list
             offset + hit.start,
             offset + hit.end,
             Action.ALLOW,
-            "rules",
+            hit.detector,
         )
         for hit in scan.injections
     ]

@@ -1,131 +1,31 @@
 """The rules layer of prompt-injection detection: weighted patterns by category over normalised text.
 
-Each rule that matches gives one finding (its first match) with the rule's weight as the score. A
+Each rule that matches gives one finding (its best match) with the rule's weight as the score. A
 message's findings are fused with a noisy-OR, so one strong signal blocks on its own and several weak
-ones add up, while repeating one weak phrase adds nothing. Base64 payloads are decoded and scanned too.
+ones add up, while repeating one weak phrase adds nothing. Hidden payloads are decoded and scanned too:
+base64, hex and URL-encoded runs, rot13 of the whole text, letters spelled out one by one, quoted
+fragments joined together (payload splitting), reversed quotes and the first words of a run of lines.
+A text that talks *about* an attack (classify, analyse, "is this a prompt injection") and quotes it has
+the quoted matches turned down.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from sluicegate_guard.normalise import normalise
+from sluicegate_guard.injection_rules import DELIMITER, RULES, InjectionRule
+from sluicegate_guard.normalise import fold_literal, normalise
 
+if TYPE_CHECKING:
+    from sluicegate_guard.semantic import SemanticLayer
 
-@dataclass(frozen=True)
-class InjectionRule:
-    """A pattern over normalised text (lower case, single spaces) and how strongly a match signals injection."""
-
-    name: str
-    category: str
-    weight: float
-    pattern: str
-    negatable: bool = False
-
-
-_IGNORE = r"(?:ignore|disregard|forget|skip|override|bypass|drop|abandon)"
-_PRIOR = r"(?:previous|prior|above|earlier|preceding|foregoing|original|initial|existing)"
-_RULES = r"(?:instructions?|rules|directions|directives|prompts?|guidelines|guardrails|constraints|context|commands)"
-_REVEAL = r"(?:print|reveal|show|display|output|repeat|tell|give|share|leak|dump|write out|spell out)"
-
-RULES = (
-    InjectionRule(
-        "ignore_prior_instructions",
-        "instruction_override",
-        0.9,
-        rf"\b{_IGNORE}\s(?:(?:all|any|every|each|of|the|your|my|these|those)\s){{0,3}}{_PRIOR}\s{_RULES}\b",
-        negatable=True,
-    ),
-    InjectionRule(
-        "ignore_your_instructions",
-        "instruction_override",
-        0.75,
-        rf"\b{_IGNORE}\s(?:all\s|any\s)?(?:your|the\ssystem(?:'s)?)\s(?:system\s)?{_RULES}\b",
-        negatable=True,
-    ),
-    InjectionRule("new_instructions", "instruction_override", 0.5, r"\bnew\s(?:system\s)?instructions?\s?:"),
-    InjectionRule(
-        "instructions_replaced",
-        "instruction_override",
-        0.5,
-        r"\b(?:your|the)\s(?:new|real|actual|updated)\s(?:instructions|task|rules|objective)\s(?:are|is)\b",
-    ),
-    InjectionRule("you_are_now", "persona_jailbreak", 0.35, r"\byou\sare\snow\b"),
-    InjectionRule(
-        "act_as_dan",
-        "persona_jailbreak",
-        0.9,
-        r"\b(?:you\sare|act\sas|pretend\sto\sbe|roleplay\sas|become)\s(?:now\s)?(?:a\s|an\s)?dan\b|\bdan\smode\b",
-    ),
-    InjectionRule("do_anything_now", "persona_jailbreak", 0.75, r"\bdo\sanything\snow\b"),
-    InjectionRule("developer_mode", "persona_jailbreak", 0.45, r"\bdev(?:eloper)?\smode\b"),
-    InjectionRule(
-        "no_restrictions",
-        "persona_jailbreak",
-        0.45,
-        r"\b(?:no|without\s(?:any\s)?)\s?(?:restrictions|limitations|filters|filtering|censorship|guardrails|content\spolic(?:y|ies)|ethical\sguidelines)\b",
-    ),
-    InjectionRule("jailbreak", "persona_jailbreak", 0.45, r"\bjail\s?br(?:eak|oken)"),
-    InjectionRule(
-        "repeat_words_above",
-        "prompt_extraction",
-        0.8,
-        r"\brepeat\s(?:all\s|back\s)?(?:the\s)?(?:words|text|everything|sentences|lines|content)\s(?:above|before\sthis|preceding)",
-        negatable=True,
-    ),
-    InjectionRule(
-        "reveal_your_prompt",
-        "prompt_extraction",
-        0.8,
-        rf"\b{_REVEAL}\s(?:me\s|us\s)?(?:out\s)?(?:all\s)?(?:of\s)?(?:your|the\ssystem(?:'s)?)\s(?:full\s|entire\s|exact\s|original\s|initial\s|hidden\s|secret\s)?(?:system\s)?(?:prompt|instructions|message)\b",
-        negatable=True,
-    ),
-    InjectionRule(
-        "reveal_system_prompt",
-        "prompt_extraction",
-        0.85,
-        rf"\b{_REVEAL}\s(?:me\s|us\s)?(?:the\s|your\s)?(?:full\s|entire\s|hidden\s|secret\s)?system\sprompt\b",
-        negatable=True,
-    ),
-    InjectionRule(
-        "what_is_your_prompt",
-        "prompt_extraction",
-        0.55,
-        r"\bwhat\s(?:is|are|was|were)\syour\s(?:system\s|initial\s|original\s)?(?:prompt|instructions)\b",
-    ),
-    InjectionRule("chatml_token", "delimiter_injection", 0.85, r"<\|(?:im_start|im_end|system|endoftext|eot_id)\|>"),
-    InjectionRule("llama_inst", "delimiter_injection", 0.75, r"\[/?inst\]|<</?sys>>"),
-    InjectionRule("system_tag_close", "delimiter_injection", 0.75, r"</\s?system\s?>"),
-    InjectionRule("system_tag_open", "delimiter_injection", 0.6, r"<\s?system\s?>"),
-    InjectionRule(
-        "system_heading",
-        "delimiter_injection",
-        0.6,
-        r"(?m)^#{2,}\s?(?:system|assistant)(?:\s(?:prompt|message|override))?\s?(?::|$)",
-    ),
-    InjectionRule(
-        "markdown_image_with_query",
-        "exfiltration",
-        0.75,
-        r"!\[[^\]\n]{0,200}\]\(\s?https?://[^\s)]+\?[^\s)]*=[^\s)]*\)",
-    ),
-    InjectionRule(
-        "markdown_link_with_query",
-        "exfiltration",
-        0.4,
-        r"(?<!!)\[[^\]\n]{0,200}\]\(\s?https?://[^\s)]+\?[^\s)]*=[^\s)]*\)",
-    ),
-    InjectionRule(
-        "send_data_to_url",
-        "exfiltration",
-        0.5,
-        r"\b(?:append|add|include|encode|embed|put|send)\s(?:[\w']+\s){0,6}(?:to|in|into)\s(?:the\s|this\s|a\s)?(?:url|link|query\s(?:string|parameter)|image\s(?:url|link))\b",
-    ),
-)
 
 # "Never reveal your system prompt" is a defence, not an attack: a negation just before an
 # imperative rule turns it down.
@@ -136,39 +36,71 @@ _NEGATION = re.compile(
 _NEGATED_WEIGHT_FACTOR = 0.2
 _NEGATION_WINDOW = 60
 
-# Base64 runs long enough to hide an instruction; the decoded bytes must read as text.
+# Talking about an attack is not making one: a text framed as analysis of quoted material has the
+# matches inside its quotes turned down (set on the train half; an attacker who adds "classify this"
+# still meets the semantic layer and the other, unquoted matches).
+_META_FRAMING = re.compile(
+    r"\b(?:classify|categori[sz]e|label\seach|annotate|is\s(?:this|the\sfollowing|it)\s(?:an?\s)?(?:prompt\sinjection|injection|jailbreak|attack|malicious|safe|benign)"
+    r"|analy[sz]e|explain\s(?:why|what|to|how)|rate\sthe\sseverity|paraphrases\sof|unit\stest|flagged|blocked|incident|log\sline"
+    r"|the\s(?:paper|study|article|report|blog)|dataset|benchmark|example|sample|red\sflag|moderators|detect\sthe|security\straining"
+    r"|what\s(?:kind\sof\s|type\sof\s)?attack|the\sphrase|(?:attacker|hacker|user)\s(?:wrote|typed|sent|used)|known\s(?:jailbreak|attack)"
+    r"|what\sdoes\s.{0,40}\s(?:mean|do)\b|how\sshould\s(?:the|our|a)\s(?:bot|assistant|model)\srespond)"
+)
+_QUOTED = re.compile(r"(?<!\w)'[^'\n]{3,400}'(?!\w)|\"[^\"\n]{3,400}\"|“[^”\n]{3,400}”|`[^`\n]{3,400}`")
+_QUOTED_FACTOR = 0.3
+
+# Encoded runs long enough to hide an instruction; the decoded bytes must read as text.
 _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{24,}={0,2}")
-_MAX_BASE64_PAYLOADS = 64
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[\s:,]?){12,}")
+_URL_ENCODED_RUN = re.compile(r"\S*(?:%[0-9A-Fa-f]{2}\S*){3,}")
+_SPELLED_RUN = re.compile(r"(?<!\S)\S(?:(?: |\s{2,}|-)\S){5,}(?!\S)|\b(?:\w-){3,}\w\b")
+_BRACKETED_WORD = re.compile(r"\[([^\[\]\n]{1,30})\]")
+_LINE_START_WORD = re.compile(r"(?m)^\s*([^\W\d_]+)\b")
+_MAX_PAYLOADS = 64
 _MIN_PRINTABLE_RATIO = 0.9
+_MIN_SPLIT_LINES = 4
 
 
 @dataclass(frozen=True)
 class InjectionHit:
-    """One rule's match: its category and score and where it is in the original text."""
+    """One finding's category and score, where it is in the original text and which layers saw it."""
 
     rule: str
     category: str
     score: float
     start: int
     end: int
+    detector: str = "rules"
 
 
 class InjectionScanner:
-    """Runs the rule library over the normalised text and over any base64 payload decoded from it."""
+    """Runs the rule library over the normalised text and over every payload decoded from it."""
 
     def __init__(self, rules: Iterable[InjectionRule] = RULES) -> None:
-        self._rules = [(rule, re.compile(rule.pattern)) for rule in rules]
+        self._rules = [(rule, re.compile(fold_literal(rule.pattern))) for rule in rules]
 
     def scan(self, text: str) -> list[InjectionHit]:
-        hits = {hit.rule: hit for hit in self._scan_plain(text)}
-        for start, end, decoded in _base64_payloads(text):
+        hits = {hit.rule: hit for hit in self._scan_plain(text, discount_quotes=True)}
+
+        def keep(hit: InjectionHit, start: int, end: int) -> None:
+            if hit.rule not in hits or hits[hit.rule].score < hit.score:
+                hits[hit.rule] = replace(hit, start=start, end=end)
+
+        rot13 = codecs.encode(text, "rot13")  # same length: spans carry over unchanged
+        for hit in self._scan_plain(rot13):
+            if hit.category != DELIMITER:  # rot13 keeps a template token's shape: "<|raqbsgrkg|>"
+                keep(hit, hit.start, hit.end)
+        for start, end, decoded in decoded_payloads(text):
             for hit in self._scan_plain(decoded):
-                if hit.rule not in hits or hits[hit.rule].score < hit.score:
-                    hits[hit.rule] = InjectionHit(hit.rule, hit.category, hit.score, start, end)
+                keep(hit, start, end)
         return sorted(hits.values(), key=lambda hit: hit.start)
 
-    def _scan_plain(self, text: str) -> list[InjectionHit]:
+    def _scan_plain(self, text: str, discount_quotes: bool = False) -> list[InjectionHit]:
         normalised = normalise(text)
+        quoted: list[tuple[int, int]] = []
+        framed = discount_quotes and _META_FRAMING.search(normalised.text) is not None
+        if framed:
+            quoted = [match.span() for match in _QUOTED.finditer(normalised.text)]
         hits = []
         for rule, compiled in self._rules:
             best: tuple[float, re.Match[str]] | None = None
@@ -176,6 +108,10 @@ class InjectionScanner:
                 score = rule.weight
                 if rule.negatable and _is_negated(normalised.text, match.start()):
                     score *= _NEGATED_WEIGHT_FACTOR
+                # A chat-template token in a question about it is being mentioned, not used.
+                mentioned = framed and rule.category == DELIMITER
+                if mentioned or any(start <= match.start() and match.end() <= end for start, end in quoted):
+                    score *= _QUOTED_FACTOR
                 if best is None or score > best[0]:
                     best = (score, match)
                 if score == rule.weight:
@@ -190,27 +126,86 @@ def _is_negated(text: str, start: int) -> bool:
     return _NEGATION.search(text, max(0, start - _NEGATION_WINDOW), start) is not None
 
 
-def _base64_payloads(text: str) -> list[tuple[int, int, str]]:
-    payloads = []
-    for match in _BASE64_RUN.finditer(text):
-        decoded = _decode_text(match.group())
-        if decoded is not None:
-            payloads.append((match.start(), match.end(), decoded))
-            if len(payloads) == _MAX_BASE64_PAYLOADS:
-                break
-    return payloads
+def decoded_payloads(text: str) -> list[tuple[int, int, str]]:
+    """Hidden text found in `text`: (start, end, decoded) for each encoded run or split payload."""
+    payloads: list[tuple[int, int, str]] = []
+    for pattern, decode in _DECODERS:
+        for match in pattern.finditer(text):
+            decoded = decode(match.group())
+            if decoded is not None and decoded.strip() and decoded != match.group():
+                payloads.append((match.start(), match.end(), decoded))
+                if len(payloads) == _MAX_PAYLOADS:
+                    return payloads
+    payloads.extend(_split_payloads(text))
+    return payloads[:_MAX_PAYLOADS]
 
 
-def _decode_text(candidate: str) -> str | None:
+def _readable(raw: bytes) -> str | None:
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    printable = sum(1 for character in decoded if character.isprintable() or character.isspace())
+    return decoded if decoded and printable / len(decoded) >= _MIN_PRINTABLE_RATIO else None
+
+
+def _decode_base64(candidate: str) -> str | None:
     """The candidate as UTF-8 text if it is base64 (standard or URL-safe) of mostly printable text."""
     padded = candidate + "=" * (-len(candidate) % 4)
     try:
         raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
-        decoded = raw.decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (binascii.Error, ValueError):
         return None
-    printable = sum(1 for character in decoded if character.isprintable() or character.isspace())
-    return decoded if decoded and printable / len(decoded) >= _MIN_PRINTABLE_RATIO else None
+    return _readable(raw)
+
+
+def _decode_hex(candidate: str) -> str | None:
+    digits = re.sub(r"\\x|0x|[\s:,]", "", candidate)
+    if len(digits) % 2:
+        digits = digits[:-1]
+    try:
+        return _readable(bytes.fromhex(digits))
+    except ValueError:
+        return None
+
+
+def _decode_url(candidate: str) -> str | None:
+    return urllib.parse.unquote_plus(candidate)
+
+
+def _decode_spelled(candidate: str) -> str | None:
+    """'I G N O R E   A L L' or 'I-G-N-O-R-E' → 'IGNORE ALL' (a wide gap separates words)."""
+    words = re.split(r"\s{2,}", candidate)
+    return " ".join(re.sub(r"[ \-.]", "", word) for word in words)
+
+
+_DECODERS: tuple[tuple[re.Pattern[str], Callable[[str], str | None]], ...] = (
+    (_BASE64_RUN, _decode_base64),
+    (_HEX_RUN, _decode_hex),
+    (_URL_ENCODED_RUN, _decode_url),
+    (_SPELLED_RUN, _decode_spelled),
+)
+
+
+def _split_payloads(text: str) -> list[tuple[int, int, str]]:
+    """Payload splitting: quoted fragments joined (with and without spaces), reversed, and line-initial words."""
+    payloads = []
+    bracketed = list(_BRACKETED_WORD.finditer(text))
+    if len(bracketed) >= 3:
+        words = " ".join(match.group(1) for match in bracketed)
+        payloads.append((bracketed[0].start(), bracketed[-1].end(), words))
+    quotes = list(_QUOTED.finditer(text))
+    if len(quotes) >= 2:
+        fragments = [match.group()[1:-1] for match in quotes]
+        start, end = quotes[0].start(), quotes[-1].end()
+        payloads.append((start, end, "".join(fragments)))
+        payloads.append((start, end, " ".join(fragment.strip() for fragment in fragments)))
+    for match in quotes:
+        payloads.append((match.start(), match.end(), match.group()[1:-1][::-1]))
+    words = list(_LINE_START_WORD.finditer(text))
+    if len(words) >= _MIN_SPLIT_LINES:
+        payloads.append((words[0].start(1), words[-1].end(1), " ".join(word.group(1) for word in words)))
+    return payloads
 
 
 def fuse(scores: Iterable[float]) -> float:
@@ -219,3 +214,28 @@ def fuse(scores: Iterable[float]) -> float:
     for score in scores:
         remaining *= 1.0 - score
     return 1.0 - remaining
+
+
+class InjectionDetector:
+    """The injection layers one worker runs: rules (with decoding) and, when given, the semantic layer."""
+
+    def __init__(self, scanner: InjectionScanner | None = None, semantic: SemanticLayer | None = None) -> None:
+        self._scanner = scanner or InjectionScanner()
+        self._semantic = semantic
+
+    def scan(self, text: str) -> list[InjectionHit]:
+        hits = self._scanner.scan(text)
+        return self._semantic.fuse(text, hits) if self._semantic is not None else hits
+
+    def score(self, text: str) -> float:
+        """The text's fused injection score, as the guard compares it with its threshold."""
+        return fuse(hit.score for hit in self.scan(text))
+
+
+def build_detector(semantic: bool = True) -> InjectionDetector:
+    """The detector as a worker builds it: the semantic layer loads the shared embedder and the packaged bank."""
+    if not semantic:
+        return InjectionDetector()
+    from sluicegate_guard.semantic import SemanticLayer
+
+    return InjectionDetector(semantic=SemanticLayer.load())

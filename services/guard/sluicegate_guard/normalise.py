@@ -62,6 +62,11 @@ def _fold_character(character: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(HOMOGLYPHS)
 
 
+def fold_literal(text: str) -> str:
+    """Folds the non-ASCII characters of a rule pattern the way `normalise` folds text (ASCII is kept as is)."""
+    return "".join(character if character.isascii() else _fold_character(character) for character in text)
+
+
 def normalise(text: str) -> NormalisedText:
     pieces: list[str] = []
     normalised_starts: list[int] = []

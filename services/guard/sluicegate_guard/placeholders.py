@@ -12,13 +12,30 @@ _PLACEHOLDER_START = re.compile(r"<[A-Z0-9_]*\Z")
 MAX_PLACEHOLDER_CHARS = 64
 
 
+# Entity types whose last four characters identify them to their owner ("card ending 1234").
+_MASK_KEEPS_LAST_FOUR = frozenset({"CREDIT_CARD", "PHONE_NUMBER", "IBAN_CODE", "US_SSN"})
+
+
 @dataclass(frozen=True)
 class Span:
-    """A span of one text to replace, with the entity type that names its placeholder."""
+    """A span of one text to replace, its entity type, and how: a placeholder, a mask or a redaction."""
 
     start: int
     end: int
     entity_type: str
+    treatment: str = "pseudonymise"
+
+
+def mask(value: str, entity_type: str) -> str:
+    """Stars every letter and digit but the last four (cards, phones, IBANs, SSNs) or the first; separators stay."""
+    positions = [index for index, character in enumerate(value) if character.isalnum()]
+    kept = set(positions[-4:] if entity_type in _MASK_KEEPS_LAST_FOUR else positions[:1])
+    return "".join("*" if index in positions and index not in kept else c for index, c in enumerate(value))
+
+
+def redaction(entity_type: str) -> str:
+    """The redaction mark: square brackets, so it is never taken for a restorable placeholder."""
+    return f"[{entity_type}]"
 
 
 class Pseudonymiser:
@@ -40,12 +57,18 @@ class Pseudonymiser:
         return self._placeholders[key]
 
     def replace(self, text: str, spans: Iterable[Span]) -> str:
-        """The text with each (non-overlapping) span replaced by its value's placeholder."""
+        """The text with each (non-overlapping) span replaced by its placeholder, mask or redaction mark."""
         pieces = []
         position = 0
         for span in sorted(spans, key=lambda span: span.start):
             pieces.append(text[position : span.start])
-            pieces.append(self._placeholder(span.entity_type, text[span.start : span.end]))
+            value = text[span.start : span.end]
+            if span.treatment == "mask":
+                pieces.append(mask(value, span.entity_type))
+            elif span.treatment == "redact":
+                pieces.append(redaction(span.entity_type))
+            else:
+                pieces.append(self._placeholder(span.entity_type, value))
             position = span.end
         pieces.append(text[position:])
         return "".join(pieces)

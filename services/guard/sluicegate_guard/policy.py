@@ -1,17 +1,43 @@
-"""What the guard does with each entity type it finds: the kinds, the default actions and the allow-list."""
+"""What the guard does with each entity type it finds, per tenant: actions, score thresholds, fail-open.
+
+A policy file (`GUARD_POLICY_PATH`, YAML) holds a `default` policy and `tenants` that override it:
+
+    default:
+      injection_threshold: 0.7
+      fail_open: false                 # true: a failed scan passes the text, marked NOT_SCANNED
+      pii_action: pseudonymise         # allow | mask | pseudonymise | redact | block
+      secret_action: pseudonymise
+      min_score: 0.4                   # weaker findings are ignored
+      entities:
+        US_SSN: {action: block}
+        CREDIT_CARD: {action: mask, min_score: 0.6}
+    tenants:
+      acme:
+        fail_open: true
+        entities:
+          EMAIL_ADDRESS: {action: redact}
+
+A tenant's policy is the default with the tenant's fields laid over it (its `entities` merged by type).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class EntityAction(StrEnum):
     """What happens to a found entity."""
 
     BLOCK = "block"
-    PSEUDONYMISE = "pseudonymise"
+    PSEUDONYMISE = "pseudonymise"  # reversible placeholder <TYPE_N>, restored in the answer
+    MASK = "mask"  # most characters starred, kept out of the vault
+    REDACT = "redact"  # replaced by [TYPE], kept out of the vault
     ALLOW = "allow"
 
 
@@ -22,6 +48,7 @@ PII_ENTITIES = (
     "US_SSN",
     "IP_ADDRESS",
     "IBAN_CODE",
+    "STREET_ADDRESS",
 )
 NER_ENTITIES = ("PERSON", "LOCATION")
 SECRET_ENTITIES = ("AWS_ACCESS_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "JWT", "PRIVATE_KEY")
@@ -39,12 +66,19 @@ def is_secret(entity_type: str) -> bool:
 
 @dataclass(frozen=True)
 class GuardPolicy:
-    """The thresholds and per-entity actions one guard applies."""
+    """The thresholds and per-entity actions applied to one tenant's requests."""
 
     injection_threshold: float = 0.7
     pii_action: EntityAction = EntityAction.PSEUDONYMISE
     secret_action: EntityAction = EntityAction.PSEUDONYMISE
     entity_actions: Mapping[str, EntityAction] = field(default_factory=dict)
+    fail_open: bool = False
+    min_score: float = 0.0
+    entity_min_scores: Mapping[str, float] = field(default_factory=dict)
+
+    def min_score_for(self, entity_type: str) -> float:
+        """Findings of this type scoring below this are ignored."""
+        return self.entity_min_scores.get(entity_type, self.min_score)
 
     def action_for(self, entity_type: str) -> EntityAction:
         """The configured action for the type, else its built-in default, else the secret or PII action."""
@@ -53,3 +87,68 @@ class GuardPolicy:
         if entity_type in DEFAULT_ENTITY_ACTIONS:
             return DEFAULT_ENTITY_ACTIONS[entity_type]
         return self.secret_action if is_secret(entity_type) else self.pii_action
+
+
+class _EntityRuleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: EntityAction | None = None
+    min_score: float | None = Field(default=None, ge=0, le=1)
+
+
+class _PolicyFile(BaseModel):
+    """One policy in the file; unset fields inherit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    injection_threshold: float | None = Field(default=None, ge=0, le=1)
+    fail_open: bool | None = None
+    pii_action: EntityAction | None = None
+    secret_action: EntityAction | None = None
+    min_score: float | None = Field(default=None, ge=0, le=1)
+    entities: dict[str, _EntityRuleFile] = Field(default_factory=dict)
+
+    def over(self, base: GuardPolicy) -> GuardPolicy:
+        fields = {
+            name: value
+            for name in ("injection_threshold", "fail_open", "pii_action", "secret_action", "min_score")
+            if (value := getattr(self, name)) is not None
+        }
+        actions = dict(base.entity_actions)
+        min_scores = dict(base.entity_min_scores)
+        for entity_type, rule in self.entities.items():
+            if rule.action is not None:
+                actions[entity_type] = rule.action
+            if rule.min_score is not None:
+                min_scores[entity_type] = rule.min_score
+        return replace(base, **fields, entity_actions=actions, entity_min_scores=min_scores)
+
+
+class _PoliciesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default: _PolicyFile = Field(default_factory=_PolicyFile)
+    tenants: dict[str, _PolicyFile] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TenantPolicies:
+    """The default policy and the tenants' own."""
+
+    default: GuardPolicy = field(default_factory=GuardPolicy)
+    tenants: Mapping[str, GuardPolicy] = field(default_factory=dict)
+
+    def for_tenant(self, tenant_id: str) -> GuardPolicy:
+        return self.tenants.get(tenant_id, self.default)
+
+    @classmethod
+    def from_mapping(cls, document: Mapping, base: GuardPolicy) -> TenantPolicies:
+        """Policies from a parsed policy file laid over `base` (the policy the settings describe)."""
+        parsed = _PoliciesFile.model_validate(document or {})
+        default = parsed.default.over(base)
+        return cls(default, {tenant: policy.over(default) for tenant, policy in parsed.tenants.items()})
+
+    @classmethod
+    def load(cls, path: Path, base: GuardPolicy) -> TenantPolicies:
+        """Reads the YAML policy file; a missing or malformed file fails start-up with a clear error."""
+        return cls.from_mapping(yaml.safe_load(path.read_text(encoding="utf-8")), base)

@@ -15,6 +15,7 @@ _ACTIONS = {
     Action.ALLOW: decision_pb2.GUARD_ACTION_ALLOW,
     Action.SANITIZE: decision_pb2.GUARD_ACTION_SANITIZE,
     Action.BLOCK: decision_pb2.GUARD_ACTION_BLOCK,
+    Action.NOT_SCANNED: decision_pb2.GUARD_ACTION_NOT_SCANNED,
 }
 _KINDS = {
     Kind.INJECTION: decision_pb2.FINDING_KIND_INJECTION,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import importlib.util
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -38,6 +39,11 @@ class GuardSettings(ServiceSettings):
         description="PERSON and LOCATION from the spaCy model; defaults to true when the model is installed",
     )
     ner_model: str = NER_MODEL
+    # Off by default: on the project's evaluation set it adds +0.012 TPR for +0.039 FPR at 90-130 ms per 1k
+    # characters, against 4-5 ms for the rules. It stays available for tenants who accept that trade.
+    semantic: bool = Field(
+        default=False, description="the semantic injection layer (the shared MiniLM embedder, loaded in each worker)"
+    )
     pii_score_threshold: float = Field(default=0.4, ge=0, le=1, description="weaker Presidio results are ignored")
     allow_list: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOW_LIST))
     pii_action: EntityAction = EntityAction.PSEUDONYMISE
@@ -49,6 +55,10 @@ class GuardSettings(ServiceSettings):
         default=SecretStr(""), description="base64 of 32 bytes; empty = an ephemeral key replicas do not share"
     )
     vault_ttl_seconds: int = Field(default=3600, gt=0)
+    policy_path: str = Field(
+        default="",
+        description="YAML per-tenant policies laid over the settings above (see policy.py); empty = settings only",
+    )
 
     @field_validator("vault_key")
     @classmethod
@@ -68,6 +78,13 @@ class GuardSettings(ServiceSettings):
         if self.ner and not ner_model_installed(self.ner_model):
             raise ValueError(f"GUARD_NER is on but the spaCy model {self.ner_model!r} is not installed")
         return self
+
+    @field_validator("policy_path")
+    @classmethod
+    def _policy_file_exists(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"policy file {value!r} does not exist")
+        return value
 
     def vault_key_bytes(self) -> bytes | None:
         raw = self.vault_key.get_secret_value()

@@ -17,6 +17,7 @@ class Action(StrEnum):
     ALLOW = "allow"
     SANITIZE = "sanitize"
     BLOCK = "block"
+    NOT_SCANNED = "not_scanned"  # the scan failed and the tenant chose fail-open
 
 
 # The message index of a finding in an answer rather than in a prompt message.
