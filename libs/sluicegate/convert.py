@@ -16,16 +16,21 @@ ROLE_NAMES = {
 ROLES_BY_NAME = {name: role for role, name in ROLE_NAMES.items()}
 
 
-def message_text(message: chat_pb2.Message) -> str:
-    """All the text a message carries (text parts and documents), joined by newlines."""
-    pieces = []
+def message_texts(message: chat_pb2.Message) -> list[str]:
+    """The texts a message carries, in order: its text parts and its documents (not image URLs)."""
+    texts = []
     for part in message.content:
         kind = part.WhichOneof("part")
         if kind == "text":
-            pieces.append(part.text)
+            texts.append(part.text)
         elif kind == "document":
-            pieces.append(part.document.text)
-    return "\n".join(pieces)
+            texts.append(part.document.text)
+    return texts
+
+
+def message_text(message: chat_pb2.Message) -> str:
+    """All the text a message carries, joined by newlines."""
+    return "\n".join(message_texts(message))
 
 
 def text_message(role: int, text: str) -> chat_pb2.Message:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from sluicegate.common.v1 import chat_pb2, decision_pb2
+from sluicegate.convert import message_texts
 from sluicegate.guard.v1 import guard_pb2, guard_pb2_grpc
 from sluicegate.runtime.errors import invalid_argument
 from sluicegate_guard.guard import Guard
@@ -23,18 +24,6 @@ _KINDS = {
     Kind.SECRET: decision_pb2.FINDING_KIND_SECRET,
     Kind.CANARY_LEAK: decision_pb2.FINDING_KIND_CANARY_LEAK,
 }
-
-
-def message_texts(message: chat_pb2.Message) -> list[str]:
-    """The texts the guard scans in a message: its text parts and documents, in order."""
-    texts = []
-    for part in message.content:
-        kind = part.WhichOneof("part")
-        if kind == "text":
-            texts.append(part.text)
-        elif kind == "document":
-            texts.append(part.document.text)
-    return texts
 
 
 def _with_texts(message: chat_pb2.Message, texts: list[str]) -> chat_pb2.Message:

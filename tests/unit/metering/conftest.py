@@ -8,6 +8,7 @@ import pytest
 
 from sluicegate.catalog import Catalog, load_catalog
 from sluicegate.runtime.redis import create_redis
+from sluicegate.runtime.testing import FakeClock
 from sluicegate_metering.budgets import BudgetBook
 from sluicegate_metering.keys import KeyStore
 from sluicegate_metering.pricing import Pricer
@@ -18,22 +19,9 @@ MOCK_CATALOG = Path(__file__).resolve().parents[3] / "deploy" / "catalog" / "moc
 START = 1_795_946_400.0
 
 
-class FakeClock:
-    """Wall-clock seconds that only move when a test says so."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

@@ -7,27 +7,15 @@ from collections.abc import Callable
 
 import pytest
 
+from sluicegate.runtime.testing import FakeClock
 from sluicegate_observer.records import TraceRecord
 
 START = 1_800_000_000.0
 
 
-class FakeClock:
-    """Epoch seconds that only move when the test says so."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture
