@@ -15,6 +15,7 @@ from sluicegate_guard.engine import EngineConfig
 from sluicegate_guard.guard import Guard
 from sluicegate_guard.policy import GuardPolicy, TenantPolicies
 from sluicegate_guard.pool import PoolScanner, Scanner
+from sluicegate_guard.scan_cache import CachingScanner
 from sluicegate_guard.servicer import GuardServicer
 from sluicegate_guard.settings import GuardSettings
 from sluicegate_guard.validation import input_validator, output_validator
@@ -53,7 +54,7 @@ def make_build(scanner: Scanner | None = None) -> Build:
             )
             pool = PoolScanner.from_config(config, settings.workers)
             app.on_shutdown(pool.close)
-            active = pool
+            active = CachingScanner(pool, settings.scan_cache_entries) if settings.scan_cache_entries else pool
         policy = GuardPolicy(
             injection_threshold=settings.injection_threshold,
             pii_action=settings.pii_action,
