@@ -100,8 +100,10 @@ def test_prompt_injection_is_blocked(client: GatewayClient) -> None:
     assert error.reason == "PROMPT_INJECTION"
 
 
-def test_repeated_question_is_served_from_the_cache(client: GatewayClient) -> None:
+def test_repeated_question_is_served_from_the_cache(stack: Stack, client: GatewayClient) -> None:
+    entries_before = _cache_entries(stack, "demo")
     first = client.chat("Classify this ticket: printer on fire", model="fast")
+    _wait_for(lambda: _cache_entries(stack, "demo") > entries_before)  # stored off the client's path
     second = client.chat("Classify this ticket: printer on fire", model="fast")
     assert second.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_HIT_EXACT
     assert second.message.content[0].text == first.message.content[0].text
@@ -244,7 +246,9 @@ def test_a_paraphrase_is_served_from_the_semantic_cache_but_never_to_another_ten
         )
     stranger = GatewayClient(stack.gateway_address, created.secret, timeout_seconds=30)
     try:
+        entries_before = _cache_entries(stack, "demo")
         first = client.chat("How do I reset my account password?", model="fast")
+        _wait_for(lambda: _cache_entries(stack, "demo") > entries_before)  # stored off the client's path
         paraphrase = client.chat("What is the way to reset the password of my account?", model="fast")
         assert first.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_MISS
         assert paraphrase.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC
@@ -260,3 +264,22 @@ def test_a_paraphrase_is_served_from_the_semantic_cache_but_never_to_another_ten
     finally:
         client.close()
         stranger.close()
+
+
+def _cache_entries(stack: Stack, tenant: str) -> int:
+    from sluicegate.cache.v1 import cache_pb2, cache_pb2_grpc
+
+    with grpc.insecure_channel(stack.service("cache").address) as channel:
+        stats = cache_pb2_grpc.CacheServiceStub(channel).GetStats(
+            cache_pb2.GetStatsRequest(tenant_id=tenant), timeout=5
+        )
+    return stats.entries
+
+
+def _wait_for(condition, timeout_seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not become true in time"
+        time.sleep(0.05)
