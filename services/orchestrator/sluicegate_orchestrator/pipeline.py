@@ -279,9 +279,8 @@ class ChatPipeline:
         if response.verdict.action == decision_pb2.GUARD_ACTION_BLOCK:
             state.guard_flagged = True
             raise _blocked(response.verdict, errors_pb2.ERROR_REASON_PROMPT_INJECTION)
-        state.guard_flagged = bool(response.verdict.findings) and any(
-            f.kind == decision_pb2.FINDING_KIND_INJECTION for f in response.verdict.findings
-        )
+        # A suspicious prompt that stayed under the block threshold is served, but its answer is not cached.
+        state.guard_flagged = response.verdict.injection_score >= self._settings.cache_refuse_injection_score
         state.messages = list(response.sanitized_messages) or messages
         state.restore_handle = response.restore_handle
 

@@ -26,6 +26,9 @@ class OrchestratorSettings(ServiceSettings):
     guard_enabled: bool = True
     guard_fail_open: bool = Field(default=False, description="serve unscanned text when the guard fails (not advised)")
     cache_enabled: bool = True
+    cache_refuse_injection_score: float = Field(
+        default=0.5, ge=0, le=1, description="answers to prompts the guard scored this suspicious are not cached"
+    )
     allow_downgrade: bool = True
     speculative_authorize: bool = Field(
         default=True, description="route and reserve while the cache is consulted; a hit returns the reservation"

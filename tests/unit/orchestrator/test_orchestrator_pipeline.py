@@ -302,3 +302,19 @@ async def test_a_streamed_request_with_an_idempotency_key_is_replayed_not_rechar
     assert second[-1].summary.decision.idempotent_replay and unary.decision.idempotent_replay
     assert len(fakes.router.calls) == 1 and len(fakes.metering.settled) == 1
     await redis.aclose()
+
+
+@pytest.mark.parametrize(("score", "cached"), [(0.25, True), (0.6, False)])
+async def test_answers_to_suspicious_prompts_are_not_cached(fakes: Fakes, score: float, cached: bool) -> None:
+    original = fakes.guard.InspectInput
+
+    async def scored(request, timeout=None):
+        response = await original(request, timeout)
+        response.verdict.injection_score = score
+        return response
+
+    fakes.guard.InspectInput = scored
+    pipeline = fakes.make_pipeline()
+    await pipeline.chat(chat("mildly odd question"), KEY)
+    await settle_background(pipeline)
+    assert fakes.cache.stores[0].guard_flagged is not cached
