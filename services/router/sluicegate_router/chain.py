@@ -12,11 +12,13 @@ from typing import TypeVar
 import grpc
 from google.protobuf.message import Message as ProtoMessage
 from google.rpc import error_details_pb2
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from sluicegate.common.v1 import chat_pb2, decision_pb2, errors_pb2
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.errors import ServiceError, error_info, retry_info
 from sluicegate.runtime.logs import get_logger
+from sluicegate.runtime.tracing import get_tracer
 from sluicegate_router.breaker import BreakerState, CircuitBreakers
 from sluicegate_router.failures import Failure
 from sluicegate_router.health import DeploymentHealth
@@ -77,8 +79,9 @@ def _estimated_usage(prompt_tokens: int, completion_characters: int) -> chat_pb2
 class _Walk:
     """One request's progress along its chain: every attempt made and every failure met."""
 
-    def __init__(self, plan: RoutePlan) -> None:
+    def __init__(self, plan: RoutePlan, tracer: Tracer) -> None:
         self.plan = plan
+        self._tracer = tracer
         self.attempts: list[decision_pb2.Attempt] = []
         self.failures: list[Failure] = []
         # The last failure of each deployment tried, by name: what the chain as a whole failed with.
@@ -101,24 +104,24 @@ class _Walk:
         ttft_ms: float = 0.0,
     ) -> None:
         price = candidate.deployment.price
-        self.attempts.append(
-            decision_pb2.Attempt(
-                model=candidate.model,
-                deployment=candidate.deployment.name,
-                outcome=outcome,
-                error_message=failure.message if failure else "",
-                retry=retry,
-                duration_ms=(time.monotonic() - started) * 1000,
-                ttft_ms=ttft_ms,
-                usage=usage,
-                cost_micros_usd=price.cost_micros(
-                    usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens, usage.reasoning_tokens
-                )
-                if usage is not None
-                else 0,
-                http_status=failure.http_status if failure else 0,
+        attempt = decision_pb2.Attempt(
+            model=candidate.model,
+            deployment=candidate.deployment.name,
+            outcome=outcome,
+            error_message=failure.message if failure else "",
+            retry=retry,
+            duration_ms=(time.monotonic() - started) * 1000,
+            ttft_ms=ttft_ms,
+            usage=usage,
+            cost_micros_usd=price.cost_micros(
+                usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens, usage.reasoning_tokens
             )
+            if usage is not None
+            else 0,
+            http_status=failure.http_status if failure else 0,
         )
+        self.attempts.append(attempt)
+        _attempt_span(self._tracer, candidate, attempt)
         if failure is not None:
             self.failures.append(failure)
             self.last_failures[candidate.deployment.name] = failure
@@ -216,7 +219,9 @@ class ChainCaller:
         breakers: CircuitBreakers,
         policy: RetryPolicy,
         rng: random.Random,
+        tracer: Tracer | None = None,
     ) -> None:
+        self._tracer = tracer or get_tracer("sluicegate.router")
         self._provider = provider
         self._health = health
         self._breakers = breakers
@@ -226,7 +231,7 @@ class ChainCaller:
     async def complete(
         self, plan: RoutePlan, request: ProviderRequest, prompt_tokens: int, deadline: float
     ) -> router_pb2.CompleteResponse:
-        walk = _Walk(plan)
+        walk = _Walk(plan, self._tracer)
 
         async def call(candidate: Candidate) -> tuple[Candidate, float, ProviderAnswer]:
             partner = self._hedge_partner(walk, candidate)
@@ -257,7 +262,7 @@ class ChainCaller:
     ) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary]:
         """Deltas, then a summary. Failures before the first content fall back along the chain unseen; a failure
         after it ends the stream with UNAVAILABLE / STREAM_INTERRUPTED."""
-        walk = _Walk(plan)
+        walk = _Walk(plan, self._tracer)
 
         async def call(candidate: Candidate):
             return await self._open_stream(candidate, request)
@@ -460,3 +465,35 @@ class ChainCaller:
         if time.monotonic() + pause + policy.min_attempt_seconds > deadline:
             return None
         return pause
+
+
+def _attempt_span(tracer: Tracer, candidate: Candidate, attempt: decision_pb2.Attempt) -> None:
+    """One CLIENT span per provider call with the OpenTelemetry GenAI attributes, timed after the fact so failed
+    attempts and fallbacks appear in the request's trace exactly as they happened."""
+    end_ns = time.time_ns()
+    provider_model = candidate.deployment.litellm_model.split("/", 1)[-1]
+    succeeded = attempt.outcome == decision_pb2.ATTEMPT_OUTCOME_SUCCESS
+    attributes: dict[str, str | int] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": candidate.deployment.provider,
+        "gen_ai.request.model": provider_model,
+        "gen_ai.usage.input_tokens": attempt.usage.prompt_tokens,
+        "gen_ai.usage.output_tokens": attempt.usage.completion_tokens,
+        "sluicegate.model": attempt.model,
+        "sluicegate.deployment": attempt.deployment,
+        "sluicegate.attempt.retry": attempt.retry,
+        "sluicegate.cost_micros_usd": attempt.cost_micros_usd,
+    }
+    if succeeded:
+        attributes["gen_ai.response.model"] = provider_model
+    else:
+        attributes["error.type"] = decision_pb2.AttemptOutcome.Name(attempt.outcome).removeprefix("ATTEMPT_OUTCOME_")
+    span = tracer.start_span(
+        f"chat {provider_model}",
+        kind=SpanKind.CLIENT,
+        start_time=end_ns - int(attempt.duration_ms * 1_000_000),
+        attributes=attributes,
+    )
+    if not succeeded:
+        span.set_status(Status(StatusCode.ERROR, attributes["error.type"]))
+    span.end(end_time=end_ns)

@@ -284,3 +284,31 @@ async def test_when_a_hedged_call_and_its_hedge_both_fail_both_are_recorded_and_
         ("a", decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
     ]
     assert response.message.content[0].text == "a again", "only one hedge per request: the retry is not hedged"
+
+
+async def test_every_attempt_becomes_a_genai_client_span() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    chain = ChainCaller(
+        ScriptedProvider({"fast": [SERVER_ERROR, "the answer"]}),
+        DeploymentHealth(0.5),
+        CircuitBreakers(BreakerPolicy()),
+        RetryPolicy(2, 0.0, 0.0, 1.0, 1.0, 0.05),
+        random.Random(1),
+        tracer=provider.get_tracer("test"),
+    )
+    await chain.complete(plan_for("fast"), REQUEST, prompt_tokens=10, deadline=in_seconds(5))
+
+    failed, answered = exporter.get_finished_spans()
+    assert failed.name == answered.name == "chat x"
+    assert failed.attributes["error.type"] == "SERVER_ERROR" and not failed.status.is_ok
+    assert answered.attributes["gen_ai.operation.name"] == "chat"
+    assert answered.attributes["gen_ai.provider.name"] == "openai"
+    assert answered.attributes["gen_ai.response.model"] == "x"
+    assert answered.attributes["gen_ai.usage.input_tokens"] == 10
+    assert answered.attributes["sluicegate.attempt.retry"] == 1
