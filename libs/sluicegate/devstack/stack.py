@@ -152,8 +152,9 @@ class Stack:
                 # A fixed port per replica (rather than 0) lets a test stop a service and start it again at
                 # the address its callers already have.
                 env = {**common, **service_env.get(name, {}), f"{name.upper()}_PORT": str(free_port())}
-                if name == "observer" and index > 0:
-                    env["OBSERVER_METRICS_PORT"] = str(free_port())
+                # Each replica serves its own /metrics; the first observer's port is the one `make up` prints.
+                if name == "router" or (name == "observer" and index > 0):
+                    env[f"{name.upper()}_METRICS_PORT"] = str(free_port())
                 process = ManagedProcess(label, python_module(f"sluicegate_{name}"), self.log_dir, env=env)
                 self.processes.setdefault(name, []).append(process)
                 launched.append((name, process))

@@ -13,15 +13,19 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
 from sluicegate.catalog import Catalog, CatalogError, Deployment, load_catalog
 from sluicegate.router.v1 import router_pb2, router_pb2_grpc
 from sluicegate.runtime.logs import get_logger
+from sluicegate.runtime.metrics import serve_metrics
 from sluicegate.runtime.server import Build, ServiceApp
 from sluicegate_router.breaker import CircuitBreakers
 from sluicegate_router.chain import ChainCaller, RetryPolicy
 from sluicegate_router.classifier import KeywordClassifier
 from sluicegate_router.complexity_model import DEFAULT_MODEL_PATH, ComplexityClassifier, load_embedding_classifier
 from sluicegate_router.health import DeploymentHealth
+from sluicegate_router.metrics import DeploymentCollector
 from sluicegate_router.openai_http import HTTPPoolLimits, OpenAICompatibleProvider, is_openai_compatible
 from sluicegate_router.planner import RoutePlanner
 from sluicegate_router.policies import Ranker
@@ -105,6 +109,11 @@ def make_build(
             breakers,
             settings.max_request_seconds,
         )
+        if settings.metrics_port is not None:
+            registry = CollectorRegistry()
+            registry.register(DeploymentCollector(lambda: router.catalog, health, breakers))
+            bound = serve_metrics(app, registry, settings.host, settings.metrics_port)
+            log.info("metrics", url=f"http://{settings.host}:{bound}/metrics")
         if settings.reload_on_sighup:
             _reload_on_sighup(app, settings.catalog_path, environ, router, provider)
         app.add_servicer(router_pb2_grpc.add_RouterServiceServicer_to_server, RouterServicer(router), SERVICE_NAME)

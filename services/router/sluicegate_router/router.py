@@ -49,6 +49,10 @@ class Router:
         self._breakers = breakers
         self._max_request_seconds = max_request_seconds
 
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
     def replace_catalog(self, catalog: Catalog) -> None:
         """Swaps the catalog between two calls (the event loop runs one at a time); calls in flight finish on
         the deployments they planned with. Health and breaker state carry over by deployment name."""

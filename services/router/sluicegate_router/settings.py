@@ -17,6 +17,9 @@ class RouterSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_")
 
     catalog_path: str = Field(default="deploy/catalog/mock.yaml", description="the model catalog (YAML)")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Prometheus /metrics (breakers, health) on this port; unset: off"
+    )
     attempts_per_deployment: int = Field(
         default=2, ge=1, le=10, description="calls to one deployment (first call plus retries) before falling back"
     )
