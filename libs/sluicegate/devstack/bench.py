@@ -3,7 +3,8 @@
 `make bench` (or `python -m sluicegate.devstack.bench`) starts its own stack on free ports, warms it up and
 prints one table. Scenarios: the full pipeline (guard, budget, route, output guard; a cache lookup that
 misses), a cache hit, and a stream's time to first token; `--pass-through` starts the stack with guard and
-cache off. Each scenario is measured three ways: one request at a time; open-loop at a fixed rate (`--rps`,
+cache off, and `--without-observer` stops the observer first (its cost on the request path). Each scenario is
+measured three ways: one request at a time; open-loop at a fixed rate (`--rps`,
 requests start on schedule whether or not earlier ones finished, as real traffic does); and closed-loop at
 `--concurrency` for saturation throughput. CPU milliseconds per request are read from /proc for every
 service's process tree during the fixed-rate run.
@@ -125,6 +126,9 @@ async def run(args: argparse.Namespace) -> None:
         sys.stderr.write("starting the stack...\n")
         stack.start()
         try:
+            if args.without_observer:
+                # Requests must not wait on the observer: with it stopped, the recorder only counts drops.
+                stack.service("observer").stop()
             await _bench(stack, args)
         finally:
             stack.stop()
@@ -254,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="open-loop duration")
     parser.add_argument("--concurrency", type=int, default=32, help="in flight for the saturation run")
     parser.add_argument("--pass-through", action="store_true", help="guard and cache off")
+    parser.add_argument("--without-observer", action="store_true", help="stop the observer before measuring")
     asyncio.run(run(parser.parse_args(argv)))
     return 0
 
