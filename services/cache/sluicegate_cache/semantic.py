@@ -9,6 +9,7 @@ call.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 
@@ -27,11 +28,25 @@ from sluicegate_cache.vectors import SemanticRecord
 Embed = Callable[[str], Awaitable[np.ndarray]]
 
 
-def embed_off_loop(embedder: SentenceEmbedder, executor: Executor | None = None) -> Embed:
-    """An async embedding function that runs the model in `executor` (onnxruntime releases the GIL)."""
+def embed_off_loop(embedder: SentenceEmbedder, executor: Executor | None = None, remember: int = 1024) -> Embed:
+    """An async embedding function that runs the model in `executor` (onnxruntime releases the GIL).
+
+    The last `remember` questions' vectors are kept (and a question being embedded is shared), so the Store that
+    follows a missed Lookup of the same question does not run the model a second time.
+    """
+    recent: OrderedDict[str, asyncio.Future[np.ndarray]] = OrderedDict()
 
     async def embed(text: str) -> np.ndarray:
-        return await asyncio.get_running_loop().run_in_executor(executor, embedder.embed_one, text)
+        future = recent.get(text)
+        if future is None or (future.done() and (future.cancelled() or future.exception() is not None)):
+            future = asyncio.get_running_loop().run_in_executor(executor, embedder.embed_one, text)
+            recent[text] = future
+            while len(recent) > remember:
+                recent.popitem(last=False)
+        else:
+            recent.move_to_end(text)
+        # Shielded: a caller that gives up (a lookup that no longer needs it) must not cancel a shared result.
+        return await asyncio.shield(future)
 
     return embed
 

@@ -266,3 +266,25 @@ async def test_redis_failure_is_unavailable():
             await call
         assert caught.value.code == grpc.StatusCode.UNAVAILABLE
     await broken.aclose()
+
+
+async def test_a_question_is_embedded_once_for_its_lookup_and_its_store() -> None:
+    import numpy as np
+
+    from sluicegate_cache.semantic import embed_off_loop
+
+    class CountingEmbedder:
+        calls = 0
+
+        def embed_one(self, text: str) -> np.ndarray:
+            CountingEmbedder.calls += 1
+            return np.ones(3, dtype=np.float32)
+
+    embed = embed_off_loop(CountingEmbedder(), remember=2)
+    await embed("how do I reset my password?")
+    await embed("how do I reset my password?")
+    assert CountingEmbedder.calls == 1
+    await embed("second")
+    await embed("third")  # the first question is forgotten: only two are kept
+    await embed("how do I reset my password?")
+    assert CountingEmbedder.calls == 4
