@@ -60,6 +60,8 @@ class TraceMetrics:
         self.registry = CollectorRegistry()
         self._tenants = LabelFolder(max_tenant_labels)
         self._models = LabelFolder(max_label_values)
+        self._deployments = LabelFolder(max_label_values)
+        self._budgets = LabelFolder(max_tenant_labels)
         self._categories = LabelFolder(max_label_values)
         registry = self.registry
 
@@ -73,6 +75,17 @@ class TraceMetrics:
             "sluicegate_requests",
             "Gateway requests by model, tenant, status, request type and cache outcome.",
             ["model", "tenant", "status_code", "request_type", "cache"],
+        )
+        self._deployment_duration = latency_histogram(
+            "sluicegate_deployment_request_duration_seconds",
+            "Gateway wall time per request, by the deployment that answered and the request type (route).",
+            ["deployment", "request_type"],
+        )
+        self._budget_use = Gauge(
+            "sluicegate_budget_used_ratio",
+            "Share of a budget's limit spent or reserved, as metering reported at the latest reservation.",
+            ["budget"],
+            registry=registry,
         )
         self._duration = latency_histogram(
             "sluicegate_request_duration_seconds", "Gateway wall time per request.", ["model", "tenant"]
@@ -131,6 +144,12 @@ class TraceMetrics:
         status_code = _status_label(record.status_code)
         self._requests.labels(model, tenant, status_code, record.request_type, record.cache_outcome).inc()
         self._duration.labels(model, tenant).observe(record.duration_seconds)
+        if record.deployment:
+            self._deployment_duration.labels(self._deployments(record.deployment), record.request_type).observe(
+                record.duration_seconds
+            )
+        for budget, used in record.budget_use:
+            self._budget_use.labels(self._budgets(budget)).set(used)
         if record.ttft_seconds > 0:
             self._ttft.labels(model).observe(record.ttft_seconds)
         self._tokens.labels(model, tenant, "prompt").inc(record.prompt_tokens)

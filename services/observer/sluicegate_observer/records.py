@@ -45,6 +45,9 @@ class TraceRecord:
     serialized_trace: bytes
     # Budget buckets that metering reported past their soft threshold when this request reserved.
     budgets_past_soft_threshold: tuple[str, ...] = ()
+    # (budget, share of its limit spent or reserved) for each limited bucket the request reserved on; the
+    # budget is the bucket without its window's date ("tenant:acme:daily"), so it stays one series.
+    budget_use: tuple[tuple[str, float], ...] = ()
 
     @property
     def is_error(self) -> bool:

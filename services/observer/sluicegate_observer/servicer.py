@@ -75,7 +75,18 @@ def record_from_trace(trace: observer_pb2.RequestTrace) -> TraceRecord:
         budgets_past_soft_threshold=tuple(
             bucket.bucket for bucket in decision.budget.buckets if bucket.soft_threshold_reached
         ),
+        budget_use=tuple(
+            (_budget_name(bucket.bucket), 1 - bucket.remaining_micros_usd / bucket.limit_micros_usd)
+            for bucket in decision.budget.buckets
+            if bucket.limit_micros_usd > 0
+        ),
     )
+
+
+def _budget_name(bucket: str) -> str:
+    """ "tenant:acme:daily:2026-11-29" -> "tenant:acme:daily": one series per budget, not one per day."""
+    scope, _, window_start = bucket.rpartition(":")
+    return scope if scope and window_start[:1].isdigit() else bucket
 
 
 def _timestamp(epoch_seconds: float) -> timestamp_pb2.Timestamp:

@@ -123,3 +123,27 @@ def test_traces_a_sender_dropped_are_counted_by_sender(metrics):
     ingestor.count_dropped("orchestrator", 0)
     ingestor.count_dropped("orchestrator", 2)
     assert metrics.registry.get_sample_value("sluicegate_traces_dropped_total", {"sender": "orchestrator"}) == 5
+
+
+def test_latency_by_deployment_and_budget_use_per_budget(metrics, make_record):
+    metrics.observe(make_record(deployment="openai-gpt-4o-mini", duration_seconds=0.3))
+    metrics.observe(make_record(budget_use=(("tenant:acme:daily", 0.25),)))
+    metrics.observe(make_record(budget_use=(("tenant:acme:daily", 0.4),)))
+    count = metrics.registry.get_sample_value(
+        "sluicegate_deployment_request_duration_seconds_count",
+        {"deployment": "openai-gpt-4o-mini", "request_type": "chat"},
+    )
+    assert count == 3
+    assert metrics.registry.get_sample_value("sluicegate_budget_used_ratio", {"budget": "tenant:acme:daily"}) == 0.4
+
+
+def test_a_bucket_is_named_by_its_budget_not_its_day():
+    from sluicegate.observer.v1 import observer_pb2
+    from sluicegate_observer.servicer import record_from_trace
+
+    trace = observer_pb2.RequestTrace(request_id="r1", status_code="OK")
+    trace.decision.budget.buckets.add(
+        bucket="tenant:acme:daily:2026-11-29", remaining_micros_usd=750, limit_micros_usd=1000
+    )
+    trace.decision.budget.buckets.add(bucket="key:k1:lifetime", remaining_micros_usd=5, limit_micros_usd=0)
+    assert record_from_trace(trace).budget_use == (("tenant:acme:daily", 0.25),)
