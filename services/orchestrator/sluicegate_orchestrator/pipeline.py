@@ -122,6 +122,8 @@ class ChatPipeline:
         self._settings = settings
         self._background: set[asyncio.Task] = set()
         self._principals = PrincipalCache(settings.key_cache_seconds)
+        # Provider calls in flight by coalescing key: the CompleteResponse, or the exception, they ended with.
+        self._in_flight: dict[bytes, asyncio.Future] = {}
 
     # ----- entry points -------------------------------------------------------------------------------------
 
@@ -140,9 +142,10 @@ class ChatPipeline:
                 text = await self._guard_output(state, hit.text)
                 response = self._response(state, text, hit.finish_reason, tool_calls=())
             else:
-                completion = await self._complete(state)
+                completion = await self._complete_or_join(state)
                 text = await self._guard_output(state, _text_of(completion.message))
-                self._store_in_cache(state, completion.message, completion.finish_reason)
+                if state.decision.cache.outcome != decision_pb2.CACHE_OUTCOME_COALESCED:
+                    self._store_in_cache(state, completion.message, completion.finish_reason)
                 response = self._response(state, text, completion.finish_reason, completion.message.tool_calls)
             if idempotency_claimed:
                 await self._idempotency.complete(state.principal.tenant_id, request.idempotency_key, response)
@@ -428,6 +431,45 @@ class ChatPipeline:
             policy=state.request.routing_policy,
             request_id=state.decision.request_id,
         )
+
+    async def _complete_or_join(self, state: RequestState) -> router_pb2.CompleteResponse:
+        """Calls the provider, unless an identical request (same tenant, model, sanitised messages, parameters
+        and namespace) is already calling it: then this one waits for that answer, is charged nothing and hands
+        its reservation back. Each request still restores its own placeholders in the output guard."""
+        key = self._coalescing_key(state)
+        if key is None:
+            return await self._complete(state)
+        leader = self._in_flight.get(key)
+        if leader is not None:
+            with state.stage("coalesced"):
+                outcome = await asyncio.shield(leader)
+            if isinstance(outcome, router_pb2.CompleteResponse):
+                self._release(state)
+                state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_COALESCED
+                state.model = outcome.model
+                state.decision.route.model, state.decision.route.deployment = outcome.model, outcome.route.deployment
+                return outcome
+            # The first request failed or went away: this one makes its own call on its own reservation.
+            return await self._complete(state)
+        answer: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = answer
+        try:
+            response = await self._complete(state)
+            answer.set_result(response)
+            return response
+        except BaseException as exc:
+            answer.set_result(exc)
+            raise
+        finally:
+            del self._in_flight[key]
+
+    def _coalescing_key(self, state: RequestState) -> bytes | None:
+        """Requests that would share a cache entry may share a provider call; those that opted out of the cache
+        (no_cache or no_store) never do."""
+        control = state.request.cache
+        if not self._settings.coalesce_identical or state.cache_key is None or control.no_cache or control.no_store:
+            return None
+        return state.cache_key.SerializeToString(deterministic=True)
 
     async def _complete(self, state: RequestState) -> router_pb2.CompleteResponse:
         state.provider_called = True

@@ -26,6 +26,9 @@ class OrchestratorSettings(ServiceSettings):
     guard_enabled: bool = True
     guard_fail_open: bool = Field(default=False, description="serve unscanned text when the guard fails (not advised)")
     cache_enabled: bool = True
+    coalesce_identical: bool = Field(
+        default=True, description="identical cacheable requests in flight at once share one provider call"
+    )
     cache_refuse_injection_score: float = Field(
         default=0.5, ge=0, le=1, description="answers to prompts the guard scored this suspicious are not cached"
     )

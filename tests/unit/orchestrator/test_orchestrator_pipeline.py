@@ -318,3 +318,47 @@ async def test_answers_to_suspicious_prompts_are_not_cached(fakes: Fakes, score:
     await pipeline.chat(chat("mildly odd question"), KEY)
     await settle_background(pipeline)
     assert fakes.cache.stores[0].guard_flagged is not cached
+
+
+async def test_identical_requests_in_flight_share_one_provider_call(fakes: Fakes) -> None:
+    fakes.router.delay_seconds = 0.1
+    pipeline = fakes.make_pipeline()
+    first, second, third = await asyncio.gather(
+        pipeline.chat(chat(f"mail {EMAIL}"), KEY),
+        pipeline.chat(chat(f"mail {EMAIL}"), KEY),
+        pipeline.chat(chat("something else"), KEY),
+    )
+    await settle_background(pipeline)
+    assert len(fakes.router.calls) == 2  # the two identical requests made one call between them
+    assert first.message == second.message and f"mail {EMAIL}" in second.message.content[0].text
+    outcomes = sorted(response.decision.cache.outcome for response in (first, second))
+    assert outcomes == [decision_pb2.CACHE_OUTCOME_MISS, decision_pb2.CACHE_OUTCOME_COALESCED]
+    joined = first if first.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_COALESCED else second
+    assert joined.cost_micros_usd == 0
+    assert len(fakes.metering.settled) == 2 and len(fakes.metering.released) == 1
+    assert third.message.content[0].text == "you said: something else"
+
+
+async def test_requests_that_opt_out_of_the_cache_are_never_coalesced(fakes: Fakes) -> None:
+    fakes.router.delay_seconds = 0.05
+    pipeline = fakes.make_pipeline()
+    no_cache = chat_pb2.CacheControl(no_cache=True)
+    await asyncio.gather(*(pipeline.chat(chat("hello", cache=no_cache), KEY) for _ in range(2)))
+    assert len(fakes.router.calls) == 2
+
+
+async def test_when_the_first_request_fails_the_joined_one_calls_for_itself(fakes: Fakes) -> None:
+    pipeline = fakes.make_pipeline()
+    original = fakes.router.Complete
+    failures = iter([True, False])
+
+    async def failing_once(request, timeout=None):
+        await asyncio.sleep(0.05)
+        if next(failures):
+            raise rpc_error(grpc.StatusCode.UNAVAILABLE, "provider down")
+        return await original(request, timeout)
+
+    fakes.router.Complete = failing_once
+    results = await asyncio.gather(*(pipeline.chat(chat("hello"), KEY) for _ in range(2)), return_exceptions=True)
+    assert sum(isinstance(result, ServiceError) for result in results) == 1
+    assert sum(isinstance(result, gateway_pb2.ChatResponse) for result in results) == 1

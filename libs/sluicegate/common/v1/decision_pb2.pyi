@@ -41,6 +41,7 @@ class CacheOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CACHE_OUTCOME_HIT_SEMANTIC: _ClassVar[CacheOutcome]
     CACHE_OUTCOME_SKIPPED: _ClassVar[CacheOutcome]
     CACHE_OUTCOME_ERROR: _ClassVar[CacheOutcome]
+    CACHE_OUTCOME_COALESCED: _ClassVar[CacheOutcome]
 
 class AttemptOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -76,6 +77,7 @@ CACHE_OUTCOME_HIT_EXACT: CacheOutcome
 CACHE_OUTCOME_HIT_SEMANTIC: CacheOutcome
 CACHE_OUTCOME_SKIPPED: CacheOutcome
 CACHE_OUTCOME_ERROR: CacheOutcome
+CACHE_OUTCOME_COALESCED: CacheOutcome
 ATTEMPT_OUTCOME_UNSPECIFIED: AttemptOutcome
 ATTEMPT_OUTCOME_SUCCESS: AttemptOutcome
 ATTEMPT_OUTCOME_RATE_LIMITED: AttemptOutcome
