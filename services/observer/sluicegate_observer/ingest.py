@@ -18,10 +18,11 @@ class TraceIngestor:
         self._metrics = metrics
         self._clock = clock
 
-    def count_dropped(self, sender: str, dropped: int) -> None:
-        """Traces a sender lost before they reached us; counted so the loss shows on /metrics."""
+    def sender_report(self, sender: str, dropped: int, queue_depth: int) -> None:
+        """What a sender says of its own queue: traces it lost before they reached us, and how many still wait."""
         if dropped > 0:
             self._metrics.count_dropped(sender, dropped)
+        self._metrics.sender_queue_depth(sender, queue_depth)
 
     def ingest(self, records: Iterable[TraceRecord]) -> int:
         """Returns how many records were kept. A record without a timestamp is stamped with the arrival time."""

@@ -118,6 +118,12 @@ class TraceMetrics:
             "sluicegate_fallbacks", "Provider attempts beyond the first, by the model first tried.", ["model"]
         )
         self._ingested = counter("sluicegate_observer_traces_ingested", "Traces the observer has ingested.")
+        self._queue_depth = Gauge(
+            "sluicegate_trace_queue_depth",
+            "Traces waiting in a sender's queue when it sent its latest batch.",
+            ["sender"],
+            registry=registry,
+        )
         self._dropped = counter(
             "sluicegate_traces_dropped",
             "Traces senders dropped before they reached the observer (reported with their next batch).",
@@ -137,6 +143,9 @@ class TraceMetrics:
 
     def count_dropped(self, sender: str, dropped: int) -> None:
         self._dropped.labels(sender or "unknown").inc(dropped)
+
+    def sender_queue_depth(self, sender: str, depth: int) -> None:
+        self._queue_depth.labels(sender or "unknown").set(depth)
 
     def observe(self, record: TraceRecord) -> None:
         model = self._models(record.model)

@@ -125,7 +125,7 @@ class ObserverServicer(observer_pb2_grpc.ObserverServiceServicer):
         self._ingestor = ingestor
 
     async def RecordTraces(self, request, context):
-        self._ingestor.count_dropped(request.sender, request.dropped_traces)
+        self._ingestor.sender_report(request.sender, request.dropped_traces, request.sender_queue_depth)
         accepted = self._ingestor.ingest(record_from_trace(trace) for trace in request.traces)
         return observer_pb2.RecordTracesResponse(accepted=accepted)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import timestamp_pb2
+from opentelemetry import trace
 
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.common.v1 import chat_pb2, decision_pb2, errors_pb2
@@ -719,6 +720,7 @@ class ChatPipeline:
 
     def _finish(self, state: RequestState) -> None:
         state.decision.total_duration_ms = (time.perf_counter() - state.started) * 1000
+        _annotate_span(state)
         principal = state.principal
         self._recorder.record(
             observer_pb2.RequestTrace(
@@ -821,6 +823,29 @@ async def _logged(work: Awaitable) -> None:
         await work
     except (grpc.aio.AioRpcError, ServiceError) as exc:
         log.error("background step failed", error=str(exc)[:200])
+
+
+def _annotate_span(state: RequestState) -> None:
+    """The gateway's server span gets the OpenTelemetry GenAI attributes of the request as a whole (each
+    provider attempt is its own span, made by the router)."""
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return
+    span.set_attributes(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": state.decision.route.requested_model,
+            "gen_ai.response.model": state.model,
+            "gen_ai.usage.input_tokens": state.usage.prompt_tokens,
+            "gen_ai.usage.output_tokens": state.usage.completion_tokens,
+            "sluicegate.tenant": state.principal.tenant_id,
+            "sluicegate.cache_outcome": decision_pb2.CacheOutcome.Name(state.decision.cache.outcome),
+            "sluicegate.cost_micros_usd": state.cost_micros_usd,
+            "sluicegate.request_id": state.decision.request_id,
+        }
+    )
+    if state.status_code != "OK":
+        span.set_attribute("error.type", state.error_reason or state.status_code)
 
 
 def _text_of(message: chat_pb2.Message) -> str:

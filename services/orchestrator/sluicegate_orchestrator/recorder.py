@@ -68,7 +68,9 @@ class TraceRecorder:
         reported = self._unreported_drops
         try:
             await self._observer.RecordTraces(
-                observer_pb2.RecordTracesRequest(traces=batch, dropped_traces=reported, sender="orchestrator"),
+                observer_pb2.RecordTracesRequest(
+                    traces=batch, dropped_traces=reported, sender="orchestrator", sender_queue_depth=self.pending
+                ),
                 timeout=self._send_timeout_seconds,
             )
             self.sent += len(batch)

@@ -119,10 +119,11 @@ def test_ingest_stamps_missing_times_and_counts_a_retried_trace_once(metrics, cl
 
 def test_traces_a_sender_dropped_are_counted_by_sender(metrics):
     ingestor = TraceIngestor(RecentTraces(capacity=10), metrics, clock=lambda: 0.0)
-    ingestor.count_dropped("orchestrator", 3)
-    ingestor.count_dropped("orchestrator", 0)
-    ingestor.count_dropped("orchestrator", 2)
+    ingestor.sender_report("orchestrator", 3, queue_depth=40)
+    ingestor.sender_report("orchestrator", 0, queue_depth=12)
+    ingestor.sender_report("orchestrator", 2, queue_depth=7)
     assert metrics.registry.get_sample_value("sluicegate_traces_dropped_total", {"sender": "orchestrator"}) == 5
+    assert metrics.registry.get_sample_value("sluicegate_trace_queue_depth", {"sender": "orchestrator"}) == 7
 
 
 def test_latency_by_deployment_and_budget_use_per_budget(metrics, make_record):

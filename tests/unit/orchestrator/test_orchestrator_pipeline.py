@@ -362,3 +362,23 @@ async def test_when_the_first_request_fails_the_joined_one_calls_for_itself(fake
     results = await asyncio.gather(*(pipeline.chat(chat("hello"), KEY) for _ in range(2)), return_exceptions=True)
     assert sum(isinstance(result, ServiceError) for result in results) == 1
     assert sum(isinstance(result, gateway_pb2.ChatResponse) for result in results) == 1
+
+
+async def test_the_request_span_carries_the_genai_attributes(fakes: Fakes) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    pipeline = fakes.make_pipeline()
+    with provider.get_tracer("test").start_as_current_span("Chat"):
+        await pipeline.chat(chat("hello", cache=chat_pb2.CacheControl(no_cache=True)), KEY)
+    [span] = exporter.get_finished_spans()
+    assert span.attributes["gen_ai.operation.name"] == "chat"
+    assert span.attributes["gen_ai.response.model"] == "balanced"
+    assert span.attributes["gen_ai.usage.input_tokens"] == 10 and span.attributes["gen_ai.usage.output_tokens"] == 5
+    assert span.attributes["sluicegate.tenant"] == "acme"
+    assert trace.get_current_span() is not span

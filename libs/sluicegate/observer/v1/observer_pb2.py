@@ -27,43 +27,43 @@ from sluicegate.common.v1 import chat_pb2 as sluicegate_dot_common_dot_v1_dot_ch
 from sluicegate.common.v1 import decision_pb2 as sluicegate_dot_common_dot_v1_dot_decision__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%sluicegate/observer/v1/observer.proto\x12\x16sluicegate.observer.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fsluicegate/common/v1/chat.proto\x1a#sluicegate/common/v1/decision.proto\"\xcc\x03\n\x0cRequestTrace\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x17\n\x0frequested_model\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x12\n\ndeployment\x18\x08 \x01(\t\x12*\n\x05usage\x18\t \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x13\n\x0b\x64uration_ms\x18\n \x01(\x01\x12\x0f\n\x07ttft_ms\x18\x0b \x01(\x01\x12\x17\n\x0f\x63ost_micros_usd\x18\x0c \x01(\x03\x12\x13\n\x0bstatus_code\x18\r \x01(\t\x12\x14\n\x0c\x65rror_reason\x18\x0e \x01(\t\x12\x39\n\x0crequest_type\x18\x0f \x01(\x0e\x32#.sluicegate.observer.v1.RequestType\x12\x36\n\x08\x64\x65\x63ision\x18\x10 \x01(\x0b\x32$.sluicegate.common.v1.DecisionRecord\"s\n\x13RecordTracesRequest\x12\x34\n\x06traces\x18\x01 \x03(\x0b\x32$.sluicegate.observer.v1.RequestTrace\x12\x16\n\x0e\x64ropped_traces\x18\x02 \x01(\x03\x12\x0e\n\x06sender\x18\x03 \x01(\t\"(\n\x14RecordTracesResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x03\"\xb0\x01\n\x18GetMetricsSummaryRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x08group_by\x18\x03 \x01(\x0e\x32$.sluicegate.observer.v1.SummaryGroup\"\x94\x02\n\x0eMetricsSummary\x12\r\n\x05group\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x03\x12\x12\n\nerror_rate\x18\x04 \x01(\x01\x12\x16\n\x0elatency_p50_ms\x18\x05 \x01(\x01\x12\x16\n\x0elatency_p95_ms\x18\x06 \x01(\x01\x12\x16\n\x0elatency_p99_ms\x18\x07 \x01(\x01\x12\x15\n\rprompt_tokens\x18\x08 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\t \x01(\x03\x12\x17\n\x0f\x63ost_micros_usd\x18\n \x01(\x03\x12\x12\n\ncache_hits\x18\x0b \x01(\x03\x12\x16\n\x0e\x63\x61\x63he_hit_rate\x18\x0c \x01(\x01\"\x8a\x01\n\x19GetMetricsSummaryResponse\x12\x36\n\x06groups\x18\x01 \x03(\x0b\x32&.sluicegate.observer.v1.MetricsSummary\x12\x35\n\x05total\x18\x02 \x01(\x0b\x32&.sluicegate.observer.v1.MetricsSummary\"\xef\x01\n\x05\x41lert\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x31\n\x05state\x18\x03 \x01(\x0e\x32\".sluicegate.observer.v1.AlertState\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12,\n\x08\x66ired_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\x11ListAlertsRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\"C\n\x12ListAlertsResponse\x12-\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x1d.sluicegate.observer.v1.Alert\".\n\x18GetDecisionRecordRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"P\n\x19GetDecisionRecordResponse\x12\x33\n\x05trace\x18\x01 \x01(\x0b\x32$.sluicegate.observer.v1.RequestTrace*`\n\x0bRequestType\x12\x1c\n\x18REQUEST_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11REQUEST_TYPE_CHAT\x10\x01\x12\x1c\n\x18REQUEST_TYPE_CHAT_STREAM\x10\x02*~\n\x0cSummaryGroup\x12\x1d\n\x19SUMMARY_GROUP_UNSPECIFIED\x10\x00\x12\x17\n\x13SUMMARY_GROUP_MODEL\x10\x01\x12\x18\n\x14SUMMARY_GROUP_TENANT\x10\x02\x12\x1c\n\x18SUMMARY_GROUP_DEPLOYMENT\x10\x03*[\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41LERT_STATE_FIRING\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x32|\n\x0fObserverService\x12i\n\x0cRecordTraces\x12+.sluicegate.observer.v1.RecordTracesRequest\x1a,.sluicegate.observer.v1.RecordTracesResponse2\xef\x02\n\x14ObserverQueryService\x12x\n\x11GetMetricsSummary\x12\x30.sluicegate.observer.v1.GetMetricsSummaryRequest\x1a\x31.sluicegate.observer.v1.GetMetricsSummaryResponse\x12\x63\n\nListAlerts\x12).sluicegate.observer.v1.ListAlertsRequest\x1a*.sluicegate.observer.v1.ListAlertsResponse\x12x\n\x11GetDecisionRecord\x12\x30.sluicegate.observer.v1.GetDecisionRecordRequest\x1a\x31.sluicegate.observer.v1.GetDecisionRecordResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%sluicegate/observer/v1/observer.proto\x12\x16sluicegate.observer.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fsluicegate/common/v1/chat.proto\x1a#sluicegate/common/v1/decision.proto\"\xcc\x03\n\x0cRequestTrace\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x17\n\x0frequested_model\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x12\n\ndeployment\x18\x08 \x01(\t\x12*\n\x05usage\x18\t \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x13\n\x0b\x64uration_ms\x18\n \x01(\x01\x12\x0f\n\x07ttft_ms\x18\x0b \x01(\x01\x12\x17\n\x0f\x63ost_micros_usd\x18\x0c \x01(\x03\x12\x13\n\x0bstatus_code\x18\r \x01(\t\x12\x14\n\x0c\x65rror_reason\x18\x0e \x01(\t\x12\x39\n\x0crequest_type\x18\x0f \x01(\x0e\x32#.sluicegate.observer.v1.RequestType\x12\x36\n\x08\x64\x65\x63ision\x18\x10 \x01(\x0b\x32$.sluicegate.common.v1.DecisionRecord\"\x8f\x01\n\x13RecordTracesRequest\x12\x34\n\x06traces\x18\x01 \x03(\x0b\x32$.sluicegate.observer.v1.RequestTrace\x12\x16\n\x0e\x64ropped_traces\x18\x02 \x01(\x03\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x1a\n\x12sender_queue_depth\x18\x04 \x01(\x03\"(\n\x14RecordTracesResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x03\"\xb0\x01\n\x18GetMetricsSummaryRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x08group_by\x18\x03 \x01(\x0e\x32$.sluicegate.observer.v1.SummaryGroup\"\x94\x02\n\x0eMetricsSummary\x12\r\n\x05group\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x03\x12\x12\n\nerror_rate\x18\x04 \x01(\x01\x12\x16\n\x0elatency_p50_ms\x18\x05 \x01(\x01\x12\x16\n\x0elatency_p95_ms\x18\x06 \x01(\x01\x12\x16\n\x0elatency_p99_ms\x18\x07 \x01(\x01\x12\x15\n\rprompt_tokens\x18\x08 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\t \x01(\x03\x12\x17\n\x0f\x63ost_micros_usd\x18\n \x01(\x03\x12\x12\n\ncache_hits\x18\x0b \x01(\x03\x12\x16\n\x0e\x63\x61\x63he_hit_rate\x18\x0c \x01(\x01\"\x8a\x01\n\x19GetMetricsSummaryResponse\x12\x36\n\x06groups\x18\x01 \x03(\x0b\x32&.sluicegate.observer.v1.MetricsSummary\x12\x35\n\x05total\x18\x02 \x01(\x0b\x32&.sluicegate.observer.v1.MetricsSummary\"\xef\x01\n\x05\x41lert\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x31\n\x05state\x18\x03 \x01(\x0e\x32\".sluicegate.observer.v1.AlertState\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12,\n\x08\x66ired_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\x11ListAlertsRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\"C\n\x12ListAlertsResponse\x12-\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x1d.sluicegate.observer.v1.Alert\".\n\x18GetDecisionRecordRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"P\n\x19GetDecisionRecordResponse\x12\x33\n\x05trace\x18\x01 \x01(\x0b\x32$.sluicegate.observer.v1.RequestTrace*`\n\x0bRequestType\x12\x1c\n\x18REQUEST_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11REQUEST_TYPE_CHAT\x10\x01\x12\x1c\n\x18REQUEST_TYPE_CHAT_STREAM\x10\x02*~\n\x0cSummaryGroup\x12\x1d\n\x19SUMMARY_GROUP_UNSPECIFIED\x10\x00\x12\x17\n\x13SUMMARY_GROUP_MODEL\x10\x01\x12\x18\n\x14SUMMARY_GROUP_TENANT\x10\x02\x12\x1c\n\x18SUMMARY_GROUP_DEPLOYMENT\x10\x03*[\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41LERT_STATE_FIRING\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x32|\n\x0fObserverService\x12i\n\x0cRecordTraces\x12+.sluicegate.observer.v1.RecordTracesRequest\x1a,.sluicegate.observer.v1.RecordTracesResponse2\xef\x02\n\x14ObserverQueryService\x12x\n\x11GetMetricsSummary\x12\x30.sluicegate.observer.v1.GetMetricsSummaryRequest\x1a\x31.sluicegate.observer.v1.GetMetricsSummaryResponse\x12\x63\n\nListAlerts\x12).sluicegate.observer.v1.ListAlertsRequest\x1a*.sluicegate.observer.v1.ListAlertsResponse\x12x\n\x11GetDecisionRecord\x12\x30.sluicegate.observer.v1.GetDecisionRecordRequest\x1a\x31.sluicegate.observer.v1.GetDecisionRecordResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sluicegate.observer.v1.observer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REQUESTTYPE']._serialized_start=1877
-  _globals['_REQUESTTYPE']._serialized_end=1973
-  _globals['_SUMMARYGROUP']._serialized_start=1975
-  _globals['_SUMMARYGROUP']._serialized_end=2101
-  _globals['_ALERTSTATE']._serialized_start=2103
-  _globals['_ALERTSTATE']._serialized_end=2194
+  _globals['_REQUESTTYPE']._serialized_start=1906
+  _globals['_REQUESTTYPE']._serialized_end=2002
+  _globals['_SUMMARYGROUP']._serialized_start=2004
+  _globals['_SUMMARYGROUP']._serialized_end=2130
+  _globals['_ALERTSTATE']._serialized_start=2132
+  _globals['_ALERTSTATE']._serialized_end=2223
   _globals['_REQUESTTRACE']._serialized_start=169
   _globals['_REQUESTTRACE']._serialized_end=629
-  _globals['_RECORDTRACESREQUEST']._serialized_start=631
-  _globals['_RECORDTRACESREQUEST']._serialized_end=746
-  _globals['_RECORDTRACESRESPONSE']._serialized_start=748
-  _globals['_RECORDTRACESRESPONSE']._serialized_end=788
-  _globals['_GETMETRICSSUMMARYREQUEST']._serialized_start=791
-  _globals['_GETMETRICSSUMMARYREQUEST']._serialized_end=967
-  _globals['_METRICSSUMMARY']._serialized_start=970
-  _globals['_METRICSSUMMARY']._serialized_end=1246
-  _globals['_GETMETRICSSUMMARYRESPONSE']._serialized_start=1249
-  _globals['_GETMETRICSSUMMARYRESPONSE']._serialized_end=1387
-  _globals['_ALERT']._serialized_start=1390
-  _globals['_ALERT']._serialized_end=1629
-  _globals['_LISTALERTSREQUEST']._serialized_start=1631
-  _globals['_LISTALERTSREQUEST']._serialized_end=1676
-  _globals['_LISTALERTSRESPONSE']._serialized_start=1678
-  _globals['_LISTALERTSRESPONSE']._serialized_end=1745
-  _globals['_GETDECISIONRECORDREQUEST']._serialized_start=1747
-  _globals['_GETDECISIONRECORDREQUEST']._serialized_end=1793
-  _globals['_GETDECISIONRECORDRESPONSE']._serialized_start=1795
-  _globals['_GETDECISIONRECORDRESPONSE']._serialized_end=1875
-  _globals['_OBSERVERSERVICE']._serialized_start=2196
-  _globals['_OBSERVERSERVICE']._serialized_end=2320
-  _globals['_OBSERVERQUERYSERVICE']._serialized_start=2323
-  _globals['_OBSERVERQUERYSERVICE']._serialized_end=2690
+  _globals['_RECORDTRACESREQUEST']._serialized_start=632
+  _globals['_RECORDTRACESREQUEST']._serialized_end=775
+  _globals['_RECORDTRACESRESPONSE']._serialized_start=777
+  _globals['_RECORDTRACESRESPONSE']._serialized_end=817
+  _globals['_GETMETRICSSUMMARYREQUEST']._serialized_start=820
+  _globals['_GETMETRICSSUMMARYREQUEST']._serialized_end=996
+  _globals['_METRICSSUMMARY']._serialized_start=999
+  _globals['_METRICSSUMMARY']._serialized_end=1275
+  _globals['_GETMETRICSSUMMARYRESPONSE']._serialized_start=1278
+  _globals['_GETMETRICSSUMMARYRESPONSE']._serialized_end=1416
+  _globals['_ALERT']._serialized_start=1419
+  _globals['_ALERT']._serialized_end=1658
+  _globals['_LISTALERTSREQUEST']._serialized_start=1660
+  _globals['_LISTALERTSREQUEST']._serialized_end=1705
+  _globals['_LISTALERTSRESPONSE']._serialized_start=1707
+  _globals['_LISTALERTSRESPONSE']._serialized_end=1774
+  _globals['_GETDECISIONRECORDREQUEST']._serialized_start=1776
+  _globals['_GETDECISIONRECORDREQUEST']._serialized_end=1822
+  _globals['_GETDECISIONRECORDRESPONSE']._serialized_start=1824
+  _globals['_GETDECISIONRECORDRESPONSE']._serialized_end=1904
+  _globals['_OBSERVERSERVICE']._serialized_start=2225
+  _globals['_OBSERVERSERVICE']._serialized_end=2349
+  _globals['_OBSERVERQUERYSERVICE']._serialized_start=2352
+  _globals['_OBSERVERQUERYSERVICE']._serialized_end=2719
 # @@protoc_insertion_point(module_scope)

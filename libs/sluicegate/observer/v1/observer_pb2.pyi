@@ -78,14 +78,16 @@ class RequestTrace(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., requested_model: _Optional[str] = ..., model: _Optional[str] = ..., deployment: _Optional[str] = ..., usage: _Optional[_Union[_chat_pb2.Usage, _Mapping]] = ..., duration_ms: _Optional[float] = ..., ttft_ms: _Optional[float] = ..., cost_micros_usd: _Optional[int] = ..., status_code: _Optional[str] = ..., error_reason: _Optional[str] = ..., request_type: _Optional[_Union[RequestType, str]] = ..., decision: _Optional[_Union[_decision_pb2.DecisionRecord, _Mapping]] = ...) -> None: ...
 
 class RecordTracesRequest(_message.Message):
-    __slots__ = ("traces", "dropped_traces", "sender")
+    __slots__ = ("traces", "dropped_traces", "sender", "sender_queue_depth")
     TRACES_FIELD_NUMBER: _ClassVar[int]
     DROPPED_TRACES_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
+    SENDER_QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
     traces: _containers.RepeatedCompositeFieldContainer[RequestTrace]
     dropped_traces: int
     sender: str
-    def __init__(self, traces: _Optional[_Iterable[_Union[RequestTrace, _Mapping]]] = ..., dropped_traces: _Optional[int] = ..., sender: _Optional[str] = ...) -> None: ...
+    sender_queue_depth: int
+    def __init__(self, traces: _Optional[_Iterable[_Union[RequestTrace, _Mapping]]] = ..., dropped_traces: _Optional[int] = ..., sender: _Optional[str] = ..., sender_queue_depth: _Optional[int] = ...) -> None: ...
 
 class RecordTracesResponse(_message.Message):
     __slots__ = ("accepted",)
