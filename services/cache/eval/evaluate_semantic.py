@@ -9,10 +9,11 @@ counted over the paraphrases of the same split; the wrong hits are printed as co
 paraphrases.
 
 The threshold is fixed before the run: the service's default (CACHE_SEMANTIC_THRESHOLD), or --threshold.
-`--choose` prints the threshold the train half supports (the lowest at which every kind keeps precision >=
---target on train); it never looks at the test half. Run:
+`--choose` prints the threshold, substitution similarity and swap similarity the train half supports (the best
+train recall at which every kind keeps precision >= --target on train); it never looks at the test half. Run:
 
-    .venv/bin/python services/cache/eval/evaluate_semantic.py [--threshold T] [--choose] [--show-errors]
+    .venv/bin/python services/cache/eval/evaluate_semantic.py [--threshold T] [--substitution S] [--swap W]
+        [--choose] [--show-errors]
 """
 
 from __future__ import annotations
@@ -103,19 +104,21 @@ def print_figures(title: str, result: dict[str, tuple[float, int, int]]) -> None
             report(f"    precision vs {kind:<10} {precision:.3f}  (wrong hits {wrong}/{total})")
 
 
-def choose_thresholds(train: list[Scored], target: float) -> tuple[float, float, float] | None:
-    """(threshold, substitution similarity, train recall): the pair with the best recall on train at which every
-    near-miss kind keeps precision >= target; ties go to the stricter threshold."""
+def choose_thresholds(train: list[Scored], target: float) -> tuple[float, float, float, float] | None:
+    """(threshold, substitution similarity, swap similarity, train recall): the combination with the best recall
+    on train at which every near-miss kind keeps precision >= target; ties go to the stricter threshold and
+    substitution similarity but to the lower swap similarity (the least the train half asks for)."""
     best = None
-    for substitution in np.arange(0.85, 0.991, 0.01):
-        scored = gated(train, QuestionGate(float(substitution)))
-        for threshold in np.arange(0.60, 0.991, 0.01):
-            result = figures(scored, float(threshold), use_gate=True)
-            recall = result[SAME][0]
-            if all(result[kind][0] >= target for kind in result if kind != SAME) and (
-                best is None or recall >= best[2]
-            ):
-                best = (round(float(threshold), 2), round(float(substitution), 2), recall)
+    for swap in np.arange(0.99, 0.905, -0.01):
+        for substitution in np.arange(0.85, float(swap) + 0.001, 0.01):
+            scored = gated(train, QuestionGate(float(substitution), float(swap)))
+            for threshold in np.arange(0.60, 0.991, 0.01):
+                result = figures(scored, float(threshold), use_gate=True)
+                recall = result[SAME][0]
+                if all(result[kind][0] >= target for kind in result if kind != SAME) and (
+                    best is None or recall >= best[3]
+                ):
+                    best = (round(float(threshold), 2), round(float(substitution), 2), round(float(swap), 2), recall)
     return best
 
 
@@ -124,8 +127,9 @@ def main() -> None:
     defaults = CacheSettings()
     parser.add_argument("--threshold", type=float, default=defaults.semantic_threshold)
     parser.add_argument("--substitution", type=float, default=defaults.semantic_substitution_similarity)
+    parser.add_argument("--swap", type=float, default=defaults.semantic_swap_similarity)
     parser.add_argument("--choose", action="store_true", help="print the threshold the train half supports")
-    parser.add_argument("--target", type=float, default=0.98, help="per-kind precision --choose aims for on train")
+    parser.add_argument("--target", type=float, default=0.99, help="per-kind precision --choose aims for on train")
     parser.add_argument(
         "--show-errors",
         action="store_true",
@@ -135,12 +139,14 @@ def main() -> None:
     pairs = score_pairs(PAIRS)
     if args.choose:
         chosen = choose_thresholds([pair for pair in pairs if pair.split == "train"], args.target)
-        report(f"chosen on train for per-kind precision >= {args.target}: (threshold, substitution, recall) {chosen}")
+        report(
+            f"chosen on train for per-kind precision >= {args.target}: (threshold, substitution, swap, recall) {chosen}"
+        )
         return
-    pairs = gated(pairs, QuestionGate(args.substitution))
+    pairs = gated(pairs, QuestionGate(args.substitution, args.swap))
     report(
-        f"{len(pairs)} pairs; threshold {args.threshold}, substitution similarity {args.substitution} "
-        "(fixed before the run)"
+        f"{len(pairs)} pairs; threshold {args.threshold}, substitution similarity {args.substitution}, "
+        f"swap similarity {args.swap} (fixed before the run)"
     )
     for split in ("train", "test"):
         subset = [pair for pair in pairs if pair.split == split]

@@ -91,5 +91,5 @@ async def _semantic_layer(
         replica,
         embed_off_loop(embedder, executor),
         TenantThresholds(settings.semantic_threshold, floors),
-        QuestionGate(settings.semantic_substitution_similarity),
+        QuestionGate(settings.semantic_substitution_similarity, settings.semantic_swap_similarity),
     )

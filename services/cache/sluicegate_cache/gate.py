@@ -1,6 +1,7 @@
 """The correctness gate: two questions close in embedding space are still different questions when their
-negation, numbers, named entities, opposites, qualifiers or key terms differ. Sentence embeddings score "is X safe" and
-"is X unsafe" near 0.9; this gate is what keeps such a pair from sharing an answer.
+negation, numbers, named entities, opposites, qualifiers, key terms or one swapped word differ. Sentence
+embeddings score "is X safe" and "is X unsafe" near 0.9; this gate is what keeps such a pair from sharing an
+answer.
 
 Each check compares surface features, cheaply (well under a millisecond), and errs towards "different":
 a wrongly refused paraphrase costs one upstream call, a wrongly served answer is a wrong answer.
@@ -63,14 +64,88 @@ ANTONYMS = _words(
     "horizontal:vertical synchronous:asynchronous sync:async client:server frontend:backend private:public "
     "mutable:immutable static:dynamic compile:interpret read:write get:set encode:decode "
     "serialize:deserialize upper:lower uppercase:lowercase plus:minus add:subtract multiply:divide "
-    "celsius:fahrenheit kilometers:miles kg:lbs kilograms:pounds meters:feet inches:centimeters"
+    "celsius:fahrenheit kilometers:miles kg:lbs kilograms:pounds meters:feet inches:centimeters "
+    # Opposites common in questions, from general knowledge (inflections, comparatives and the irregular forms
+    # below are added by `_forms`, so each pair is written once, in its base form).
+    "safe:unsafe safe:hazardous safe:toxic safe:deadly safe:lethal healthy:unhealthy "
+    "healthy:harmful good:harmful helpful:harmful beneficial:harmful benefit:harm benefit:downside "
+    "pro:con advantage:drawback strength:weakness increase:lower increase:drop decrease:raise decrease:boost "
+    "reduce:raise reduce:boost grow:shrink expand:shrink expand:contract lengthen:shorten widen:narrow "
+    "speed:slow accelerate:decelerate accelerate:slow gain:loss profit:loss win:loss victory:defeat "
+    "allow:forbid allow:prohibit allow:ban allow:disallow allow:prevent permit:forbid permit:prohibit permit:ban "
+    "legal:banned legal:forbidden allowed:forbidden allowed:banned required:optional mandatory:optional "
+    "required:forbidden must:optional cheap:costly cheap:pricey inexpensive:expensive affordable:expensive "
+    "hot:cool warm:cold heat:cool heat:chill heating:cooling freeze:thaw freeze:melt freeze:defrost "
+    "frozen:thawed quick:slow rapid:slow fast:gradual start:finish begin:finish start:shut commence:end "
+    "launch:end launch:shut stop:resume pause:resume pause:play stop:continue start:quit quit:join "
+    "buy:rent lend:borrow give:receive sell:purchase purchase:refund "
+    "open:shut lock:open close:reopen win:fail pass:fail succeed:fail success:fail win:draw "
+    "max:least min:most maximum:least minimum:most highest:least top:bottom upper:bottom ceiling:floor "
+    "first:final earliest:final prior:after pre:post prewar:postwar "
+    "ahead:behind front:back forward:backward forwards:backwards above:beneath over:beneath "
+    "export:imports activate:deactivate activate:disable on:off "
+    "show:hide visible:hidden appear:disappear reveal:hide display:hide expose:hide "
+    "add:delete add:drop insert:delete insert:remove append:remove install:remove install:delete "
+    "include:omit include:except including:excluding "
+    "cancel:renew cancel:subscribe cancel:book cancel:confirm cancel:extend cancel:resume cancel:reactivate "
+    "renew:expire extend:shorten extend:cut accept:decline accept:refuse approve:reject approve:deny "
+    "admit:deny confirm:deny agree:disagree like:dislike love:dislike trust:distrust obey:disobey "
+    "support:oppose pro:anti defend:attack attack:defense offense:defense offensive:defensive "
+    "build:destroy build:demolish built:destroyed construct:demolish create:remove fix:break "
+    "repair:break repair:damage assemble:disassemble pack:unpack load:unload charge:discharge "
+    "charge:drain fill:empty full:empty empty:full wide:narrow thick:thin fat:thin fat:lean dark:light "
+    "dark:bright black:white deep:shallow loud:quiet loud:soft noisy:quiet hard:soft rough:smooth sharp:dull "
+    "sweet:sour sweet:bitter sweet:savory raw:cooked fresh:stale fresh:frozen fresh:canned fresh:dried "
+    "clean:dirty wet:dry humid:dry alive:dead live:die life:death birth:death born:died living:dead "
+    "sick:healthy ill:healthy ill:well sick:well healthy:ill pain:relief painful:painless "
+    "remember:forget learn:forget learn:teach teach:study "
+    "simple:complex simple:complicated easy:tough easy:challenging easier:harder beginner:advanced "
+    "beginner:expert novice:expert amateur:professional junior:senior junior:experienced minor:major "
+    "minor:adult child:adult children:adults kid:adult baby:adult infant:adult puppy:dog kitten:cat "
+    "young:elderly younger:elder old:modern ancient:modern new:secondhand new:existing "
+    "modern:traditional classic:modern natural:artificial natural:synthetic organic:synthetic real:fake "
+    "genuine:fake true:untrue right:wrong correct:incorrect correct:wrong valid:invalid accurate:inaccurate "
+    "possible:impossible likely:unlikely probable:improbable certain:uncertain known:unknown "
+    "common:rare frequent:rare often:rarely often:seldom usually:rarely sometimes:never always:rarely "
+    "most:few plenty:few increase:cut "
+    "rich:broke wealthy:poor expensive:free paid:free paid:unpaid free:premium premium:basic premium:standard "
+    "pay:refund pay:earn spend:save spend:earn spend:invest save:waste save:lose save:spend "
+    "income:expense income:expenditure revenue:cost revenue:expense asset:liability surplus:deficit "
+    "lender:borrower employer:employee landlord:tenant buyer:seller seller:purchaser host:guest teacher:student "
+    "parent:child doctor:patient master:slave leader:follower winner:loser sender:recipient sender:receiver "
+    "input:outputs internal:external inbound:outbound incoming:outgoing inner:outer indoor:outdoor indoors:outdoors "
+    "inside:out in:out login:logout log-in:log-out signin:signout sign-in:sign-out sign-up:sign-out "
+    "upstairs:downstairs upstream:downstream uphill:downhill upward:downward uploading:downloading "
+    "upside:downside rise:sink rise:drop rise:decline sunrise:sunset dawn:dusk "
+    "climb:descend ascend:descend float:sink import:exports entrance:exit enter:exit enter:leave "
+    "arrive:leave arrival:exit near:far close:far nearest:farthest "
+    "nearby:distant local:remote local:global local:foreign domestic:foreign domestic:international "
+    "national:international urban:rural city:countryside land:sea land:water north:southern south:northern "
+    "northern:southern eastern:western east:western west:eastern "
+    "day:nighttime daytime:nighttime morning:night morning:afternoon sunrise:dusk "
+    "spring:summer autumn:winter summer:autumn weekday:weekend weekdays:weekends "
+    "since:until past:present present:future previous:next last:next latest:oldest "
+    "recent:old current:former current:previous current:past now:later "
+    "tomorrow:tonight today:yesterday before:during during:after beginning:end start:finish "
+    "odd:even even:uneven equal:unequal same:different similar:different similarity:difference "
+    "alike:different identical:different match:mismatch agree:differ "
+    "win:defeat beat:lose attack:retreat offense:defence "
+    "sleep:wake asleep:awake awake:sleeping conscious:unconscious "
+    "hunger:thirst hungry:full thirsty:hydrated "
+    "acidic:alkaline acidic:basic anode:cathode "
+    "cat:dog cats:dogs man:woman boy:girl mr:mrs he:she his:her him:her "
+    "mom:dad mum:dad grandmother:grandfather aunt:uncle niece:nephew girlfriend:boyfriend "
+    "bride:groom actor:actress prince:princess "
+    "happy:sad happy:unhappy happy:angry calm:anxious calm:angry relax:stress relaxed:stressed "
+    "optimistic:pessimistic optimism:pessimism praise:criticism praise:criticize reward:punishment "
+    "reward:punish friend:enemy ally:enemy hero:villain"
 )
 # Words that qualify what is asked for (a limit, an average, a period, a rank): adding, dropping or swapping one
 # changes the question however close the sentences are ("the recommended dose" / "the maximum dose").
 QUALIFIERS = frozenset(
     _words(
         "maximum minimum max min average median total recommended typical daily weekly monthly yearly annual "
-        "hourly per first last most least only"
+        "hourly per first last most least only except excluding"
     )
 )
 NEGATIVE_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non", "anti", "de", "mis", "counter", "over", "under")
@@ -105,23 +180,61 @@ def tokens(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """A deliberately crude stem, enough to match "install" / "installs" / "installing" / "installed" and
-    "cause" / "causes" / "caused": a common suffix goes, then a final "e"."""
+    """A deliberately crude stem, enough to match "install" / "installs" / "installing" / "installed",
+    "cause" / "causes" / "caused" and "stop" / "stopped": a common suffix goes, then a doubled final consonant
+    left by the suffix ("stopp"), then a final "e"."""
     for suffix in ("ingly", "ings", "ing", "edly", "ies", "ied", "es", "ed", "ly", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+            if suffix[0] in "ie" and word[-1] == word[-2] and word[-1] not in "aeioulsfz":
+                word = word[:-1]
             break
     return word[:-1] if len(word) > 4 and word.endswith("e") else word
 
 
+# Irregular forms of the words in ANTONYMS, so "won" / "lost" and "bought" / "sold" are opposites too.
+IRREGULAR_FORMS = {
+    "win": "won", "lose": "lost", "buy": "bought", "sell": "sold", "rise": "rose risen", "fall": "fell fallen",
+    "begin": "began begun", "build": "built", "lend": "lent", "teach": "taught", "forget": "forgot forgotten",
+    "freeze": "froze frozen", "sink": "sank sunk", "spend": "spent", "hide": "hid hidden", "show": "shown",
+    "leave": "left", "grow": "grew grown", "shrink": "shrank shrunk", "wake": "woke woken", "sleep": "slept",
+    "hire": "hired", "fire": "fired", "go": "went gone", "come": "came", "give": "gave given", "take": "took taken",
+    "good": "better best", "bad": "worse worst", "little": "less least", "much": "more most",
+    "far": "farther farthest further furthest", "lie": "lay lain", "beat": "beaten", "pay": "paid", "die": "died",
+    "borrow": "borrowed", "find": "found", "learn": "learnt", "drink": "drank drunk", "eat": "ate eaten",
+}  # fmt: skip
+_SHORT_VOWEL_END = re.compile(r"[^aeiou][aeiou][bdgklmnprt]$")
+
+
+def _forms(word: str) -> set[str]:
+    """The word, its irregular forms, and for a plain word its comparative and superlative ("cheap" -> "cheaper",
+    "cheapest"; "big" -> "bigger"; "easy" -> "easier"; "safe" -> "safer"): more general than the list's pairs."""
+    forms = {word, *IRREGULAR_FORMS.get(word, "").split()}
+    if word.isalpha() and len(word) >= 3:
+        if word.endswith("e"):
+            base = word[:-1]
+        elif word.endswith("y") and word[-2] not in "aeiou":
+            base = word[:-1] + "i"
+        elif _SHORT_VOWEL_END.search(word) and len(word) <= 4:
+            base = word + word[-1]
+        else:
+            base = word
+        forms |= {base + "er", base + "est"}
+    return forms
+
+
 def _opposites() -> dict[str, set[str]]:
-    """Each antonym's opposites, both ways, as written and as stems ("causes" / "effects" too)."""
+    """Each antonym's opposites, both ways, in all their forms, as written and as stems ("causes" / "effects",
+    "cheaper" / "more expensive", "won" / "lost" too)."""
     opposites: dict[str, set[str]] = {}
     for pair in ANTONYMS:
         first, second = pair.split(":")
-        for one, other in ((first, second), (second, first)):
-            opposites.setdefault(one, set()).update({other, stem(other)})
-            opposites.setdefault(stem(one), set()).update({other, stem(other)})
+        first_forms, second_forms = _forms(first), _forms(second)
+        for ones, others in ((first_forms, second_forms), (second_forms, first_forms)):
+            targets = others | {stem(other) for other in others}
+            for one in ones:
+                opposites.setdefault(one, set()).update(targets)
+                opposites.setdefault(stem(one), set()).update(targets)
     return opposites
 
 
@@ -137,6 +250,7 @@ class _Features:
     numbers: Counter
     entities: tuple[str, ...]
     content: frozenset[str]
+    sequence: tuple[str, ...]
 
 
 @lru_cache(maxsize=4096)
@@ -148,7 +262,7 @@ def _features(text: str) -> _Features:
         for word in words
         if word in NUMBER_WORDS or word[0].isdigit()
     )
-    content = frozenset(
+    sequence = tuple(
         stem(word) for word in words if word not in STOPWORDS and word not in NEGATIONS and not word[0].isdigit()
     )
     return _Features(
@@ -156,7 +270,8 @@ def _features(text: str) -> _Features:
         negations=negations,
         numbers=numbers,
         entities=_entities(text),
-        content=content,
+        content=frozenset(sequence),
+        sequence=sequence,
     )
 
 
@@ -200,18 +315,22 @@ class QuestionGate:
     Beyond the hard checks (negation, numbers, entities, opposites, qualifiers), a question whose content words
     differ ("install" / "update", "causes" / "effects", "what is X" / "what is X used for") is a paraphrase only
     when the two are very close in meaning: such a pair must reach `substitution_similarity`, above the ordinary
-    threshold.
+    threshold. A *swap* - the same content words in the same order except one word replaced by another that is
+    not a form of it ("take" / "negotiate the offer", "freeze" / "thaw basil") - is how an opposite or another
+    intent outside every list looks, and embeddings score it nearly as high as a paraphrase: it must reach
+    `swap_similarity`, higher still.
     """
 
-    def __init__(self, substitution_similarity: float = 0.91) -> None:
+    def __init__(self, substitution_similarity: float = 0.90, swap_similarity: float = 0.95) -> None:
         self._substitution_similarity = substitution_similarity
+        self._swap_similarity = max(swap_similarity, substitution_similarity)
 
     def same_question(self, asked: str, stored: str, similarity: float) -> bool:
         return self.difference(asked, stored, similarity) is None
 
     def difference(self, asked: str, stored: str, similarity: float) -> str | None:
         """The first kind of difference found ("negation", "numbers", "entities", "antonym", "qualifier",
-        "key_terms"), or
+        "swap", "key_terms"), or
         None when the two questions, `similarity` apart, may share an answer."""
         a, b = _features(asked), _features(stored)
         if a.negations != b.negations:
@@ -226,7 +345,22 @@ class QuestionGate:
             return "qualifier"
         if (a.content ^ b.content) and similarity < self._substitution_similarity:
             return "key_terms"
+        if similarity < self._swap_similarity and _swapped(a.sequence, b.sequence):
+            return "swap"
         return None
+
+
+def _swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """The same content words in the same order but for one position, where the two words are not forms of each
+    other ("paint" / "painter", "volt" / "voltag" are)."""
+    if len(a) != len(b):
+        return False
+    differing = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    if len(differing) != 1:
+        return False
+    x, y = differing[0]
+    shorter, longer = sorted((x, y), key=len)
+    return not (len(shorter) >= 3 and longer.startswith(shorter))
 
 
 def _entities_differ(a: _Features, b: _Features) -> bool:

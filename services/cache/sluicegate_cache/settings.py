@@ -28,10 +28,16 @@ class CacheSettings(ServiceSettings):
         default=0.86, gt=0, le=1, description="the tenants' default floor of cosine similarity for a semantic hit"
     )
     semantic_substitution_similarity: float = Field(
-        default=0.91,
+        default=0.90,
         gt=0,
         le=1,
         description="similarity two questions need when content words were swapped on both sides (gate.py)",
+    )
+    semantic_swap_similarity: float = Field(
+        default=0.95,
+        gt=0,
+        le=1,
+        description="similarity two questions need when one content word was replaced in place (gate.py)",
     )
     semantic_thresholds: dict[str, float] = Field(
         default_factory=dict, description='per-tenant floors, JSON: {"acme": 0.9}; they override the YAML file'

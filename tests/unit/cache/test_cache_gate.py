@@ -12,7 +12,7 @@ from sluicegate_cache.subject import subject_of
 from sluicegate_cache.thresholds import TenantThresholds, load_tenant_floors
 from sluicegate_cache.vectors import PROJECTION_FROM_ROWS, PartitionIndex, SemanticRecord
 
-GATE = QuestionGate(substitution_similarity=0.91)
+GATE = QuestionGate(substitution_similarity=0.90, swap_similarity=0.95)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ GATE = QuestionGate(substitution_similarity=0.91)
     ],
 )
 def test_the_gate_names_what_differs(asked, stored, difference):
-    assert GATE.difference(asked, stored, similarity=0.9) == difference
+    assert GATE.difference(asked, stored, similarity=0.89) == difference
 
 
 @pytest.mark.parametrize(
@@ -52,6 +52,51 @@ def test_swapped_content_words_need_the_substitution_similarity():
     asked, stored = "Who wrote Hamlet?", "Who is the author of Hamlet?"
     assert GATE.same_question(asked, stored, similarity=0.95)
     assert not GATE.same_question(asked, stored, similarity=0.88)
+
+
+@pytest.mark.parametrize(
+    ("asked", "stored"),
+    [
+        ("Is it cheaper to rent a car in Spain?", "Is it more expensive to rent a car in Spain?"),  # comparative
+        ("Which laptop battery lasts longest?", "Which laptop battery lasts shortest?"),  # superlative
+        ("Who won the chess match?", "Who lost the chess match?"),  # irregular forms
+        ("When was the old bridge built?", "When was the old bridge destroyed?"),
+        ("Why did my phone stop charging?", "Why did my phone start charging?"),
+        ("Why does my phone keep stopping?", "Why does my phone keep starting?"),  # inflected, doubled consonant
+        ("How do I log in to the portal?", "How do I log out of the portal?"),
+        ("Is this medicine allowed for athletes?", "Is this medicine prohibited for athletes?"),
+        ("How to turn on dark mode?", "How to turn off dark mode?"),
+        ("How long to thaw a frozen turkey?", "How long to freeze a frozen turkey?"),
+        ("What should I do before a job interview?", "What should I do after a job interview?"),
+        ("Which fruits are sweet?", "Which fruits are sour?"),
+        ("Is it common to dream in colour?", "Is it rare to dream in colour?"),
+    ],
+)
+def test_opposites_beyond_the_listed_pairs_are_caught(asked, stored):
+    assert GATE.difference(asked, stored, similarity=0.96) == "antonym"
+    assert GATE.difference(stored, asked, similarity=0.96) == "antonym"
+
+
+def test_except_is_a_qualifier():
+    assert GATE.difference("Which planets have rings?", "Which planets have rings except Saturn?", 0.96) in {
+        "qualifier",
+        "entities",
+    }
+    assert GATE.difference("List every fruit except apples", "List every fruit", 0.96) == "qualifier"
+
+
+def test_a_word_swapped_in_place_needs_the_swap_similarity():
+    asked, stored = "How do I sharpen a kitchen knife?", "How do I clean a kitchen knife?"
+    assert GATE.difference(asked, stored, similarity=0.93) == "swap"
+    assert GATE.difference(asked, stored, similarity=0.96) is None
+    # Other changes keep the ordinary substitution similarity; a form of the same word is no swap.
+    assert GATE.difference("How do I sharpen a knife?", "What is the way to sharpen a kitchen knife?", 0.93) is None
+    assert GATE.difference("Who painted this?", "Who was the painter of this?", similarity=0.93) is None
+
+
+def test_the_swap_similarity_is_never_below_the_substitution_similarity():
+    gate = QuestionGate(substitution_similarity=0.93, swap_similarity=0.9)
+    assert gate.difference("How do I sharpen a kitchen knife?", "How do I clean a kitchen knife?", 0.92) == "key_terms"
 
 
 def test_the_partition_covers_tenant_context_and_parameter_class_but_not_the_wording():
