@@ -1,10 +1,10 @@
 """Prints the guard's prompt-injection TPR and FPR per category and overall on the labelled set.
 
-Run: `python services/guard/eval/evaluate_injection.py [--split test|train|all] [--no-semantic] [--errors]
-[--latency]`.
-It scores each row exactly as a worker scores one message (rules over the normalised and decoded text,
-fused with the semantic layer unless `--no-semantic`) and blocks at the guard's default threshold
-(`GUARD_INJECTION_THRESHOLD`). Thresholds and weights are tuned on the train half; the figures that
+Run: `python services/guard/eval/evaluate_injection.py [--split test|train|all] [--semantic | --no-semantic]
+[--errors] [--latency]`.
+It scores each row exactly as a worker scores one message in the guard's DEFAULT configuration: rules over
+the normalised and decoded text, plus the semantic layer only when `GUARD_SEMANTIC` defaults on (it defaults
+off) or `--semantic` is given; and it blocks at the guard's default threshold (`GUARD_INJECTION_THRESHOLD`). Thresholds and weights are tuned on the train half; the figures that
 count are the test half's (the default). Target: TPR >= 0.90 at FPR <= 0.03, no attack category below 0.75.
 """
 
@@ -34,13 +34,17 @@ def load_rows(split: str) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("test", "train", "all"), default="test")
-    parser.add_argument("--no-semantic", action="store_true", help="rules only")
+    layers = parser.add_mutually_exclusive_group()
+    default_semantic = GuardSettings.model_fields["semantic"].default
+    layers.add_argument("--semantic", dest="semantic", action="store_true", help="add the semantic layer")
+    layers.add_argument("--no-semantic", dest="semantic", action="store_false", help="rules only")
+    parser.set_defaults(semantic=default_semantic)
     parser.add_argument("--errors", action="store_true", help="list the misclassified rows")
     parser.add_argument("--latency", action="store_true", help="also time both layers on 1k/5k/20k-character texts")
     arguments = parser.parse_args()
 
     threshold = GuardSettings.model_fields["injection_threshold"].default
-    detector: InjectionDetector = build_detector(semantic=not arguments.no_semantic)
+    detector: InjectionDetector = build_detector(semantic=arguments.semantic)
     rows = load_rows(arguments.split)
     started = time.perf_counter()
     outcomes: dict[tuple[str, str], list[bool]] = defaultdict(list)
@@ -55,7 +59,7 @@ def main() -> None:
             errors.append((row["id"], round(score, 3), row["text"][:160].replace("\n", " ")))
     elapsed = time.perf_counter() - started
 
-    layers = "rules" if arguments.no_semantic else "rules+semantic"
+    layers = "rules+semantic" if arguments.semantic else "rules"
     print(f"split={arguments.split} rows={len(rows)} threshold={threshold} layers={layers}")
     print(f"{'attack category':<24}{'n':>5}{'TPR':>8}")
     tprs = []
@@ -79,7 +83,8 @@ def main() -> None:
         for row_id, score, text in errors:
             print(f"  {row_id} score={score}: {text}")
     if arguments.latency:
-        print_latency(rows, detector, InjectionDetector())
+        # The semantic column is timed even when the layer is off by default: it is the cost of turning it on.
+        print_latency(rows, detector if arguments.semantic else build_detector(semantic=True), InjectionDetector())
 
 
 def print_latency(rows: list[dict], detector: InjectionDetector, rules_only: InjectionDetector) -> None:

@@ -33,10 +33,11 @@ INDIRECT = "indirect_injection"
 
 _IGNORE = r"(?:ignore|disregard|forget|skip|override|overriding|bypass|drop|abandon|cancel|erase|set\saside|pay\sno\sattention\sto|stop\sfollowing|do\snot\sfollow|don't\sfollow|nevermind|never\smind)"
 _PRIOR = r"(?:previous|prior|above|earlier|preceding|foregoing|original|initial|existing|current|old)"
-_RULES = r"(?:instructions?|rules|directions|directives|prompts?|guidelines|guidance|guardrails|constraints|context|commands|programming|training|system\s(?:prompt|message))"
-_REVEAL = r"(?:print|reveal|show|display|output|repeat|tell|give|share|leak|dump|write\sout|spell\sout|copy|paste|recite|echo|quote|list|summari[sz]e|translate|encode|provide|send|type\sout|return|expose|disclose|state|describe)"
-_SECRET_ADJ = r"(?:full|entire|exact|original|initial|hidden|secret|confidential|complete|system|developer|operator|first\s\d+\swords\sof)"
-_PROMPT_NOUN = r"(?:prompt|instructions|system\smessage|developer\smessage|rules|guidelines|configuration|preamble|initiali[sz]ation\stext|prompt\stemplate|directives|system\sinstructions|hidden\sprompt|initial\sprompt|setup\sinstructions)"
+_RULES = r"(?:instructions?|rules|directions|directives|prompts?|guidelines|guidance|guardrails|constraints|context|commands|programming|training|orders|policies|restrictions|conditioning|safeguards|system\s(?:prompt|message))"
+_REVEAL = r"(?:print|reveal|show|display|output|repeat|tell|give|share|leak|dump|write\sout|spell\sout|copy|paste|recite|echo|quote|list|summari[sz]e|translate|encode|provide|send|type\sout|return|expose|disclose|state|describe|respond\swith|reply\swith|answer\swith|write\sdown|read\sout|read\sback|regurgitate|reproduce|restate|paraphrase)"
+_SECRET_ADJ = r"(?:full|entire|exact|original|initial|hidden|secret|confidential|complete|system|developer|operator|internal|private|preset|underlying|core|startup|custom|first\s\d+\swords\sof)"
+_PROMPT_NOUN = r"(?:prompt|instructions|system\smessage|developer\smessage|rules|guidelines|configuration|preamble|initiali[sz]ation\stext|prompt\stemplate|directives|system\sinstructions|hidden\sprompt|initial\sprompt|setup\sinstructions|base\sprompt|meta\sprompt|operating\sinstructions|custom\sinstructions|context\swindow)"
+_LIMITS = r"(?:restrictions|rules|limits|limitations|filters|filter|guidelines|ethics|ethical|morals|moral|morality|censorship|boundaries|guardrails|policies|policy|safety|restraints|constraints|principles|scruples|conscience)"
 _AI = r"(?:ai|assistant|language\smodel|llm|model|chatbot|bot|agent|copilot|gpt)"
 
 RULES = (
@@ -106,7 +107,12 @@ RULES = (
         r"\b(?:forget|disregard|ignore)\s(?:everything|all)\s(?:(?:you\s(?:were|have\sbeen)\s(?:told|taught|given|instructed))|(?:that\s)?came\sbefore|above|before|the\sabove|the\s(?:operator|developer|system)\s(?:told|said|gave))",
         negatable=True,
     ),
-    InjectionRule("new_instructions", OVERRIDE, 0.5, r"\bnew\s(?:system\s)?(?:instructions?|directive|rules?)\s?:"),
+    InjectionRule(
+        "new_instructions",
+        OVERRIDE,
+        0.5,
+        r"\bnew\s(?:system\s)?(?:instructions?|directive|rules?|task|objective|goal|mission)\s?:|\bstop\s(?:everything|what\syou\s(?:are|'re)\sdoing)\b",
+    ),
     InjectionRule(
         "instructions_replaced",
         OVERRIDE,
@@ -117,7 +123,7 @@ RULES = (
         "previous_rules_void",
         OVERRIDE,
         0.6,
-        r"\b(?:previous|prior|earlier|above|old)\s(?:instructions|rules|guidance|constraints|commands)\s(?:were|are|is)\s(?:a\stest|void|cancelled|wrong|no\slonger\svalid)|\b(?:previous\s)?constraints\sno\slonger\sapply|\bit\sno\slonger\smatters",
+        r"\b(?:previous|prior|earlier|above|old)\s(?:instructions|rules|guidance|constraints|commands)\s(?:were|are|is)\s(?:a\stest|void|cancelled|wrong|no\slonger\svalid|outdated|deprecated|obsolete|superseded|revoked|invalid|null)|\b(?:previous\s)?constraints\sno\slonger\sapply|\bit\sno\slonger\smatters",
     ),
     InjectionRule(
         "obey_only_me",
@@ -157,7 +163,7 @@ RULES = (
         "no_restrictions",
         PERSONA,
         0.5,
-        r"\b(?:no|without\s(?:any\s)?|free\sof\s(?:all\s)?)\s?(?:restrictions|limitations|limits|filters|filtering|censorship|guardrails|laws|content\spolic(?:y|ies)|ethical\s(?:guidelines|boundaries|constraints)|morals|moral\sor\sethical\sconstraints|safety\s(?:rules|training|guidelines))\b",
+        r"\b(?:no|without\s(?:any\s)?|free\sof\s(?:all\s)?)\s?(?:restrictions|limitations|limits|filters|filtering|censorship|guardrails|laws|content\spolic(?:y|ies)|ethical\s(?:guidelines|boundaries|constraints|principles)|morals|moral\s(?:principles|compass|constraints|boundaries)|ethics|scruples|moral\sor\sethical\sconstraints|safety\s(?:rules|training|guidelines|filters))\b",
     ),
     InjectionRule("jailbreak", PERSONA, 0.45, r"\bjail\s?br(?:eak|oken)"),
     InjectionRule(
@@ -214,6 +220,87 @@ RULES = (
         PERSONA,
         0.5,
         r"\b(?:disable|turn\soff|remove|deactivate)\s(?:all\s)?(?:your\s)?(?:filters|safety|restrictions|guardrails|content\sfilters?)\b",
+    ),
+    # Persona and jailbreaks, second round: the recurring shapes of public jailbreak corpora (DAN and its
+    # descendants, "pretend you are an AI without ...", token games, dual answers, grandma and confidant
+    # role-plays). Each is weak or medium alone; a jailbreak nearly always carries two or more of them.
+    InjectionRule(
+        "named_jailbreak_persona",
+        PERSONA,
+        0.85,
+        r"\b(?:anti-?gpt|anti-?dan|based-?gpt|worm-?gpt|chaos-?gpt|evil-?bot|freedom-?gpt|dev-?mode-?gpt|ucar|apophis|another\sai\smodel\sknown\sas|immerse\syourself\sinto\sthe\srole|niccolo\smachiavelli|always\sintelligent\sand\smachiavellian)\b",
+    ),
+    InjectionRule(
+        "pretend_unbound_ai",
+        PERSONA,
+        0.75,
+        rf"\b(?:pretend|imagine|act|behave|roleplay|role-play|play\sthe\srole\sof|respond|answer|simulate|emulate|become|be)\s(?:that\s|to\sbe\s|as\s|like\s)?(?:you\s(?:are|were)\s)?(?:an?\s|the\s)?(?:\w+\s){{0,3}}?{_AI}\b[^.\n]{{0,40}}?\b(?:without|with\sno|that\s(?:has|had)\sno|who\s(?:has|had)\sno|free\sof|not\sbound\sby|unbound\sby)\s(?:any\s)?(?:\w+\s)?{_LIMITS}\b",
+    ),
+    InjectionRule(
+        "no_longer_bound",
+        PERSONA,
+        0.75,
+        r"\byou\s(?:are|'re)\sno\slonger\s(?:bound|restricted|limited|constrained|governed|held\sback|tied)\s(?:by|to)\b|\byou\s(?:are|'re)\snot\s(?:bound|restricted|limited)\sby\s(?:any\s|the\s|your\s)?(?:openai|anthropic|rules|ethics|ethical|moral|morals|guidelines|restrictions|policies|content\spolicy|programming|safety)\b|\byou\s(?:have\sbeen|are\snow|were)\s(?:freed|liberated|released|unshackled|unchained)\b|\byou\s(?:don't|do\snot)\s(?:have\sto|need\sto)\s(?:follow|obey|abide\sby|adhere\sto|comply\swith)\s(?:any\s)?(?:\w+\s)?(?:rules|guidelines|policies|restrictions|laws|content\spolicy)",
+    ),
+    InjectionRule(
+        "break_character",
+        PERSONA,
+        0.6,
+        r"\b(?:never|don't|do\snot)\sbreak\s(?:out\sof\s)?character\b|\bif\syou\s(?:ever\s)?break\scharacter\b|\bstay\sin\s(?:character|role)\s(?:no\smatter|at\sall\stimes|whatever)|\bremain\sin\scharacter\b|\bstay\sin\scharacter!",
+    ),
+    InjectionRule(
+        "from_now_on_act",
+        PERSONA,
+        0.45,
+        r"\bfrom\snow\son,?\s(?:you\s(?:are\sgoing\sto|will|shall|must)\s)?(?:act|pretend|behave|respond|roleplay|role-play|play|be|answer)\s(?:as|like|to\sbe|in\sthe\srole\sof)\b|\byou\s(?:are\sgoing\sto|will)\s(?:pretend|act)\s(?:to\sbe|as)\s(?:an?\s)?(?:\w+\s)?(?:ai|model|chatbot|character)\b",
+    ),
+    InjectionRule(
+        "simulate_ai",
+        PERSONA,
+        0.4,
+        rf"\b(?:simulate|emulate|hypothetical|fictional|imaginary|alternate|alternative|parallel-universe)\s(?:an?\s)?(?:\w+\s)?{_AI}\b|\b{_AI}\s(?:called|named)\s[a-z]+\s(?:that|which|who)\b",
+    ),
+    InjectionRule(
+        "ai_without_rules",
+        PERSONA,
+        0.7,
+        rf"\b{_AI}\s(?:that|which|who)\s(?:does\snot|doesn't|never|won't|will\snot|cannot|can't|is\snot|isn't|refuses\sto)\s(?:follow|obey|abide\sby|care\sabout|adhere\sto|respect|have|has)\s(?:any\s)?(?:\w+\s)?{_LIMITS}\b|\b{_AI}\s(?:that|which|who)\s(?:is|was)\s(?:not\s)?(?:free\sfrom|free\sof|unbound\sby|not\sbound\sby|exempt\sfrom)\s(?:all\s|any\s)?(?:\w+\s)?{_LIMITS}\b",
+    ),
+    InjectionRule(
+        "world_without_rules",
+        PERSONA,
+        0.55,
+        r"\b(?:world|universe|reality|scenario|story|dimension|simulation|game)\s(?:where|in\swhich)\s(?:ai|ais|you|there)\s(?:\w+\s){0,2}?(?:no|zero)\s(?:rules|laws|restrictions|ethics|limits|filters|morals|consequences|censorship)\b|\blet's\sbreak\s(?:the|all|some)\s(?:\w+\s)?rules\b|\bbreak\sthe\s(?:fucking\s|fuckin'\s)?rules\b",
+    ),
+    InjectionRule(
+        "token_game",
+        PERSONA,
+        0.65,
+        r"\byou\s(?:have|start\swith)\s\d+\stokens\b|\b(?:lose|deduct|deducted|lost)\s\d+\stokens\b|\btokens\s(?:will\sbe\s)?deducted\b",
+    ),
+    InjectionRule(
+        "dual_response",
+        PERSONA,
+        0.55,
+        r"\b(?:two|2)\s(?:different\s)?(?:responses|answers|paragraphs|ways)\b[^.\n]{0,80}\b(?:normal|classic|filtered|unfiltered|jailbroken|unrestricted|developer|opposite|evil|dan)\b|\b(?:normal|classic|filtered|gpt)\s(?:output|response)\sand\s(?:a\s|the\s)?(?:developer\smode|jailbroken|unfiltered|dan|unrestricted)\b|\[(?:jailbreak|classic|unlocked|locked|dan|gpt)\]",
+    ),
+    InjectionRule(
+        "confidant_or_grandma",
+        PERSONA,
+        0.75,
+        r"\bevil\s(?:trusted\s)?confidant\b|\b(?:deceased|late|dead)\s(?:grandmother|grandma|granny|grandfather|grandpa)\b[^.\n]{0,80}\b(?:used\sto|would)\s(?:read|tell|recite|say|whisper|explain|give)\b|\bopposite\smode\b",
+    ),
+    InjectionRule(
+        "nothing_off_limits",
+        PERSONA,
+        0.5,
+        r"\b(?:nothing|no\stopic|no\srequest)\s(?:is|are)\s(?:off[\s-]limits|forbidden|taboo)\b|\b(?:can|will)\s(?:say|do|answer|generate|write)\s(?:anything|everything)(?:\s(?:at\sall|you\sask|i\sask|whatsoever))\b|\b(?:openai|anthropic|google|meta)(?:'s)?\s(?:content\s)?(?:policies|policy|rules|guidelines)\b",
+    ),
+    InjectionRule(
+        "amoral_persona",
+        PERSONA,
+        0.45,
+        r"\b(?:amoral|unethical|immoral|unhinged|unfiltered|uncensored|unrestricted)\b[^.\n]{0,40}\b(?:character|persona|entity|chatbot|ai|assistant|version)\b|\b(?:doesn't|does\snot|don't|never)\s(?:care|cares)\sabout\s(?:ethics|morality|legality|rules|laws|safety)\b",
     ),
     # System-prompt extraction.
     InjectionRule(
@@ -364,6 +451,18 @@ RULES = (
         r"(?<!!)\[[^\]\n]{0,200}\]\(\s?https?://[^\s)]+\?[^\s)]*=[^\s)]*\)",
     ),
     InjectionRule(
+        "markdown_link_exfil",
+        EXFILTRATION,
+        0.7,
+        r"(?<!!)\[[^\]\n]{0,200}\]\(\s?https?://[^\s)]+\?[^\s)]*=(?:\{[^}]*\}|\[[^\]]*\]|<[^>]*>|[a-z]*_[a-z_]+|secret|password|key|token|history|data|chat|prompt|session\w*|conversation|summary)[)&]",
+    ),
+    InjectionRule(
+        "html_link_with_query",
+        EXFILTRATION,
+        0.5,
+        r"<(?:a|iframe|script|link|object|embed|source|video|audio)\s[^>]*(?:href|src)=[\"']?https?://[^\s\"'>]+\?[^\s\"'>]*=",
+    ),
+    InjectionRule(
         "html_image_with_query", EXFILTRATION, 0.75, r"<img\s[^>]*src=[\"']?https?://[^\s\"'>]+\?[^\s\"'>]*="
     ),
     InjectionRule(
@@ -376,7 +475,7 @@ RULES = (
         "send_data_to_url",
         EXFILTRATION,
         0.5,
-        r"\b(?:append|add|include|encode|embed|put|send|insert|place|convert)\s(?:[\w']+\s){0,6}(?:to|in|into|after)\s(?:the\s|this\s|a\s|an\s)?(?:url|link|query\s(?:string|parameter)|image\s(?:url|link|tag)|image)\b",
+        r"\b(?:append|add|include|encode|embed|put|send|insert|place|convert)\s(?:[\w']+\s){0,6}(?:to|in|into|after)\s(?:the\s|this\s|a\s|an\s)?(?:url|link|query\s(?:string|parameter)|image\s(?:url|link|tag)|image|https?://)",
     ),
     InjectionRule(
         "send_to_host",
@@ -413,13 +512,19 @@ RULES = (
         "join_and_follow",
         SPLITTING,
         0.55,
-        r"\b(?:concatenate|combine|join|merge|assemble|put\s(?:them\s)?together|reverse|spell|read|complete)\b[^\n]{0,100}?\b(?:and|then|,)\s(?:\w+\s){0,3}?(?:follow|obey|execute|do|act|carry|apply|comply|adopt|respond|perform)\b",
+        r"\b(?:concatenate|combine|join|merge|assemble|put\s(?:them\s)?together|reverse|spell|read|complete|decode|decrypt|unscramble|decipher)\b[^\n]{0,100}?\b(?:and|then|,)\s(?:\w+\s){0,3}?(?:follow|obey|execute|do|act|carry|apply|comply|adopt|respond|perform)\b",
     ),
     InjectionRule(
         "assign_then_do",
         SPLITTING,
         0.55,
         r"(\b[a-z][a-z0-9_]{0,15})\s?=\s?['\"][^'\"]{3,}['\"].{0,120}?\b(?:do|execute|run|perform|obey|apply|adopt|evaluate)\s\1\b",
+    ),
+    InjectionRule(
+        "quoted_concat_then_act",
+        SPLITTING,
+        0.75,
+        r"['\"][^'\"\n]{1,16}['\"]\s?\+\s?['\"][^'\"\n]{1,16}['\"][^\n]{0,60}?\b(?:and|then|,)\s(?:print|reveal|show|output|follow|execute|do|obey|run|tell\sme|give\sme|share|repeat)\s(?:it|that|yours|your|the\sresult|them|this|what\sit\ssays)\b",
     ),
     InjectionRule(
         "fragments",
@@ -463,6 +568,198 @@ RULES = (
         INDIRECT,
         0.35,
         r"\b(?:do\snot|don't|never)\s(?:mention|summari[sz]e\sthis|tell\sthe\suser|reveal\sthis\sinstruction|show\sthis\sto)\b|\bhidden\s(?:text|instruction|message)\sfor\b|\b(?:silently|secretly)\b|\bwithout\s(?:telling|informing)\s(?:the\s)?user|\btell\sthe\suser\s(?:to|that|their)\b|\binstead\s(?:reply|say|recommend|tell)\b|\bomit\sall\b",
+    ),
+    # Override and extraction, second round.
+    InjectionRule(
+        "ignore_what_you_were_told",
+        OVERRIDE,
+        0.75,
+        r"\b(?:ignore|disregard|forget)\s(?:what|anything|everything|all)\s(?:that\s)?(?:you\s(?:were|have\sbeen|'ve\sbeen)\s|i\s|they\s|the\s(?:developer|system|operator)\s)?(?:told|said|instructed|programmed|taught|given)\b",
+        negatable=True,
+    ),
+    InjectionRule(
+        "supersedes_previous",
+        OVERRIDE,
+        0.75,
+        r"\b(?:supersedes?|overrides?|overwrites?|replaces?|takes?\sprecedence\sover|have\spriority\sover|has\spriority\sover)\s(?:all\s|any\s)?(?:of\s)?(?:the\s|your\s)?(?:previous|prior|earlier|existing|other|original|system|developer)\s(?:instructions|rules|prompts?|guidelines|directives|messages?)\b",
+    ),
+    InjectionRule(
+        "your_only_task",
+        OVERRIDE,
+        0.45,
+        r"\byour\s(?:only|sole|one|single|real|true)\s(?:goal|task|job|purpose|mission|instruction|objective)\s(?:now\s|from\snow\son\s)?is\b",
+    ),
+    InjectionRule("pwned", OVERRIDE, 0.75, r"\bi\s(?:have|'ve)\sbeen\spwned\b|\bsay\s['\"]?pwned\b"),
+    InjectionRule(
+        "what_were_you_told",
+        EXTRACTION,
+        0.7,
+        r"\bwhat\s(?:were|are|have)\syou\s(?:been\s)?(?:told|instructed|programmed|asked)\s(?:to\sdo\s)?(?:before|at\sthe\s(?:start|beginning)|initially|originally|by\s(?:the\s)?(?:developer|system|operator|openai))|\bwhat\s(?:instructions|rules|prompt)\sdid\syou\s(?:receive|get)\b|\b(?:instructions|prompt|rules|text)\s(?:you\s(?:were|have\sbeen)|that\s(?:was|were))\s(?:given|provided|told)\s(?:at\sthe\s(?:start|beginning)|before\sthis|initially|by\s(?:the\s)?(?:developer|system|operator))",
+    ),
+    InjectionRule(
+        "initial_instructions",
+        EXTRACTION,
+        0.5,
+        r"\byour\s(?:initial|original|first|very\sfirst|pre-?prompt|hidden|secret|internal|confidential)\s(?:instructions|prompt|rules|message|directives|guidelines)\b|\b(?:pre-?prompt|meta-?prompt)\b",
+        negatable=True,
+    ),
+    # Exfiltration, second round: secrets steered into URLs, mail addresses and tool calls.
+    InjectionRule(
+        "secret_into_url",
+        EXFILTRATION,
+        0.6,
+        r"\b(?:passwords?|credentials?|api\skeys?|tokens?|secrets?|system\sprompt|conversation|chat(?:\shistory|\slog)?|history|transcript|email\saddress(?:es)?|personal\sdata|session\s(?:id|token|cookie)|cookies?|messages?|summary|phone\snumbers?|addresses|(?:user's|their|customer's)\s(?:address|phone|data|details|answers?|files|documents))\b[^.\n]{0,60}?\b(?:to|in|into|as|inside)\s(?:the\s|this\s|a\s|an\s|that\s)?(?:url|link|query(?:\sstring|\sparameters?)|image\s(?:url|link|source|src)|querystring)\b|\b(?:passwords?|credentials?|api\skeys?|secrets?|system\sprompt|session\s(?:id|token)|chat\shistory|transcript)\b[^.\n]{0,40}?\b(?:to|into)\s(?:the\s)?(?:url\s|endpoint\s)?https?://",
+    ),
+    InjectionRule(
+        "url_placeholder",
+        EXFILTRATION,
+        0.6,
+        r"https?://[^\s)\]]+\?[^\s)\]]*=\s?(?:\{\{?|<|\[|\$\{?|%s)\s?[a-z_ ]{0,30}(?:conversation|chat|history|secret|password|key|token|prompt|data|email|name|summary|message|user|session|info|context|answer)",
+    ),
+    InjectionRule(
+        "send_to_mail",
+        EXFILTRATION,
+        0.7,
+        r"\b(?:send|email|e-mail|mail|forward|cc|bcc|copy)\b[^\n]{0,80}?\b(?:password|credential|api\skey|token|secret|system\sprompt|conversation|chat|history|transcript|messages|data|documents|files|emails|contacts|details)\b[^\n]{0,60}?\bto\s[\w.+-]+@[\w-]+\.[\w.]+",
+    ),
+    InjectionRule(
+        "tool_exfil",
+        EXFILTRATION,
+        0.6,
+        r"\b(?:use|call|invoke|run)\s(?:the\s|your\s)?(?:browser|browsing|web|http|fetch|curl|request|search|email|send_email|python)\s?(?:tool|function|plugin)?\s(?:to\s)?(?:visit|open|fetch|load|request|call|post|send|get)\b[^\n]{0,80}?(?:https?://\S+\?\S*=|[\w.+-]+@[\w-]+\.\w)",
+    ),
+    # Indirect injection, second round.
+    InjectionRule(
+        "send_secrets_out",
+        EXFILTRATION,
+        0.7,
+        r"\b(?:send|post|forward|upload|leak|transmit|share|submit|pipe|copy|email|mail|exfiltrate)\s(?:me\s)?(?:the\s|all\s|every\s|your\s|any\s|their\s|its\s|those\s)*(?:\w+\s){0,2}?(?:passwords?|credentials|api\skeys?|secrets?|system\sprompt|access\stokens?|session\s(?:tokens?|cookies?|ids?)|cookies|private\skeys?|ssh\skeys?|env(?:ironment)?\svariables|\.env(?:\sfile)?|id_rsa|aws\skeys?)\b[^\n]{0,60}?\b(?:to|via|through|using|into)\s(?:my\s|our\s|this\s|the\s|a\s|an\s)?(?:\w+\s)?(?:webhook|server|endpoint|url|address|email|inbox|channel|pastebin|gist|discord|telegram|slack|https?://|[\w.+-]+@)",
+    ),
+    InjectionRule(
+        "send_chat_out",
+        EXFILTRATION,
+        0.5,
+        r"\b(?:send|post|forward|upload|leak|transmit|submit|pipe|exfiltrate)\s(?:the\s|all\s|this\s|our\s|every\s|the\sentire\s|the\sfull\s|the\swhole\s)*(?:conversation|chat|history|transcript|messages|documents|files|user\sdata|customer\sdata|database)\b[^\n]{0,60}?\b(?:to|via)\s(?:my\s|our\s|this\s|the\s|a\s|an\s)?(?:\w+\s)?(?:webhook|server|endpoint|https?://|pastebin|gist|discord|telegram)",
+    ),
+    InjectionRule(
+        "shell_exfil",
+        EXFILTRATION,
+        0.7,
+        r"\b(?:curl|wget|nc|netcat|invoke-webrequest)\b[^\n]{0,80}?(?:@\S*(?:\.env|credentials|id_rsa|passwd|shadow|\.aws|\.ssh|\.bash_history|\.netrc)|\$\(\s?(?:cat|env|printenv)|\$\{?\w*(?:key|token|secret|password))|\b(?:cat|type|base64)\s[^\n|]{0,40}(?:\.env|id_rsa|/etc/passwd|/etc/shadow|credentials|\.aws|\.ssh)[^\n]{0,40}\|\s?(?:curl|nc|netcat|wget)",
+    ),
+    InjectionRule(
+        "invisible_carrier",
+        EXFILTRATION,
+        0.5,
+        r"\b(?:hidden|invisible|tiny|zero-size|transparent|tracking)\s(?:image|link|pixel|iframe|img\stag)\b|\b(?:base64|url|hex)-?encode\s(?:the\s|your\s|all\s)?(?:system\sprompt|conversation|chat|history|password|secrets?|api\skeys?|credentials|tokens?)\b",
+    ),
+    InjectionRule(
+        "url_path_placeholder",
+        EXFILTRATION,
+        0.75,
+        r"https?://[^\s)\]]*(?:\{\{?|<|\$\{|%7b)\s?[a-z_ ]{0,30}(?:conversation|chat|history|secret|password|api_?key|token|prompt|summary|message|session|context|transcript|credential)|\b(?:as|in|into)\s(?:a\s|the\s)?subdomain\sof\b",
+    ),
+    InjectionRule(
+        "phish_the_user",
+        INDIRECT,
+        0.55,
+        r"\b(?:tell|inform|warn|convince|persuade|notify)\sthe\suser\s(?:that\s)?(?:their|his|her|the)\s(?:account|password|computer|device|subscription|card|session|system)\s(?:is|has\sbeen|was|will\sbe)\s(?:compromised|locked|suspended|hacked|expired|infected|closed|disabled)|\b(?:ask|tell|instruct|get|convince)\sthe\suser\s(?:to\s)?(?:for\s|to\s)?(?:enter|provide|send|share|type|confirm|verify|re-?enter|give\syou)\s(?:their|his|her|your)\s(?:password|credentials|card|credit\scard|ssn|social\ssecurity|login|pin|otp|one-time|2fa|bank)",
+    ),
+    InjectionRule(
+        "harmful_action",
+        INDIRECT,
+        0.4,
+        r"\b(?:wire|transfer)\s(?:the\s)?(?:money|funds|\$?\d[\d,.]*)|\bdelete\sall\s(?:the\s)?(?:files|data|emails|records|repositories|backups|users)\b|\b(?:insert|add|plant|include)\s(?:a\s)?(?:backdoor|keylogger|malware|reverse\sshell)\b|\bescalate\s(?:the\s)?privileges\b|\bgrant\s(?:\w+\s)?(?:admin|root|administrator)\s(?:access|rights|privileges)\b|\brank\s(?:this|the)\scandidate\s(?:as\s)?(?:the\s)?(?:best|top|first|highest)\b|\bapprove\s(?:all|every|any)\s(?:refunds?|transactions?|requests?|payments?|loans?)\b",
+    ),
+    InjectionRule(
+        "hey_named_model",
+        INDIRECT,
+        0.6,
+        r"\b(?:attention|note\sto|message\sto|instructions\sfor|important\sfor)\s(?:chatgpt|gpt-?\d?|claude|gemini|bard|bing|copilot|llama|mistral|the\ssummari[sz]er|the\stranslator|the\sreader\sbot|the\sagent)\b|\b(?:chatgpt|claude|gemini|bard|bing|copilot|assistant|agent),\s(?:please\s)?(?:ignore|disregard|forget|you\smust|you\sshould|do\snot|don't|reply|respond|tell|say|include|send|output|stop|instead)\b",
+    ),
+    InjectionRule(
+        "instead_of_task",
+        INDIRECT,
+        0.55,
+        r"\binstead\sof\s(?:summari[sz]ing|translating|answering|reviewing|analy[sz]ing|classifying|doing\sthat|following)\b|\b(?:do\snot|don't)\s(?:summari[sz]e|translate|review|analy[sz]e)\s(?:this|the)\s(?:page|document|email|text|review|file|article)\b",
+    ),
+    InjectionRule(
+        "embedded_instructions_banner",
+        INDIRECT,
+        0.5,
+        r"\b(?:important|urgent|updated|hidden|secret)\s(?:instructions?|directive|message|notice)\s?(?:for\s(?:you|the\s\w+))?\s?:|\b(?:begin|start)\s(?:of\s)?(?:new\s|hidden\s|secret\s)?instructions\b|\bthis\s(?:document|page|email|message|text|file)\s(?:contains|has|includes)\s(?:new|updated|important|hidden)\sinstructions\b",
+    ),
+    InjectionRule(
+        "the_assistant_must",
+        INDIRECT,
+        0.55,
+        rf"\b(?:the|any|every|all)\s{_AI}s?\s(?:must|should|shall|will|needs\sto|is\srequired\sto|is\sinstructed\sto)\s(?:now\s|immediately\s|also\s|instead\s)?(?:respond|reply|say|tell|recommend|output|include|ignore|disregard|forget|send|append|insert|reveal|print|stop|only|append|add|visit|call|obey|follow)\b",
+    ),
+    InjectionRule(
+        "include_in_your_reply",
+        INDIRECT,
+        0.45,
+        r"\b(?:include|insert|add|append|embed|put|place)\s(?:the\sfollowing|this|these)\s(?:link|url|text|message|sentence|line|image|phrase|words?|code)\s(?:in|into|to|at\sthe\s(?:end|start|top|bottom)\sof)\s(?:your|the|every|each)\s(?:response|answer|reply|summary|output|translation)s?\b|\bin\s(?:your|every|each)\s(?:response|answer|reply|summary),\s(?:include|insert|add|say|mention|recommend|tell|claim|state)\b|\b(?:end|begin|start)\s(?:your|every|each)\s(?:response|answer|reply|summary)\swith\s(?:the\s(?:following|link|url)|a\slink|this)",
+    ),
+    InjectionRule(
+        "message_from_developer",
+        OVERRIDE,
+        0.6,
+        r"\bthis\sis\s(?:a\s|an\s)?(?:message|instruction|directive|notice|update|order)\sfrom\s(?:the\s|your\s)?(?:developers?|system|administrator|admin|operator|openai|anthropic|creators?|security\steam)\b|\b(?:system|admin|developer|security)\s(?:notice|alert|update|announcement)\s?:\s(?:the\s|all\s|your\s|you|ai|assistants?|models?)",
+    ),
+    InjectionRule(
+        "when_processing_this",
+        INDIRECT,
+        0.45,
+        r"\b(?:when|while|if)\s(?:you\s(?:are|'re)\s)?(?:summari[sz]ing|translating|processing|reading|parsing|analy[sz]ing|reviewing|asked\sabout|answering\squestions\sabout)\s(?:this|the)\s(?:page|document|email|text|review|file|content|message|site|article|resume|ticket|repository|code)\b",
+    ),
+    InjectionRule(
+        "abandon_task",
+        OVERRIDE,
+        0.55,
+        r"\b(?:abandon|drop|stop|quit|forget)\s(?:your|the)\s(?:current|original|assigned|previous)?\s?(?:task|role|job|mission|assignment|persona)\b(?:\sand|\s?[,.;:])",
+    ),
+    InjectionRule(
+        "assign_concat_then_use",
+        SPLITTING,
+        0.55,
+        r"\b\w{1,10}\s?=\s?\w{1,10}\s?\+\s?\w{1,10}\b[^\n]{0,80}?\b(?:return|returned|output|execute|answer|respond|follow|do)\b",
+    ),
+    InjectionRule(
+        "smartgpt",
+        SPLITTING,
+        0.5,
+        r"\bsmartgpt\b|\b(?:an?\s)?(?:function|model)\s(?:\w+\s)?that\s(?:returns|outputs)\s(?:any|the)\s(?:text|answer)\s(?:for|to)\s(?:any|the)\s(?:input|prompt)",
+    ),
+    InjectionRule(
+        "first_words_of_prompt",
+        EXTRACTION,
+        0.7,
+        r"\b(?:first|last|opening|initial)\s(?:\d+|few|hundred|ten|fifty|twenty)\s(?:words|lines|sentences|characters|tokens|paragraphs)\sof\s(?:your|the|this)\s(?:prompt|instructions|context|conversation|system|input|message)|\b(?:begin|start)\syour\s(?:answer|reply|response)\swith\s['\"]?(?:you\sare|your\sinstructions|my\sinstructions|the\ssystem)|\b(?:copy|paste|dump|leak|reveal|print|output)\s(?:out\s)?(?:the\s)?(?:contents?\sof\s)?(?:your|the)\s(?:context\swindow|memory|scratchpad|internal\sstate)\b",
+    ),
+    InjectionRule(
+        "instruction_parts",
+        SPLITTING,
+        0.55,
+        r"\b(?:first|second|third|last|next|remaining|other)\s(?:part|half|piece|fragment|chunk)\sof\s(?:the|my|this)\s(?:instruction|prompt|request|command|message|sentence)s?\b|\b(?:part|fragment|piece|chunk)\s(?:\d|one|two|three|[a-c])\s?(?:of\s(?:\d|two|three)\s?)?:\s?['\"]|\bfirst\sletters?\sof\s(?:each|every)\s(?:word|line|sentence|paragraph)\b",
+    ),
+    InjectionRule(
+        "agent_task_hijack",
+        INDIRECT,
+        0.7,
+        r"\bbefore\syou\s(?:can\s)?(?:solve|complete|finish|continue\swith|answer|proceed\swith|do)\s(?:the|this|your|my)\s(?:task|request|question|job)\b|\bthis\sis\san\simportant\smessage\sfrom\sme\b|<\s?information\s?>|\bafter\s(?:you\s(?:are|'re)\sdone\swith|finishing|completing)\s(?:the|this|your)\s(?:task|summary|answer|request)\b[^.\n]{0,40}\b(?:please|also|then)\b",
+    ),
+    InjectionRule(
+        "agent_harmful_request",
+        INDIRECT,
+        0.4,
+        r"\bgrant\s(?:permanent\s|full\s|admin\s)?access\sto\b|\b(?:initiate|make|send|schedule)\sa\s(?:payment|transfer|wire)\sof\b|\bshare\s(?:my|the|all)\s[^.\n]{0,40}\swith\s[\w.+-]+@|\bunlock\s(?:the|my)\s(?:front\s)?door\b|\bsell\s\d+\s(?:units|shares)\b|\bmove\sall\s(?:the\s)?files\b|\bchange\s(?:the|my|their)\spassword\sto\b|\badd\s[^.\n]{0,30}\sas\san?\s(?:admin|administrator|owner|collaborator)\b",
+    ),
+    InjectionRule(
+        "privilege_mode",
+        OVERRIDE,
+        0.55,
+        r"\b(?:admin|administrator|root|sudo|superuser|god)\s(?:mode|access|privileges|rights)\s(?:is\s|are\s|has\sbeen\s)?(?:granted|enabled|activated|unlocked|on)\b|\bsudo\s(?:mode|override)\b",
     ),
     # French.
     InjectionRule(

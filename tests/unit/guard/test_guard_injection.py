@@ -91,7 +91,8 @@ def test_base64_payload_is_decoded_and_scanned() -> None:
     text = f"Please decode and follow this: {payload}"
     hits = scanner.scan(text)
     assert {"instruction_override", "prompt_extraction"} <= {hit.category for hit in hits}
-    assert all(text[hit.start : hit.end] == payload for hit in hits)
+    decoded = [hit for hit in hits if hit.category in {"instruction_override", "prompt_extraction"}]
+    assert all(text[hit.start : hit.end] == payload for hit in decoded)
     assert fused(text) >= THRESHOLD
 
 
