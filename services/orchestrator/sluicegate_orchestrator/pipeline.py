@@ -7,8 +7,6 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -23,7 +21,7 @@ from sluicegate.metering.v1 import metering_pb2
 from sluicegate.observer.v1 import observer_pb2
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.context import remaining_seconds, request_id_var
-from sluicegate.runtime.errors import ServiceError, denied, resource_exhausted, unavailable
+from sluicegate.runtime.errors import ServiceError, denied, unavailable
 from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.tracing import current_trace_id
 from sluicegate_orchestrator.downstream import Downstreams
@@ -31,6 +29,8 @@ from sluicegate_orchestrator.idempotency import IdempotencyStore, request_finger
 from sluicegate_orchestrator.principals import PrincipalCache
 from sluicegate_orchestrator.recorder import TraceRecorder
 from sluicegate_orchestrator.settings import OrchestratorSettings
+from sluicegate_orchestrator.state import Plan, RequestState
+from sluicegate_orchestrator.stream_meter import StreamMeter
 
 ChatLike = gateway_pb2.ChatRequest | gateway_pb2.ChatStreamRequest
 
@@ -53,57 +53,6 @@ _BLOCK_REASONS = {
     decision_pb2.FINDING_KIND_PII: errors_pb2.ERROR_REASON_PII_BLOCKED,
     decision_pb2.FINDING_KIND_CANARY_LEAK: errors_pb2.ERROR_REASON_CANARY_LEAK,
 }
-
-
-@dataclass
-class RequestState:
-    """Everything the pipeline learns about one request; it becomes the decision record and the trace."""
-
-    request: ChatLike
-    request_type: int
-    started: float
-    decision: decision_pb2.DecisionRecord
-    principal: chat_pb2.Principal = field(default_factory=chat_pb2.Principal)
-    messages: list[chat_pb2.Message] = field(default_factory=list)
-    restore_handle: str = ""
-    canary: str = ""
-    model: str = ""
-    deployment: str = ""
-    cache_key: cache_pb2.CacheKey | None = None
-    reservation_id: str = ""
-    usage: chat_pb2.Usage = field(default_factory=chat_pb2.Usage)
-    cost_micros_usd: int = 0
-    ttft_ms: float = 0.0
-    status_code: str = "OK"
-    error_reason: str = ""
-    guard_flagged: bool = False
-    provider_called: bool = False
-
-    @contextmanager
-    def stage(self, name: str):
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.decision.stages.add(
-                stage=name,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                start_offset_ms=(started - self.started) * 1000,
-            )
-
-    @property
-    def params_temperature(self) -> float:
-        params = self.request.params
-        return params.temperature if params.HasField("temperature") else 1.0
-
-
-@dataclass
-class Plan:
-    """What routing and metering decided for a cache miss: the dry-run route ("auto" only) and the reservation."""
-
-    route: decision_pb2.RouteDecision | None
-    reservation: metering_pb2.AuthorizeResponse
-    model: str
 
 
 class ChatPipeline:
@@ -502,7 +451,13 @@ class ChatPipeline:
         summary: router_pb2.StreamSummary | None = None
         pieces: list[str] = []
         settled = False
-        meter = StreamMeter(self, state)
+        meter = StreamMeter(
+            self._services.metering,
+            self._spawn,
+            state,
+            self._settings.usage_report_tokens,
+            self._settings.control_timeout_seconds,
+        )
 
         async def provider_text() -> AsyncIterator[str]:
             nonlocal summary
@@ -768,54 +723,6 @@ class ChatPipeline:
         task = asyncio.ensure_future(_logged(work))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-class StreamMeter:
-    """Reports a stream's usage to metering every `usage_report_tokens` tokens, off the stream's path, and ends
-    the stream with RESOURCE_EXHAUSTED once metering says the budget no longer covers it."""
-
-    def __init__(self, pipeline: ChatPipeline, state: RequestState) -> None:
-        self._pipeline = pipeline
-        self._state = state
-        self._every = pipeline._settings.usage_report_tokens
-        self._next_report = self._every
-        self._prompt_tokens = estimate_prompt_tokens(state.messages)
-        self._over_budget = False
-        self.completion_tokens = 0
-
-    def progress(self, completion_tokens: int) -> None:
-        if self._over_budget:
-            raise resource_exhausted(
-                errors_pb2.ERROR_REASON_BUDGET_EXCEEDED,
-                f"reservation:{self._state.decision.budget.reservation_id}",
-                "the budget ran out during the stream; the tokens delivered are charged",
-            )
-        self.completion_tokens = max(self.completion_tokens, completion_tokens)
-        if self._every and self.completion_tokens >= self._next_report and self._state.reservation_id:
-            self._next_report = self.completion_tokens + self._every
-            self._pipeline._spawn(self._report(self.partial_attempt()))
-
-    def partial_attempt(self) -> decision_pb2.Attempt:
-        """The usage so far, priced at the model's rates (the deployment is known only at the summary)."""
-        return decision_pb2.Attempt(
-            model=self._state.model,
-            usage=chat_pb2.Usage(
-                prompt_tokens=self._prompt_tokens,
-                completion_tokens=self.completion_tokens,
-                total_tokens=self._prompt_tokens + self.completion_tokens,
-            ),
-        )
-
-    async def _report(self, attempt: decision_pb2.Attempt) -> None:
-        response = await self._pipeline._services.metering.ReportUsage(
-            metering_pb2.ReportUsageRequest(
-                reservation_id=self._state.reservation_id,
-                charges=[metering_pb2.UsageCharge(model=attempt.model, usage=attempt.usage)],
-            ),
-            timeout=self._pipeline._settings.control_timeout_seconds,
-        )
-        if not response.within_budget:
-            self._over_budget = True
 
 
 async def _logged(work: Awaitable) -> None:

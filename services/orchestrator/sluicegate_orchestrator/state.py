@@ -1,0 +1,60 @@
+"""What the pipeline learns about one request (it becomes the decision record and the trace), and a miss's plan."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sluicegate.cache.v1 import cache_pb2
+from sluicegate.common.v1 import chat_pb2, decision_pb2
+from sluicegate.gateway.v1 import gateway_pb2
+from sluicegate.metering.v1 import metering_pb2
+
+ChatLike = gateway_pb2.ChatRequest | gateway_pb2.ChatStreamRequest
+
+
+@dataclass
+class RequestState:
+    """Everything the pipeline learns about one request; it becomes the decision record and the trace."""
+
+    request: ChatLike
+    request_type: int
+    started: float
+    decision: decision_pb2.DecisionRecord
+    principal: chat_pb2.Principal = field(default_factory=chat_pb2.Principal)
+    messages: list[chat_pb2.Message] = field(default_factory=list)
+    restore_handle: str = ""
+    canary: str = ""
+    model: str = ""
+    deployment: str = ""
+    cache_key: cache_pb2.CacheKey | None = None
+    reservation_id: str = ""
+    usage: chat_pb2.Usage = field(default_factory=chat_pb2.Usage)
+    cost_micros_usd: int = 0
+    ttft_ms: float = 0.0
+    status_code: str = "OK"
+    error_reason: str = ""
+    guard_flagged: bool = False
+    provider_called: bool = False
+
+    @contextmanager
+    def stage(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.decision.stages.add(
+                stage=name,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                start_offset_ms=(started - self.started) * 1000,
+            )
+
+
+@dataclass
+class Plan:
+    """What routing and metering decided for a cache miss: the dry-run route ("auto" only) and the reservation."""
+
+    route: decision_pb2.RouteDecision | None
+    reservation: metering_pb2.AuthorizeResponse
+    model: str
