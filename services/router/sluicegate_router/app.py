@@ -33,6 +33,7 @@ from sluicegate_router.provider import Provider, ProviderSwitch
 from sluicegate_router.router import Router
 from sluicegate_router.servicer import SERVICE_NAME, RouterServicer
 from sluicegate_router.settings import RouterSettings
+from sluicegate_router.token_count import LitellmTokenCounter, PromptTokenCounter
 from sluicegate_router.validation import validate_call_request
 
 log = get_logger(__name__)
@@ -90,6 +91,12 @@ def make_build(
         )
         app.add_readiness_check("classifier", classifier.ready)
         app.on_shutdown(classifier.aclose)
+        # litellm's token counter loads in a worker thread too; readiness waits, Route meanwhile uses the heuristic.
+        token_counter = PromptTokenCounter(
+            LitellmTokenCounter if settings.count_prompt_tokens else None, settings.token_count_inline_max_tokens
+        )
+        app.add_readiness_check("token_counter", token_counter.ready)
+        app.on_shutdown(token_counter.aclose)
         health = DeploymentHealth(settings.ewma_alpha)
         breakers = CircuitBreakers(settings.breaker_policy, clock)
         router = Router(
@@ -108,6 +115,7 @@ def make_build(
             health,
             breakers,
             settings.max_request_seconds,
+            token_counter,
         )
         if settings.metrics_port is not None:
             registry = CollectorRegistry()

@@ -12,10 +12,8 @@ from typing import Protocol
 import numpy as np
 
 from sluicegate.common.v1 import chat_pb2
-from sluicegate.runtime.logs import get_logger
+from sluicegate_router.background import BackgroundLoad
 from sluicegate_router.classifier import KeywordClassifier
-
-log = get_logger(__name__)
 
 # Written by services/router/eval/train_classifier.py; shipped inside the package.
 DEFAULT_MODEL_PATH = Path(__file__).with_name("complexity_model.npz")
@@ -97,16 +95,13 @@ class ComplexityClassifier:
 
     def __init__(self, rules: KeywordClassifier, load: Callable[[], EmbeddingClassifier] | None) -> None:
         self._rules = rules
-        self._loading: asyncio.Future[EmbeddingClassifier] | None = None
-        if load is not None:
-            self._loading = asyncio.ensure_future(asyncio.to_thread(load))
-            self._loading.add_done_callback(_log_load_failure)
+        self._learned = BackgroundLoad("the complexity classifier", load)
 
     async def ready(self) -> bool:
-        return self._loading is None or self._learned() is not None
+        return await self._learned.ready()
 
     async def classify(self, text: str) -> tuple[int, str]:
-        learned = self._learned()
+        learned = self._learned.value()
         if learned is not None:
             complexity = await asyncio.to_thread(learned.classify, text)
             if complexity is not None:
@@ -114,18 +109,4 @@ class ComplexityClassifier:
         return self._rules.classify(text), "rules"
 
     async def aclose(self) -> None:
-        if self._loading is not None and not self._loading.done():
-            self._loading.cancel()
-
-    def _learned(self) -> EmbeddingClassifier | None:
-        loading = self._loading
-        if loading is None or not loading.done() or loading.cancelled() or loading.exception() is not None:
-            return None
-        return loading.result()
-
-
-def _log_load_failure(loading: asyncio.Future[EmbeddingClassifier]) -> None:
-    if not loading.cancelled() and loading.exception() is not None:
-        log.error(
-            "the complexity classifier failed to load; the router stays NOT_SERVING", exc_info=loading.exception()
-        )
+        await self._learned.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import dataclass
 
 import grpc
 
@@ -20,12 +21,21 @@ from sluicegate_router.complexity_model import ComplexityClassifier
 from sluicegate_router.health import DeploymentHealth
 from sluicegate_router.openai_format import provider_request
 from sluicegate_router.planner import AUTO_MODELS, COMPLEXITY_OF_TIER, RoutePlan, RoutePlanner
+from sluicegate_router.token_count import PromptTokenCounter
 
 _BREAKER_STATES = {
     BreakerState.CLOSED: router_pb2.BREAKER_STATE_CLOSED,
     BreakerState.OPEN: router_pb2.BREAKER_STATE_OPEN,
     BreakerState.HALF_OPEN: router_pb2.BREAKER_STATE_HALF_OPEN,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A dry run's answer: the plan, and the prompt's tokens counted for the chosen deployment's model."""
+
+    plan: RoutePlan
+    prompt_tokens: int
 
 
 class Router:
@@ -40,6 +50,7 @@ class Router:
         health: DeploymentHealth,
         breakers: CircuitBreakers,
         max_request_seconds: float,
+        token_counter: PromptTokenCounter,
     ) -> None:
         self._catalog = catalog
         self._planner = planner
@@ -48,6 +59,7 @@ class Router:
         self._health = health
         self._breakers = breakers
         self._max_request_seconds = max_request_seconds
+        self._token_counter = token_counter
 
     @property
     def catalog(self) -> Catalog:
@@ -59,8 +71,15 @@ class Router:
         self._catalog = catalog
         self._planner.replace_catalog(catalog)
 
-    async def route(self, call: router_pb2.ModelCall) -> RoutePlan:
-        return await self._plan(call)
+    async def route(self, call: router_pb2.ModelCall) -> Routed:
+        plan = await self._plan(call)
+        prompt_tokens = plan.prompt_tokens
+        if plan.chain:
+            # Counted for the deployment Complete would call first: metering reserves on this count.
+            prompt_tokens = await self._token_counter.count(
+                plan.chain[0].deployment.litellm_model, provider_request(call), plan.prompt_tokens
+            )
+        return Routed(plan, prompt_tokens)
 
     async def complete(self, call: router_pb2.ModelCall) -> router_pb2.CompleteResponse:
         deadline = self._deadline()

@@ -15,8 +15,10 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         self._router = router
 
     async def Route(self, request: router_pb2.RouteRequest, context) -> router_pb2.RouteResponse:
-        plan = await self._router.route(request.call)
+        routed = await self._router.route(request.call)
+        plan = routed.plan
         return router_pb2.RouteResponse(
+            prompt_tokens=routed.prompt_tokens,
             decision=plan.decision,
             ranking=[
                 router_pb2.RankedCandidate(

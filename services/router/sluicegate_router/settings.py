@@ -42,6 +42,19 @@ class RouterSettings(ServiceSettings):
     reload_on_sighup: bool = Field(
         default=True, description="SIGHUP reloads the catalog file; calls in flight finish on the old one"
     )
+    count_prompt_tokens: bool = Field(
+        default=True,
+        description="count Route's prompt_tokens with litellm's token counter (imports litellm at start-up, in a "
+        "worker thread; readiness waits for it); off: the character heuristic",
+    )
+    token_count_inline_max_tokens: int = Field(
+        # Measured (bench_token_count.py): ~0.1 ms for 2,000 characters (~500 tokens), ~1 ms for 20,000; a thread
+        # hop costs ~0.1 ms, so only prompts above ~4,000 characters are worth moving off the event loop.
+        default=1000,
+        ge=0,
+        description="prompts estimated below this many tokens are counted on the event loop, longer ones in a "
+        "worker thread",
+    )
     learned_classifier: bool = Field(
         default=True,
         description="classify auto-routed prompts with the embedding classifier (the keyword rules when off, "

@@ -26,41 +26,41 @@ from sluicegate.common.v1 import chat_pb2 as sluicegate_dot_common_dot_v1_dot_ch
 from sluicegate.common.v1 import decision_pb2 as sluicegate_dot_common_dot_v1_dot_decision__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!sluicegate/router/v1/router.proto\x12\x14sluicegate.router.v1\x1a\x1fsluicegate/common/v1/chat.proto\x1a#sluicegate/common/v1/decision.proto\"\xaa\x02\n\tModelCall\x12\x32\n\tprincipal\x18\x01 \x01(\x0b\x32\x1f.sluicegate.common.v1.Principal\x12/\n\x08messages\x18\x02 \x03(\x0b\x32\x1d.sluicegate.common.v1.Message\x12\r\n\x05model\x18\x03 \x01(\t\x12\x36\n\x06params\x18\x04 \x01(\x0b\x32&.sluicegate.common.v1.GenerationParams\x12=\n\x0f\x63omplexity_hint\x18\x05 \x01(\x0e\x32$.sluicegate.common.v1.TaskComplexity\x12\x0e\n\x06policy\x18\x06 \x01(\t\x12\x0e\n\x06region\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"=\n\x0cRouteRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\"~\n\rRouteResponse\x12\x35\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12\x36\n\x07ranking\x18\x02 \x03(\x0b\x32%.sluicegate.router.v1.RankedCandidate\"@\n\x0f\x43ompleteRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\"\xb6\x02\n\x10\x43ompleteResponse\x12.\n\x07message\x18\x01 \x01(\x0b\x32\x1d.sluicegate.common.v1.Message\x12\x39\n\rfinish_reason\x18\x02 \x01(\x0e\x32\".sluicegate.common.v1.FinishReason\x12\x32\n\x05route\x18\x03 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12/\n\x08\x61ttempts\x18\x04 \x03(\x0b\x32\x1d.sluicegate.common.v1.Attempt\x12*\n\x05usage\x18\x05 \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x17\n\x0f\x63ost_micros_usd\x18\x06 \x01(\x03\x12\r\n\x05model\x18\x07 \x01(\t\"F\n\x15\x43ompleteStreamRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\"\x8d\x01\n\x16\x43ompleteStreamResponse\x12\x32\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32!.sluicegate.router.v1.StreamDeltaH\x00\x12\x36\n\x07summary\x18\x02 \x01(\x0b\x32#.sluicegate.router.v1.StreamSummaryH\x00\x42\x07\n\x05\x65vent\"q\n\x0bStreamDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x32\n\ntool_calls\x18\x02 \x03(\x0b\x32\x1e.sluicegate.common.v1.ToolCall\x12 \n\x18\x63ompletion_tokens_so_far\x18\x03 \x01(\x03\"\x83\x02\n\rStreamSummary\x12\x39\n\rfinish_reason\x18\x01 \x01(\x0e\x32\".sluicegate.common.v1.FinishReason\x12\x32\n\x05route\x18\x02 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12/\n\x08\x61ttempts\x18\x03 \x03(\x0b\x32\x1d.sluicegate.common.v1.Attempt\x12*\n\x05usage\x18\x04 \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x17\n\x0f\x63ost_micros_usd\x18\x05 \x01(\x03\x12\r\n\x05model\x18\x06 \x01(\t\"\'\n\x16ListDeploymentsRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\xea\x02\n\x10\x44\x65ploymentStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x32\n\x04tier\x18\x05 \x01(\x0e\x32$.sluicegate.common.v1.TaskComplexity\x12\x33\n\x07\x62reaker\x18\x06 \x01(\x0e\x32\".sluicegate.router.v1.BreakerState\x12\x17\n\x0f\x65wma_latency_ms\x18\x07 \x01(\x01\x12\x14\n\x0c\x65wma_ttft_ms\x18\x08 \x01(\x01\x12\x19\n\x11recent_error_rate\x18\t \x01(\x01\x12!\n\x19input_micros_usd_per_mtok\x18\n \x01(\x03\x12\"\n\x1aoutput_micros_usd_per_mtok\x18\x0b \x01(\x03\x12\x1d\n\x15\x63ontext_window_tokens\x18\x0c \x01(\x03\"V\n\x17ListDeploymentsResponse\x12;\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32&.sluicegate.router.v1.DeploymentStatus\"S\n\x0fRankedCandidate\x12\r\n\x05model\x18\x01 \x01(\t\x12\x12\n\ndeployment\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t*|\n\x0c\x42reakerState\x12\x1d\n\x19\x42REAKER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42REAKER_STATE_CLOSED\x10\x01\x12\x16\n\x12\x42REAKER_STATE_OPEN\x10\x02\x12\x1b\n\x17\x42REAKER_STATE_HALF_OPEN\x10\x03\x32\x9b\x03\n\rRouterService\x12P\n\x05Route\x12\".sluicegate.router.v1.RouteRequest\x1a#.sluicegate.router.v1.RouteResponse\x12Y\n\x08\x43omplete\x12%.sluicegate.router.v1.CompleteRequest\x1a&.sluicegate.router.v1.CompleteResponse\x12m\n\x0e\x43ompleteStream\x12+.sluicegate.router.v1.CompleteStreamRequest\x1a,.sluicegate.router.v1.CompleteStreamResponse0\x01\x12n\n\x0fListDeployments\x12,.sluicegate.router.v1.ListDeploymentsRequest\x1a-.sluicegate.router.v1.ListDeploymentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!sluicegate/router/v1/router.proto\x12\x14sluicegate.router.v1\x1a\x1fsluicegate/common/v1/chat.proto\x1a#sluicegate/common/v1/decision.proto\"\xaa\x02\n\tModelCall\x12\x32\n\tprincipal\x18\x01 \x01(\x0b\x32\x1f.sluicegate.common.v1.Principal\x12/\n\x08messages\x18\x02 \x03(\x0b\x32\x1d.sluicegate.common.v1.Message\x12\r\n\x05model\x18\x03 \x01(\t\x12\x36\n\x06params\x18\x04 \x01(\x0b\x32&.sluicegate.common.v1.GenerationParams\x12=\n\x0f\x63omplexity_hint\x18\x05 \x01(\x0e\x32$.sluicegate.common.v1.TaskComplexity\x12\x0e\n\x06policy\x18\x06 \x01(\t\x12\x0e\n\x06region\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"=\n\x0cRouteRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\"\x95\x01\n\rRouteResponse\x12\x35\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12\x36\n\x07ranking\x18\x02 \x03(\x0b\x32%.sluicegate.router.v1.RankedCandidate\x12\x15\n\rprompt_tokens\x18\x03 \x01(\x03\"@\n\x0f\x43ompleteRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\"\xb6\x02\n\x10\x43ompleteResponse\x12.\n\x07message\x18\x01 \x01(\x0b\x32\x1d.sluicegate.common.v1.Message\x12\x39\n\rfinish_reason\x18\x02 \x01(\x0e\x32\".sluicegate.common.v1.FinishReason\x12\x32\n\x05route\x18\x03 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12/\n\x08\x61ttempts\x18\x04 \x03(\x0b\x32\x1d.sluicegate.common.v1.Attempt\x12*\n\x05usage\x18\x05 \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x17\n\x0f\x63ost_micros_usd\x18\x06 \x01(\x03\x12\r\n\x05model\x18\x07 \x01(\t\"F\n\x15\x43ompleteStreamRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\"\x8d\x01\n\x16\x43ompleteStreamResponse\x12\x32\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32!.sluicegate.router.v1.StreamDeltaH\x00\x12\x36\n\x07summary\x18\x02 \x01(\x0b\x32#.sluicegate.router.v1.StreamSummaryH\x00\x42\x07\n\x05\x65vent\"q\n\x0bStreamDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x32\n\ntool_calls\x18\x02 \x03(\x0b\x32\x1e.sluicegate.common.v1.ToolCall\x12 \n\x18\x63ompletion_tokens_so_far\x18\x03 \x01(\x03\"\x83\x02\n\rStreamSummary\x12\x39\n\rfinish_reason\x18\x01 \x01(\x0e\x32\".sluicegate.common.v1.FinishReason\x12\x32\n\x05route\x18\x02 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12/\n\x08\x61ttempts\x18\x03 \x03(\x0b\x32\x1d.sluicegate.common.v1.Attempt\x12*\n\x05usage\x18\x04 \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x17\n\x0f\x63ost_micros_usd\x18\x05 \x01(\x03\x12\r\n\x05model\x18\x06 \x01(\t\"\'\n\x16ListDeploymentsRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\xea\x02\n\x10\x44\x65ploymentStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x32\n\x04tier\x18\x05 \x01(\x0e\x32$.sluicegate.common.v1.TaskComplexity\x12\x33\n\x07\x62reaker\x18\x06 \x01(\x0e\x32\".sluicegate.router.v1.BreakerState\x12\x17\n\x0f\x65wma_latency_ms\x18\x07 \x01(\x01\x12\x14\n\x0c\x65wma_ttft_ms\x18\x08 \x01(\x01\x12\x19\n\x11recent_error_rate\x18\t \x01(\x01\x12!\n\x19input_micros_usd_per_mtok\x18\n \x01(\x03\x12\"\n\x1aoutput_micros_usd_per_mtok\x18\x0b \x01(\x03\x12\x1d\n\x15\x63ontext_window_tokens\x18\x0c \x01(\x03\"V\n\x17ListDeploymentsResponse\x12;\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32&.sluicegate.router.v1.DeploymentStatus\"S\n\x0fRankedCandidate\x12\r\n\x05model\x18\x01 \x01(\t\x12\x12\n\ndeployment\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t*|\n\x0c\x42reakerState\x12\x1d\n\x19\x42REAKER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42REAKER_STATE_CLOSED\x10\x01\x12\x16\n\x12\x42REAKER_STATE_OPEN\x10\x02\x12\x1b\n\x17\x42REAKER_STATE_HALF_OPEN\x10\x03\x32\x9b\x03\n\rRouterService\x12P\n\x05Route\x12\".sluicegate.router.v1.RouteRequest\x1a#.sluicegate.router.v1.RouteResponse\x12Y\n\x08\x43omplete\x12%.sluicegate.router.v1.CompleteRequest\x1a&.sluicegate.router.v1.CompleteResponse\x12m\n\x0e\x43ompleteStream\x12+.sluicegate.router.v1.CompleteStreamRequest\x1a,.sluicegate.router.v1.CompleteStreamResponse0\x01\x12n\n\x0fListDeployments\x12,.sluicegate.router.v1.ListDeploymentsRequest\x1a-.sluicegate.router.v1.ListDeploymentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sluicegate.router.v1.router_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BREAKERSTATE']._serialized_start=2172
-  _globals['_BREAKERSTATE']._serialized_end=2296
+  _globals['_BREAKERSTATE']._serialized_start=2196
+  _globals['_BREAKERSTATE']._serialized_end=2320
   _globals['_MODELCALL']._serialized_start=130
   _globals['_MODELCALL']._serialized_end=428
   _globals['_ROUTEREQUEST']._serialized_start=430
   _globals['_ROUTEREQUEST']._serialized_end=491
-  _globals['_ROUTERESPONSE']._serialized_start=493
-  _globals['_ROUTERESPONSE']._serialized_end=619
-  _globals['_COMPLETEREQUEST']._serialized_start=621
-  _globals['_COMPLETEREQUEST']._serialized_end=685
-  _globals['_COMPLETERESPONSE']._serialized_start=688
-  _globals['_COMPLETERESPONSE']._serialized_end=998
-  _globals['_COMPLETESTREAMREQUEST']._serialized_start=1000
-  _globals['_COMPLETESTREAMREQUEST']._serialized_end=1070
-  _globals['_COMPLETESTREAMRESPONSE']._serialized_start=1073
-  _globals['_COMPLETESTREAMRESPONSE']._serialized_end=1214
-  _globals['_STREAMDELTA']._serialized_start=1216
-  _globals['_STREAMDELTA']._serialized_end=1329
-  _globals['_STREAMSUMMARY']._serialized_start=1332
-  _globals['_STREAMSUMMARY']._serialized_end=1591
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=1593
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=1632
-  _globals['_DEPLOYMENTSTATUS']._serialized_start=1635
-  _globals['_DEPLOYMENTSTATUS']._serialized_end=1997
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=1999
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=2085
-  _globals['_RANKEDCANDIDATE']._serialized_start=2087
-  _globals['_RANKEDCANDIDATE']._serialized_end=2170
-  _globals['_ROUTERSERVICE']._serialized_start=2299
-  _globals['_ROUTERSERVICE']._serialized_end=2710
+  _globals['_ROUTERESPONSE']._serialized_start=494
+  _globals['_ROUTERESPONSE']._serialized_end=643
+  _globals['_COMPLETEREQUEST']._serialized_start=645
+  _globals['_COMPLETEREQUEST']._serialized_end=709
+  _globals['_COMPLETERESPONSE']._serialized_start=712
+  _globals['_COMPLETERESPONSE']._serialized_end=1022
+  _globals['_COMPLETESTREAMREQUEST']._serialized_start=1024
+  _globals['_COMPLETESTREAMREQUEST']._serialized_end=1094
+  _globals['_COMPLETESTREAMRESPONSE']._serialized_start=1097
+  _globals['_COMPLETESTREAMRESPONSE']._serialized_end=1238
+  _globals['_STREAMDELTA']._serialized_start=1240
+  _globals['_STREAMDELTA']._serialized_end=1353
+  _globals['_STREAMSUMMARY']._serialized_start=1356
+  _globals['_STREAMSUMMARY']._serialized_end=1615
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=1617
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=1656
+  _globals['_DEPLOYMENTSTATUS']._serialized_start=1659
+  _globals['_DEPLOYMENTSTATUS']._serialized_end=2021
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=2023
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=2109
+  _globals['_RANKEDCANDIDATE']._serialized_start=2111
+  _globals['_RANKEDCANDIDATE']._serialized_end=2194
+  _globals['_ROUTERSERVICE']._serialized_start=2323
+  _globals['_ROUTERSERVICE']._serialized_end=2734
 # @@protoc_insertion_point(module_scope)

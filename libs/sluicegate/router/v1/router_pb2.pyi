@@ -47,12 +47,14 @@ class RouteRequest(_message.Message):
     def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ...) -> None: ...
 
 class RouteResponse(_message.Message):
-    __slots__ = ("decision", "ranking")
+    __slots__ = ("decision", "ranking", "prompt_tokens")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     RANKING_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     decision: _decision_pb2.RouteDecision
     ranking: _containers.RepeatedCompositeFieldContainer[RankedCandidate]
-    def __init__(self, decision: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., ranking: _Optional[_Iterable[_Union[RankedCandidate, _Mapping]]] = ...) -> None: ...
+    prompt_tokens: int
+    def __init__(self, decision: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., ranking: _Optional[_Iterable[_Union[RankedCandidate, _Mapping]]] = ..., prompt_tokens: _Optional[int] = ...) -> None: ...
 
 class CompleteRequest(_message.Message):
     __slots__ = ("call",)
