@@ -307,14 +307,16 @@ class ChatPipeline:
         return None
 
     async def _plan(self, state: RequestState) -> Plan:
+        """Routes (a dry run: the model for "auto", and the prompt counted with litellm's counter for the chosen
+        deployment) and reserves the worst case on that count."""
         request = state.request
+        with state.stage("route"):
+            routed = await self._router_call(
+                self._services.router.Route, router_pb2.RouteRequest(call=self._call(state, request.model or "auto"))
+            )
         model = request.model
         route = None
         if model in AUTO_MODELS:
-            with state.stage("route"):
-                routed = await self._router_call(
-                    self._services.router.Route, router_pb2.RouteRequest(call=self._call(state, "auto"))
-                )
             route = routed.decision
             model = route.model
         with state.stage("authorize"):
@@ -323,7 +325,7 @@ class ChatPipeline:
                 metering_pb2.AuthorizeRequest(
                     principal=state.principal,
                     model=model,
-                    prompt_tokens=estimate_prompt_tokens(state.messages),
+                    prompt_tokens=routed.prompt_tokens or estimate_prompt_tokens(state.messages),
                     max_tokens=request.params.max_tokens or self._settings.default_max_tokens,
                     request_id=state.decision.request_id,
                     allow_downgrade=self._settings.allow_downgrade,

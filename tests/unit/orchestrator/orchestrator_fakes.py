@@ -51,6 +51,7 @@ class FakeMetering:
     released: list[str] = field(default_factory=list)
     authorize_error: grpc.aio.AioRpcError | None = None
     budget_covers_tokens: int | None = None
+    authorized: list[metering_pb2.AuthorizeRequest] = field(default_factory=list)
     reports: list[metering_pb2.ReportUsageRequest] = field(default_factory=list)
 
     async def Authenticate(self, request, timeout=None):
@@ -61,6 +62,7 @@ class FakeMetering:
 
     async def Authorize(self, request, timeout=None):
         self.calls.append("Authorize")
+        self.authorized.append(request)
         if self.authorize_error is not None:
             raise self.authorize_error
         return metering_pb2.AuthorizeResponse(reservation_id="r1", reserved_micros_usd=5000, model=request.model)
@@ -188,6 +190,7 @@ class FakeRouter:
     delay_seconds: float = 0.0
     chunk_delay_seconds: float = 0.0
     seen_messages: list[str] = field(default_factory=list)
+    counted_prompt_tokens: int = 0
 
     def _answer(self, call: router_pb2.ModelCall) -> str:
         text = message_text(call.messages[-1])
@@ -195,10 +198,12 @@ class FakeRouter:
         return f"you said: {text}"
 
     async def Route(self, request, timeout=None):
+        model = request.call.model if request.call.model not in ("", "auto") else "balanced"
         return router_pb2.RouteResponse(
             decision=decision_pb2.RouteDecision(
-                model="balanced", deployment="mock-balanced", complexity=chat_pb2.TASK_COMPLEXITY_MEDIUM
-            )
+                model=model, deployment=f"mock-{model}", complexity=chat_pb2.TASK_COMPLEXITY_MEDIUM
+            ),
+            prompt_tokens=self.counted_prompt_tokens,
         )
 
     def _attempt(self, call) -> decision_pb2.Attempt:

@@ -382,3 +382,15 @@ async def test_the_request_span_carries_the_genai_attributes(fakes: Fakes) -> No
     assert span.attributes["gen_ai.usage.input_tokens"] == 10 and span.attributes["gen_ai.usage.output_tokens"] == 5
     assert span.attributes["sluicegate.tenant"] == "acme"
     assert trace.get_current_span() is not span
+
+
+async def test_the_reservation_is_sized_on_the_routers_token_count(fakes: Fakes) -> None:
+    from sluicegate.convert import estimate_prompt_tokens
+
+    pipeline = fakes.make_pipeline()
+    fakes.router.counted_prompt_tokens = 1234
+    await pipeline.chat(chat("count me", cache=chat_pb2.CacheControl(no_cache=True)), KEY)
+    fakes.router.counted_prompt_tokens = 0  # the router could not count: the local estimate stands in
+    request = chat("count me too", cache=chat_pb2.CacheControl(no_cache=True))
+    await pipeline.chat(request, KEY)
+    assert [a.prompt_tokens for a in fakes.metering.authorized] == [1234, estimate_prompt_tokens(request.messages)]
