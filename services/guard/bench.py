@@ -1,6 +1,7 @@
-"""Benchmark: InspectInput latency (p50/p99) over gRPC for prompts of 200 to 20k characters, with and without NER.
+"""Benchmark: InspectInput latency (p50/p99) over gRPC for prompts of 200 to 20k characters, with and without NER,
+and the time the output PII window adds to a streamed answer per 1k characters.
 
-Run: `python services/guard/bench.py [--iterations N]`. It starts a private Redis (or uses GUARD_REDIS_URL)
+Run: `python services/guard/bench.py [--iterations N] [--stream-only]`. It starts a private Redis (or uses GUARD_REDIS_URL)
 and the guard in-process on a free port, with one analyzer worker as deployed by default.
 """
 
@@ -79,7 +80,47 @@ async def measure(redis_url: str, ner: bool, iterations: int) -> list[tuple[int,
     return rows
 
 
-async def main(iterations: int) -> None:
+STREAM_CHUNK_CHARS = 4  # about one token per chunk, as models stream
+
+
+async def measure_stream(redis_url: str, ner: bool, iterations: int) -> list[tuple[str, float, float, float]]:
+    """Per 1k characters of streamed answer: the guard's busy time (p50, p99) and the whole call's wall time."""
+    answer = prompt(1_000)
+    chunks = [answer[index : index + STREAM_CHUNK_CHARS] for index in range(0, len(answer), STREAM_CHUNK_CHARS)]
+    start = guard_pb2.InspectOutputStreamRequest(
+        start=guard_pb2.OutputStreamStart(principal=chat_pb2.Principal(tenant_id="bench"))
+    )
+    requests = [start, *(guard_pb2.InspectOutputStreamRequest(text=chunk) for chunk in chunks)]
+    rows = []
+    for output_pii_action in ("allow", "redact"):
+        settings = GuardSettings(
+            port=0,
+            redis_url=redis_url,
+            ner=ner,
+            log_requests=False,
+            scan_timeout_seconds=120,
+            output_pii_action=output_pii_action,
+            scan_cache_entries=0,  # every round scans afresh, as distinct answers would
+        )
+        async with serving("guard", settings, build) as running:
+            await wait_ready(running)
+            channel = create_channel(running.address, [SERVICE_NAME], default_timeout_seconds=120)
+            stub = guard_pb2_grpc.GuardServiceStub(channel)
+            busy, wall = [], []
+            for _ in range(iterations + 1):
+                started = time.perf_counter()
+                replies = [reply async for reply in stub.InspectOutputStream(iter(requests))]
+                wall.append((time.perf_counter() - started) * 1000)
+                busy.append(replies[-1].verdict.duration_ms)
+            await channel.close()
+        # The first round pays for connection set-up.
+        rows.append(
+            (output_pii_action, percentile(busy[1:], 0.5), percentile(busy[1:], 0.99), statistics.mean(wall[1:]))
+        )
+    return rows
+
+
+async def main(iterations: int, stream_only: bool) -> None:
     redis_url = os.environ.get("GUARD_REDIS_URL", "")
     redis = None
     if not redis_url:
@@ -89,12 +130,20 @@ async def main(iterations: int) -> None:
         redis_url = redis.url
     try:
         out = sys.stdout
-        out.write(f"InspectInput latency over gRPC, one analyzer worker, {os.cpu_count()} CPUs\n")
-        out.write(f"{'mode':<14}{'chars':>8}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}\n")
+        if not stream_only:
+            out.write(f"InspectInput latency over gRPC, one analyzer worker, {os.cpu_count()} CPUs\n")
+            out.write(f"{'mode':<14}{'chars':>8}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}\n")
+            for ner in (False, True):
+                for size, p50, p99, mean in await measure(redis_url, ner, iterations):
+                    mode = "ner" if ner else "patterns only"
+                    out.write(f"{mode:<14}{size:>8}{p50:>10.1f}{p99:>10.1f}{mean:>10.1f}\n")
+                    out.flush()
+        out.write(f"InspectOutputStream per 1k answer characters in {STREAM_CHUNK_CHARS}-character chunks\n")
+        out.write(f"{'mode':<14}{'output pii':>11}{'busy p50 ms':>13}{'busy p99 ms':>13}{'wall ms':>10}\n")
         for ner in (False, True):
-            for size, p50, p99, mean in await measure(redis_url, ner, iterations):
+            for action, p50, p99, wall in await measure_stream(redis_url, ner, max(5, iterations // 5)):
                 mode = "ner" if ner else "patterns only"
-                out.write(f"{mode:<14}{size:>8}{p50:>10.1f}{p99:>10.1f}{mean:>10.1f}\n")
+                out.write(f"{mode:<14}{action:>11}{p50:>13.1f}{p99:>13.1f}{wall:>10.1f}\n")
                 out.flush()
     finally:
         if redis is not None:
@@ -104,4 +153,6 @@ async def main(iterations: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--iterations", type=int, default=50, help="calls per size (fewer for large NER prompts)")
-    asyncio.run(main(parser.parse_args().iterations))
+    parser.add_argument("--stream-only", action="store_true", help="only the streamed-answer measurement")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.iterations, arguments.stream_only))

@@ -8,11 +8,15 @@ from typing import cast
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sluicegate.guard.v1 import guard_pb2, guard_pb2_grpc
+from sluicegate.router.v1 import router_pb2, router_pb2_grpc
+from sluicegate.runtime.channels import create_channel
 from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.redis import create_redis, redis_readiness
 from sluicegate.runtime.server import Build, ServiceApp
 from sluicegate_guard.engine import EngineConfig
 from sluicegate_guard.guard import Guard
+from sluicegate_guard.judge import InjectionJudge
+from sluicegate_guard.output import OutputWindowSize
 from sluicegate_guard.policy import GuardPolicy, TenantPolicies
 from sluicegate_guard.pool import PoolScanner, Scanner
 from sluicegate_guard.scan_cache import CachingScanner
@@ -22,6 +26,8 @@ from sluicegate_guard.validation import input_validator, output_validator
 from sluicegate_guard.vault import Vault
 
 SERVICE_NAME = guard_pb2.DESCRIPTOR.services_by_name["GuardService"].full_name
+JUDGE_CHANNEL_BACKSTOP_SECONDS = 60.0
+ROUTER_SERVICE_NAME = router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name
 
 log = get_logger(__name__)
 
@@ -34,6 +40,21 @@ def _vault_key(settings: GuardSettings) -> bytes:
         )
         key = AESGCM.generate_key(bit_length=256)
     return key
+
+
+def _judge(app: ServiceApp, settings: GuardSettings) -> InjectionJudge | None:
+    """The LLM judge over one channel to the router, or None when no router address is set."""
+    if not settings.router_addr:
+        if settings.llm_judge:
+            log.warning("GUARD_LLM_JUDGE is on but GUARD_ROUTER_ADDR is empty: the rules decide alone")
+        return None
+    # The deadline is set per call: grpcio fires a service-config timeout early (grpc/grpc#40633; here
+    # 2 s expired after 0.05-0.7 s), so the channel's default is only a far backstop.
+    channel = create_channel(settings.router_addr, [ROUTER_SERVICE_NAME], JUDGE_CHANNEL_BACKSTOP_SECONDS, retry=False)
+    app.on_shutdown(channel.close)
+    return InjectionJudge(
+        router_pb2_grpc.RouterServiceStub(channel), settings.judge_model, settings.judge_deadline_seconds
+    )
 
 
 def make_build(scanner: Scanner | None = None) -> Build:
@@ -60,12 +81,25 @@ def make_build(scanner: Scanner | None = None) -> Build:
             pii_action=settings.pii_action,
             secret_action=settings.secret_action,
             entity_actions=dict(settings.entity_actions),
+            output_pii_action=settings.output_pii_action,
+            output_entity_actions=dict(settings.output_entity_actions),
+            llm_judge=settings.llm_judge,
         )
         policies = (
             TenantPolicies.load(Path(settings.policy_path), policy) if settings.policy_path else TenantPolicies(policy)
         )
         vault = Vault(redis, _vault_key(settings), settings.vault_ttl_seconds)
-        guard = Guard(active, vault, policies, settings.scan_timeout_seconds)
+        guard = Guard(
+            active,
+            vault,
+            policies,
+            settings.scan_timeout_seconds,
+            output_window=OutputWindowSize(
+                settings.output_hold_chars, settings.output_scan_step_chars, settings.output_first_step_chars
+            ),
+            judge=_judge(app, settings),
+            judge_band=(settings.judge_min_score, settings.judge_max_score),
+        )
         app.add_servicer(guard_pb2_grpc.add_GuardServiceServicer_to_server, GuardServicer(guard), SERVICE_NAME)
         app.add_validator(guard_pb2.InspectInputRequest, input_validator(settings.max_scan_chars))
         app.add_validator(guard_pb2.InspectOutputRequest, output_validator(settings.max_scan_chars))

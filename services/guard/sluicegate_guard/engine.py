@@ -7,6 +7,7 @@ public-suffix snapshot so nothing is fetched from the internet.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -38,6 +39,14 @@ class TextScan:
 
 
 @dataclass(frozen=True)
+class ScanOptions:
+    """What a scan looks for: answers need no injection scan, and NER only when a policy acts on its types."""
+
+    injection: bool = True
+    ner: bool = True
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     """How to build the engine in a worker process (picklable)."""
 
@@ -66,27 +75,35 @@ class ScanEngine:
         score_threshold: float = 0.4,
         allow_list: Sequence[str] = (),
         injection: InjectionDetector | None = None,
+        pattern_analyzer: Analyzer | None = None,
     ) -> None:
         self._analyzer = analyzer
+        # Without NER (None: `analyzer` has none either), for scans that do not act on names or places.
+        self._pattern_analyzer = pattern_analyzer
         self._entities = list(entities)
         self._score_threshold = score_threshold
         self._allow_list = list(allow_list)
         self._injection = injection or InjectionDetector()
 
-    def scan(self, texts: Sequence[str]) -> list[TextScan]:
-        return [self._scan_one(text) for text in texts]
+    def scan(self, texts: Sequence[str], options: ScanOptions = ScanOptions()) -> list[TextScan]:  # noqa: B008 - frozen
+        return [self._scan_one(text, options) for text in texts]
 
-    def _scan_one(self, text: str) -> TextScan:
+    def _scan_one(self, text: str, options: ScanOptions) -> TextScan:
         if not text:
             return TextScan()
-        return TextScan(self._injection.scan(text), self.entities(text))
+        injections = self._injection.scan(text) if options.injection else []
+        return TextScan(injections, self.entities(text, options.ner))
 
-    def entities(self, text: str) -> list[EntityHit]:
-        """The PII and credential spans of one text, overlaps resolved."""
-        results = self._analyzer.analyze(
+    def entities(self, text: str, ner: bool = True) -> list[EntityHit]:
+        """The PII and credential spans of one text, overlaps resolved; `ner=False` skips the NLP model."""
+        analyzer, entities = self._analyzer, self._entities
+        if not ner and self._pattern_analyzer is not None:
+            analyzer = self._pattern_analyzer
+            entities = [entity for entity in entities if entity not in NER_ENTITIES]
+        results = analyzer.analyze(
             text=text,
             language="en",
-            entities=self._entities,
+            entities=entities,
             score_threshold=self._score_threshold,
             allow_list=self._allow_list,
         )
@@ -185,4 +202,5 @@ def build_engine(config: EngineConfig, injection: InjectionDetector | None = Non
         config.score_threshold,
         config.allow_list,
         injection or build_detector(config.semantic),
+        build_analyzer(dataclasses.replace(config, ner=False)) if config.ner else None,
     )

@@ -1,12 +1,16 @@
-"""Scanning answers: the canary, and credentials the prompt did not bring, whole or over a streaming window."""
+"""Scanning answers: the canary, credentials and PII the prompt did not bring, whole or over a streaming window."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sluicegate_guard.credentials import CredentialDetector
-from sluicegate_guard.placeholders import PlaceholderStream
+from sluicegate_guard.engine import EntityHit
+from sluicegate_guard.placeholders import PlaceholderStream, Pseudonymiser, Span
+from sluicegate_guard.policy import EntityAction, GuardPolicy, is_secret
 from sluicegate_guard.verdicts import ANSWER, Action, Finding, Kind
 
 # Released text kept for the credential check, so a key split across chunks is still seen whole.
@@ -91,3 +95,167 @@ class OutputStream:
         self._tail = (self._tail + text)[-STREAM_WINDOW_CHARS:]
         self._released += len(text)
         return Release(text)
+
+
+def _normalised(value: str) -> str:
+    return "".join(character for character in value.casefold() if character.isalnum())
+
+
+class OutputPii:
+    """Applies a tenant's output policy to the entities found in answer text.
+
+    Values restored from the request's vault are the caller's own data coming back to them and pass; a
+    found span that is part of a restored value, or holds one (a name with its title), counts as one of them.
+    Credentials are left to OutputScreen, which blocks them.
+    """
+
+    # A restored value this short ("Jo") would excuse too many spans that merely contain it.
+    _MIN_CONTAINED_CHARS = 4
+
+    def __init__(self, policy: GuardPolicy, restored_values: Iterable[str]) -> None:
+        self._policy = policy
+        self._restored = [normalised for value in restored_values if (normalised := _normalised(value))]
+
+    def _is_restored(self, value: str) -> bool:
+        found = _normalised(value)
+        return bool(found) and any(
+            found in restored or (len(restored) >= self._MIN_CONTAINED_CHARS and restored in found)
+            for restored in self._restored
+        )
+
+    def decide(self, text: str, hits: Iterable[EntityHit], offset: int = 0) -> tuple[list[Finding], list[Span]]:
+        """Findings (answer positions shifted by `offset`) and the spans of `text` to mask or redact."""
+        findings = []
+        spans = []
+        for hit in hits:
+            if is_secret(hit.entity_type) or hit.score < self._policy.min_score_for(hit.entity_type):
+                continue
+            action = self._policy.output_action_for(hit.entity_type)
+            if action is EntityAction.ALLOW or self._is_restored(text[hit.start : hit.end]):
+                continue
+            blocked = action is EntityAction.BLOCK
+            findings.append(
+                Finding(
+                    Kind.PII,
+                    hit.entity_type,
+                    hit.score,
+                    ANSWER,
+                    offset + hit.start,
+                    offset + hit.end,
+                    Action.BLOCK if blocked else Action.SANITIZE,
+                    "presidio",
+                )
+            )
+            if not blocked:
+                spans.append(Span(hit.start, hit.end, hit.entity_type, action.value))
+        return findings, spans
+
+
+def apply_spans(text: str, spans: Iterable[Span]) -> str:
+    """The text with each span masked or redacted (answers have no placeholders to hand out)."""
+    return Pseudonymiser().replace(text, spans)
+
+
+@dataclass(frozen=True)
+class OutputWindowSize:
+    """How a streamed answer is scanned for entities.
+
+    `hold_chars` is the longest entity kept whole: text within that distance of the end is not released
+    until more follows. `step_chars` is how much new text is gathered before scanning again, trading
+    release lag (at most hold + step + one chunk) against scans per 1k characters. The first scan comes
+    after `first_step_chars` and the step doubles up to `step_chars`, so the first words of an answer
+    (and short answers) are not held for a whole step.
+    """
+
+    hold_chars: int = 64
+    step_chars: int = 160
+    first_step_chars: int = 16
+
+
+EntityScan = Callable[[str], Awaitable[list[EntityHit]]]
+
+
+_WORD = re.compile(r"\S+")
+# Words an entity still being written may already span: a street address puts its number a few words
+# before the street's name; phones, cards, IBANs and SSNs are digit groups.
+_ENTITY_WORDS = 6
+
+
+def entity_tail_start(text: str, max_chars: int) -> int:
+    """Where an entity still being written at the end of `text` could begin, at most `max_chars` back.
+
+    E-mail and IP addresses are one word, so the last word; the pattern entities that span words
+    (phones, cards, IBANs, SSNs, street addresses) carry a digit, so the earliest of the last few words
+    holding one.
+    """
+    floor = max(0, len(text) - max_chars)
+    words = list(_WORD.finditer(text, floor))[-_ENTITY_WORDS:]
+    if not words:
+        return len(text)
+    with_digits = [word.start() for word in words if any(character.isdigit() for character in word.group())]
+    return max(floor, min([words[-1].start(), *with_digits]))
+
+
+class PiiWindow:
+    """Scans a streamed answer for PII with a bounded hold-back, releasing text only after its scan.
+
+    The window scanned is the last released characters (context for recognizers, never re-released)
+    plus the held text. What stays held is the tail where an entity still being written could begin:
+    with `word_hold` (pattern entities only) the words `entity_tail_start` names, else the last
+    `hold_chars` characters (names and places need the full hold: any word may start one). An entity
+    that reaches into the held tail is held whole; one that started in already released text has its
+    unreleased part redacted.
+    """
+
+    def __init__(
+        self,
+        pii: OutputPii,
+        scan: EntityScan,
+        size: OutputWindowSize = OutputWindowSize(),
+        word_hold: bool = True,
+    ) -> None:
+        self._pii = pii
+        self._scan = scan
+        self._size = size
+        self._word_hold = word_hold
+        self._pending = ""
+        self._context = ""
+        self._released = 0
+        self._step = min(size.first_step_chars, size.step_chars)
+        self.findings: list[Finding] = []
+
+    async def push(self, text: str) -> Release:
+        self._pending += text
+        if len(self._pending) < (0 if self._word_hold else self._size.hold_chars) + self._step:
+            return Release("")
+        self._step = min(2 * self._step, self._size.step_chars)
+        return await self._scan_release(final=False)
+
+    async def finish(self) -> Release:
+        return await self._scan_release(final=True) if self._pending else Release("")
+
+    async def _scan_release(self, final: bool) -> Release:
+        window = self._context + self._pending
+        base = len(self._context)
+        hits = [
+            dataclasses.replace(hit, start=max(hit.start, base)) for hit in await self._scan(window) if hit.end > base
+        ]
+        if final:
+            cut = len(window)
+        elif self._word_hold:
+            cut = base + entity_tail_start(self._pending, self._size.hold_chars)
+        else:
+            cut = len(window) - self._size.hold_chars
+        cut = min([cut, *(hit.start for hit in hits if hit.start < cut < hit.end)])
+        decided = [
+            dataclasses.replace(hit, start=hit.start - base, end=hit.end - base) for hit in hits if hit.end <= cut
+        ]
+        text = window[base:cut]
+        findings, spans = self._pii.decide(text, decided, self._released)
+        self.findings.extend(findings)
+        if any(finding.action is Action.BLOCK for finding in findings):
+            return Release("", findings)
+        self._context = (self._context + text)[-self._size.hold_chars :]
+        self._pending = window[cut:]
+        self._released += len(text)
+        return Release(apply_spans(text, spans))

@@ -11,6 +11,10 @@ A policy file (`GUARD_POLICY_PATH`, YAML) holds a `default` policy and `tenants`
       entities:
         US_SSN: {action: block}
         CREDIT_CARD: {action: mask, min_score: 0.6}
+      output_pii_action: redact        # PII in an answer that the prompt did not bring: allow | mask | redact | block
+      output_entities:
+        CREDIT_CARD: block
+      llm_judge: false                 # true: the router's judge model decides messages the rules are unsure of
     tenants:
       acme:
         fail_open: true
@@ -59,6 +63,14 @@ DEFAULT_ALLOW_LIST = ("S3", "EKS", "EC2", "ECS", "C4", "K8s", "GKE", "AKS", "IAM
 # A private key is never worth sending anywhere; every other type is pseudonymised by default.
 DEFAULT_ENTITY_ACTIONS: Mapping[str, EntityAction] = {"PRIVATE_KEY": EntityAction.BLOCK}
 
+# In answers, names, places and IP addresses are usually the content asked for ("the capital of France",
+# "set the resolver to 8.8.8.8"), not a leak: they pass unless a policy names them. Other PII is redacted.
+DEFAULT_OUTPUT_ENTITY_ACTIONS: Mapping[str, EntityAction] = {
+    "PERSON": EntityAction.ALLOW,
+    "LOCATION": EntityAction.ALLOW,
+    "IP_ADDRESS": EntityAction.ALLOW,
+}
+
 
 def is_secret(entity_type: str) -> bool:
     return entity_type in SECRET_ENTITIES
@@ -75,6 +87,9 @@ class GuardPolicy:
     fail_open: bool = False
     min_score: float = 0.0
     entity_min_scores: Mapping[str, float] = field(default_factory=dict)
+    output_pii_action: EntityAction = EntityAction.REDACT
+    output_entity_actions: Mapping[str, EntityAction] = field(default_factory=dict)
+    llm_judge: bool = False
 
     def min_score_for(self, entity_type: str) -> float:
         """Findings of this type scoring below this are ignored."""
@@ -87,6 +102,26 @@ class GuardPolicy:
         if entity_type in DEFAULT_ENTITY_ACTIONS:
             return DEFAULT_ENTITY_ACTIONS[entity_type]
         return self.secret_action if is_secret(entity_type) else self.pii_action
+
+    def output_action_for(self, entity_type: str) -> EntityAction:
+        """What to do with PII of this type that an answer brings and the prompt did not.
+
+        There is nothing to restore a placeholder from in an answer, so `pseudonymise` redacts.
+        """
+        action = self.output_entity_actions.get(
+            entity_type, DEFAULT_OUTPUT_ENTITY_ACTIONS.get(entity_type, self.output_pii_action)
+        )
+        return EntityAction.REDACT if action is EntityAction.PSEUDONYMISE else action
+
+    def output_needs_ner(self) -> bool:
+        """True when a type only NER finds (names, places) is acted on in answers."""
+        return any(self.output_action_for(entity_type) is not EntityAction.ALLOW for entity_type in NER_ENTITIES)
+
+    def scans_output_pii(self) -> bool:
+        """False when every PII type passes in answers, so the answer's entity scan can be skipped."""
+        return self.output_pii_action is not EntityAction.ALLOW or any(
+            action is not EntityAction.ALLOW for action in self.output_entity_actions.values()
+        )
 
 
 class _EntityRuleFile(BaseModel):
@@ -107,11 +142,22 @@ class _PolicyFile(BaseModel):
     secret_action: EntityAction | None = None
     min_score: float | None = Field(default=None, ge=0, le=1)
     entities: dict[str, _EntityRuleFile] = Field(default_factory=dict)
+    output_pii_action: EntityAction | None = None
+    output_entities: dict[str, EntityAction] = Field(default_factory=dict)
+    llm_judge: bool | None = None
 
     def over(self, base: GuardPolicy) -> GuardPolicy:
         fields = {
             name: value
-            for name in ("injection_threshold", "fail_open", "pii_action", "secret_action", "min_score")
+            for name in (
+                "injection_threshold",
+                "fail_open",
+                "pii_action",
+                "secret_action",
+                "min_score",
+                "output_pii_action",
+                "llm_judge",
+            )
             if (value := getattr(self, name)) is not None
         }
         actions = dict(base.entity_actions)
@@ -121,7 +167,13 @@ class _PolicyFile(BaseModel):
                 actions[entity_type] = rule.action
             if rule.min_score is not None:
                 min_scores[entity_type] = rule.min_score
-        return replace(base, **fields, entity_actions=actions, entity_min_scores=min_scores)
+        return replace(
+            base,
+            **fields,
+            entity_actions=actions,
+            entity_min_scores=min_scores,
+            output_entity_actions={**base.output_entity_actions, **self.output_entities},
+        )
 
 
 class _PoliciesFile(BaseModel):

@@ -11,7 +11,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 from sluicegate.runtime.logs import get_logger
-from sluicegate_guard.engine import EngineConfig, ScanEngine, TextScan, build_engine
+from sluicegate_guard.engine import EngineConfig, ScanEngine, ScanOptions, TextScan, build_engine
 
 log = get_logger(__name__)
 
@@ -28,16 +28,16 @@ def _initialise_worker(factory: Callable[[], ScanEngine]) -> None:
     _worker_engine = factory()
 
 
-def _scan_in_worker(texts: Sequence[str]) -> list[TextScan]:
+def _scan_in_worker(texts: Sequence[str], options: ScanOptions) -> list[TextScan]:
     if _worker_engine is None:
         raise RuntimeError("the worker's scan engine was not initialised")
-    return _worker_engine.scan(texts)
+    return _worker_engine.scan(texts, options)
 
 
 class Scanner(Protocol):
     """Scans texts somewhere other than the event loop."""
 
-    async def scan(self, texts: Sequence[str]) -> list[TextScan]: ...
+    async def scan(self, texts: Sequence[str], options: ScanOptions = ScanOptions()) -> list[TextScan]: ...  # noqa: B008
 
     async def ready(self) -> bool:
         """True once the scanner can answer without start-up delay."""
@@ -88,10 +88,10 @@ class PoolScanner:
         except Exception as exc:  # noqa: BLE001 - readiness stays false and the next probe tries again
             log.warning("scanner warm-up failed", error=type(exc).__name__)
 
-    async def scan(self, texts: Sequence[str]) -> list[TextScan]:
+    async def scan(self, texts: Sequence[str], options: ScanOptions = ScanOptions()) -> list[TextScan]:  # noqa: B008
         executor = self._executor
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, _scan_in_worker, list(texts))
+            return await asyncio.get_running_loop().run_in_executor(executor, _scan_in_worker, list(texts), options)
         except BrokenProcessPool:
             if executor is self._executor:
                 log.warning("scanner pool broke; replacing it")

@@ -54,6 +54,37 @@ class GuardSettings(ServiceSettings):
     entity_actions: dict[str, EntityAction] = Field(
         default_factory=dict, description="per entity type, over the built-in PRIVATE_KEY=block and the two above"
     )
+    output_pii_action: EntityAction = Field(
+        default=EntityAction.REDACT,
+        description="PII an answer brings that the prompt did not: allow, mask, redact ([TYPE]) or block",
+    )
+    output_entity_actions: dict[str, EntityAction] = Field(
+        default_factory=dict,
+        description="per entity type in answers, over the built-in PERSON/LOCATION/IP_ADDRESS=allow and the above",
+    )
+    output_hold_chars: int = Field(
+        default=64, ge=16, le=1024, description="streamed answer text held back so an entity is scanned whole"
+    )
+    output_scan_step_chars: int = Field(
+        default=160, ge=1, description="new streamed characters gathered before the next entity scan of the window"
+    )
+    output_first_step_chars: int = Field(
+        default=16, ge=1, description="the first scan's step; each scan doubles it up to GUARD_OUTPUT_SCAN_STEP_CHARS"
+    )
+    llm_judge: bool = Field(
+        default=False, description="the LLM judge for every tenant whose policy does not say otherwise"
+    )
+    router_addr: str = Field(
+        default="", description="the router (host:port) the LLM judge calls; empty = no judge for any tenant"
+    )
+    judge_model: str = Field(default="fast", description="the cheap logical model the judge asks")
+    judge_deadline_seconds: float = Field(
+        default=2.0, gt=0, description="a slower judge is ignored and the rules decide"
+    )
+    judge_min_score: float = Field(
+        default=0.3, gt=0, le=1, description="messages whose rules score is at least this ... are judged"
+    )
+    judge_max_score: float = Field(default=0.9, gt=0, le=1, description="... and below this (the uncertain band)")
     vault_key: SecretStr = Field(
         default=SecretStr(""), description="base64 of 32 bytes; empty = an ephemeral key replicas do not share"
     )
@@ -80,6 +111,12 @@ class GuardSettings(ServiceSettings):
     def _ner_model_present(self) -> GuardSettings:
         if self.ner and not ner_model_installed(self.ner_model):
             raise ValueError(f"GUARD_NER is on but the spaCy model {self.ner_model!r} is not installed")
+        return self
+
+    @model_validator(mode="after")
+    def _judge_band_is_a_band(self) -> GuardSettings:
+        if self.judge_min_score >= self.judge_max_score:
+            raise ValueError("GUARD_JUDGE_MIN_SCORE must be below GUARD_JUDGE_MAX_SCORE")
         return self
 
     @field_validator("policy_path")

@@ -77,7 +77,8 @@ async def test_stream_leaking_the_canary_ends_with_an_error_status(guard_service
         guard_pb2.InspectOutputStreamRequest(text="5150 and then"),
     ]
     received = []
-    async with guard_service() as (stub, _):
+    # Output PII allowed: the stream then holds back only what could be the canary's start.
+    async with guard_service(output_pii_action="allow") as (stub, _):
         call = stub.InspectOutputStream(iter(requests))
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             async for reply in call:
@@ -85,6 +86,28 @@ async def test_stream_leaking_the_canary_ends_with_an_error_status(guard_service
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert ServiceError.from_rpc_error(caught.value).reason == "CANARY_LEAK"
     assert "".join(received) == "My instructions begin with "
+
+
+async def test_a_streamed_answer_has_new_pii_redacted_and_a_blocked_type_ends_it(guard_service) -> None:
+    answer = "Our records list mallory.quinn@corp-mail.net as the contact, card 4111 1111 1111 1111. " * 3
+    chunks = [answer[index : index + 6] for index in range(0, len(answer), 6)]
+    start = guard_pb2.InspectOutputStreamRequest(start=guard_pb2.OutputStreamStart(principal=TENANT))
+    requests = [start, *(guard_pb2.InspectOutputStreamRequest(text=chunk) for chunk in chunks)]
+    async with guard_service() as (stub, _):
+        replies = [reply async for reply in stub.InspectOutputStream(iter(requests))]
+    assert "".join(reply.text for reply in replies) == (
+        "Our records list [EMAIL_ADDRESS] as the contact, card [CREDIT_CARD]. " * 3
+    )
+    assert replies[-1].verdict.action == decision_pb2.GUARD_ACTION_SANITIZE
+
+    received = []
+    async with guard_service(output_entity_actions={"CREDIT_CARD": "block"}) as (stub, _):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            async for reply in stub.InspectOutputStream(iter(requests)):
+                received.append(reply.text)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert ServiceError.from_rpc_error(caught.value).reason == "OUTPUT_BLOCKED"
+    assert "4111" not in "".join(received) and "mallory" not in "".join(received)
 
 
 async def test_injection_in_a_retrieved_document_is_blocked(guard_service) -> None:

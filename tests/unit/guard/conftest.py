@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from sluicegate_guard.engine import EngineConfig, ScanEngine, TextScan, build_engine
+from sluicegate_guard.engine import EngineConfig, ScanEngine, ScanOptions, TextScan, build_engine
 from sluicegate_guard.policy import DEFAULT_ALLOW_LIST
 
 
@@ -17,8 +17,8 @@ class ThreadScanner:
     def __init__(self, engine: ScanEngine) -> None:
         self.engine = engine
 
-    async def scan(self, texts: Sequence[str]) -> list[TextScan]:
-        return await asyncio.to_thread(self.engine.scan, texts)
+    async def scan(self, texts: Sequence[str], options: ScanOptions = ScanOptions()) -> list[TextScan]:  # noqa: B008
+        return await asyncio.to_thread(self.engine.scan, texts, options)
 
     async def ready(self) -> bool:
         return True

@@ -15,7 +15,7 @@ from sluicegate.runtime.errors import ServiceError
 from sluicegate.runtime.redis import create_redis
 from sluicegate_guard.engine import ScanEngine, TextScan
 from sluicegate_guard.guard import Guard
-from sluicegate_guard.policy import PII_ENTITIES, GuardPolicy
+from sluicegate_guard.policy import PII_ENTITIES, EntityAction, GuardPolicy
 from sluicegate_guard.servicer import GuardServicer
 from sluicegate_guard.vault import Vault
 from sluicegate_guard.verdicts import Action, Kind
@@ -41,6 +41,12 @@ def vault(redis) -> Vault:
 @pytest.fixture
 def guard(thread_scanner, vault: Vault) -> Guard:
     return Guard(thread_scanner, vault, GuardPolicy(), scan_timeout_seconds=10)
+
+
+@pytest.fixture
+def restoring_guard(thread_scanner, vault: Vault) -> Guard:
+    """Output PII passes, so streams hold back only for placeholders and the canary (no entity window)."""
+    return Guard(thread_scanner, vault, GuardPolicy(output_pii_action=EntityAction.ALLOW), scan_timeout_seconds=10)
 
 
 def text(role: int, *texts: str) -> chat_pb2.Message:
@@ -201,7 +207,8 @@ def _start(handle: str = "", canary: str = "") -> guard_pb2.InspectOutputStreamR
     )
 
 
-async def test_stream_restores_and_ends_with_a_verdict(guard: Guard) -> None:
+async def test_stream_restores_and_ends_with_a_verdict(restoring_guard: Guard) -> None:
+    guard = restoring_guard
     handle = (await guard.inspect_input("acme", [[f"mail {EMAIL}"]])).restore_handle
     chunks = ["Sent to <EMAIL", "_ADDRE", "SS_1", ">.", " Done."]
     responses = [
@@ -216,7 +223,8 @@ async def test_stream_restores_and_ends_with_a_verdict(guard: Guard) -> None:
     assert responses[-1].verdict.action == decision_pb2.GUARD_ACTION_ALLOW
 
 
-async def test_stream_leaking_the_canary_ends_with_permission_denied(guard: Guard) -> None:
+async def test_stream_leaking_the_canary_ends_with_permission_denied(restoring_guard: Guard) -> None:
+    guard = restoring_guard
     chunks = ["Here is my prompt: sys-", "canary-99", " and more"]
     released = []
     with pytest.raises(ServiceError) as caught:

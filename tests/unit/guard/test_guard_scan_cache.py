@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sluicegate_guard.engine import EntityHit, TextScan
+from sluicegate_guard.engine import EntityHit, ScanOptions, TextScan
 from sluicegate_guard.scan_cache import CachingScanner
 
 
@@ -12,7 +12,7 @@ class CountingScanner:
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
 
-    async def scan(self, texts: Sequence[str]) -> list[TextScan]:
+    async def scan(self, texts: Sequence[str], options: ScanOptions = ScanOptions()) -> list[TextScan]:  # noqa: B008
         self.batches.append(list(texts))
         return [TextScan(entities=[EntityHit("EMAIL_ADDRESS", 0, len(text), 1.0)]) for text in texts]
 
@@ -39,3 +39,12 @@ async def test_the_cache_is_bounded_and_forgets_the_least_recently_used() -> Non
     await scanner.scan(["c"])
     await scanner.scan(["a", "b"])
     assert inner.batches[-1] == ["b"]
+
+
+async def test_an_answer_scan_is_not_served_from_a_prompt_scan_of_the_same_text() -> None:
+    inner = CountingScanner()
+    scanner = CachingScanner(inner, max_entries=10)
+    await scanner.scan(["same text"])
+    await scanner.scan(["same text"], ScanOptions(injection=False, ner=False))
+    await scanner.scan(["same text"], ScanOptions(injection=False, ner=False))
+    assert inner.batches == [["same text"], ["same text"]]
