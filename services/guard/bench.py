@@ -1,5 +1,6 @@
 """Benchmark: InspectInput latency (p50/p99) over gRPC for prompts of 200 to 20k characters, with and without NER,
-and the time the output PII window adds to a streamed answer per 1k characters.
+throughput with 1 and 2 analyzer workers, and the time the output PII window adds to a streamed answer per 1k
+characters.
 
 Run: `python services/guard/bench.py [--iterations N] [--stream-only]`. It starts a private Redis (or uses GUARD_REDIS_URL)
 and the guard in-process on a free port, with one analyzer worker as deployed by default.
@@ -80,6 +81,35 @@ async def measure(redis_url: str, ner: bool, iterations: int) -> list[tuple[int,
     return rows
 
 
+async def measure_throughput(redis_url: str, workers: int, seconds: float, concurrency: int = 8) -> float:
+    """InspectInput calls per second on 1k-character prompts with NER, `concurrency` in flight. Each prompt is
+    different, so the scan cache does not answer."""
+    settings = GuardSettings(
+        port=0, redis_url=redis_url, ner=True, workers=workers, log_requests=False, scan_timeout_seconds=120
+    )
+    async with serving("guard", settings, build) as running:
+        await wait_ready(running)
+        channel = create_channel(running.address, [SERVICE_NAME], default_timeout_seconds=120)
+        stub = guard_pb2_grpc.GuardServiceStub(channel)
+        calls = 0
+        deadline = time.perf_counter() + seconds
+
+        async def caller(index: int) -> None:
+            nonlocal calls
+            while time.perf_counter() < deadline:
+                text = f"request {index}-{calls}: " + prompt(1_000)
+                message = chat_pb2.Message(role=chat_pb2.ROLE_USER, content=[chat_pb2.ContentPart(text=text)])
+                principal = chat_pb2.Principal(tenant_id="bench")
+                await stub.InspectInput(guard_pb2.InspectInputRequest(principal=principal, messages=[message]))
+                calls += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(index) for index in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        await channel.close()
+    return calls / elapsed
+
+
 STREAM_CHUNK_CHARS = 4  # about one token per chunk, as models stream
 
 
@@ -138,6 +168,12 @@ async def main(iterations: int, stream_only: bool) -> None:
                     mode = "ner" if ner else "patterns only"
                     out.write(f"{mode:<14}{size:>8}{p50:>10.1f}{p99:>10.1f}{mean:>10.1f}\n")
                     out.flush()
+        if not stream_only:
+            out.write("InspectInput throughput, 1k-character prompts with NER, 8 in flight\n")
+            for workers in (1, 2):
+                rate = await measure_throughput(redis_url, workers, seconds=max(3.0, iterations / 10))
+                out.write(f"{workers} worker{'s' if workers > 1 else ''}: {rate:8.1f} calls/s\n")
+                out.flush()
         out.write(f"InspectOutputStream per 1k answer characters in {STREAM_CHUNK_CHARS}-character chunks\n")
         out.write(f"{'mode':<14}{'output pii':>11}{'busy p50 ms':>13}{'busy p99 ms':>13}{'wall ms':>10}\n")
         for ner in (False, True):
