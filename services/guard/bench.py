@@ -59,7 +59,10 @@ async def wait_ready(running, timeout_seconds: float = 120.0) -> None:
 
 
 async def measure(redis_url: str, ner: bool, iterations: int) -> list[tuple[int, float, float, float]]:
-    settings = GuardSettings(port=0, redis_url=redis_url, ner=ner, log_requests=False, scan_timeout_seconds=120)
+    # The scan cache off: every timed call scans, as a new prompt would.
+    settings = GuardSettings(
+        port=0, redis_url=redis_url, ner=ner, log_requests=False, scan_timeout_seconds=120, scan_cache_entries=0
+    )
     rows = []
     async with serving("guard", settings, build) as running:
         await wait_ready(running)
