@@ -6,10 +6,13 @@ agree on prices. Money is integer micro-USD: prices are kept per million tokens 
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -97,7 +100,8 @@ class Deployment(BaseModel):
     rpm: int = Field(default=0, ge=0, description="requests per minute, 0 = unlimited")
     tpm: int = Field(default=0, ge=0, description="tokens per minute, 0 = unlimited")
     timeout_seconds: float = Field(default=60.0, gt=0)
-    price: Price
+    # The gateway's own price wins; a deployment without one takes litellm's price map's (see parse_catalog).
+    price: Price = None  # type: ignore[assignment]
     capabilities: Capabilities = Capabilities()
 
     @property
@@ -195,14 +199,70 @@ def _expand_env(value: object, environ: Mapping[str, str]) -> object:
     return value
 
 
-def parse_catalog(data: object, source: str = "<catalog>", environ: Mapping[str, str] = os.environ) -> Catalog:
+PriceLookup = Callable[[str], "Price | None"]
+
+
+def litellm_price(litellm_model: str) -> Price | None:
+    """The price litellm's bundled map gives a provider/model, read as data (litellm is never imported).
+
+    None when litellm is not installed (the guard and metering images carry no litellm: their catalogs must then
+    price every deployment) or when the map has no such model.
+    """
+    prices = _litellm_price_map()
+    entry = prices.get(litellm_model) or prices.get(litellm_model.split("/", 1)[-1])
+    if not entry or "input_cost_per_token" not in entry or "output_cost_per_token" not in entry:
+        return None
+    per_mtok = TOKENS_PER_MTOK
+    cached = entry.get("cache_read_input_token_cost")
+    return Price(
+        input_per_mtok_usd=entry["input_cost_per_token"] * per_mtok,
+        output_per_mtok_usd=entry["output_cost_per_token"] * per_mtok,
+        cached_input_per_mtok_usd=cached * per_mtok if cached is not None else None,
+    )
+
+
+@functools.cache
+def _litellm_price_map() -> dict:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / "model_prices_and_context_window_backup.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def parse_catalog(
+    data: object,
+    source: str = "<catalog>",
+    environ: Mapping[str, str] = os.environ,
+    price_lookup: PriceLookup = litellm_price,
+) -> Catalog:
     try:
-        return Catalog.model_validate(_expand_env(data, environ))
+        catalog = Catalog.model_validate(_expand_env(data, environ))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
         )
         raise CatalogError(f"invalid catalog {source}: {problems}") from None
+    return _priced(catalog, source, price_lookup)
+
+
+def _priced(catalog: Catalog, source: str, price_lookup: PriceLookup) -> Catalog:
+    """Fills every unpriced deployment from `price_lookup`, or fails naming the entry."""
+    models = {}
+    for model_name, model in catalog.models.items():
+        deployments = []
+        for index, deployment in enumerate(model.deployments):
+            if deployment.price is None:
+                price = price_lookup(deployment.litellm_model)
+                if price is None:
+                    raise CatalogError(
+                        f"invalid catalog {source}: models.{model_name}.deployments.{index} ({deployment.name}) has "
+                        f"no price, and litellm's price map has none for {deployment.litellm_model}"
+                    )
+                deployment = deployment.model_copy(update={"price": price})
+            deployments.append(deployment)
+        models[model_name] = model.model_copy(update={"deployments": deployments})
+    return catalog.model_copy(update={"models": models})
 
 
 def load_catalog(path: str | Path, environ: Mapping[str, str] = os.environ) -> Catalog:
