@@ -31,18 +31,21 @@ def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack.stop()
 
 
-def _calls_served(stack: Stack, service: str, method: str) -> list[int]:
+def _calls_served(stack: Stack, service: str) -> list[int]:
+    """RPCs each replica served, health checks aside. Every method counts: a request makes two calls to the
+    router (Route, Complete) and to the guard (input, output), and round robin may send the first of each pair
+    to one replica and the second to the other for as long as the traffic lasts."""
     counts = []
     for process in stack.processes[service]:
         lines = [json.loads(line) for line in process.log_path.read_text().splitlines() if line.startswith("{")]
         counts.append(
-            sum(1 for line in lines if line.get("event") == "rpc" and line.get("method", "").endswith(method))
+            sum(1 for line in lines if line.get("event") == "rpc" and "grpc.health" not in line.get("method", ""))
         )
     return counts
 
 
 def test_requests_spread_over_replicas_and_answers_are_identical(replicated: Stack) -> None:
-    spread = (("orchestrator", "/Chat"), ("router", "/Complete"))
+    spread = ("orchestrator", "router", "guard", "metering")
     client = GatewayClient(replicated.gateway_address, replicated.api_key, timeout_seconds=30)
     answers: set[str] = set()
     served: dict[str, list[int]] = {}
@@ -57,7 +60,7 @@ def test_requests_spread_over_replicas_and_answers_are_identical(replicated: Sta
                     cache=chat_pb2.CacheControl(no_cache=True),
                 )
                 answers.add(response.message.content[0].text)
-            served = {service: _calls_served(replicated, service, method) for service, method in spread}
+            served = {service: _calls_served(replicated, service) for service in spread}
             if all(min(counts) > 0 for counts in served.values()):
                 break
     finally:
@@ -66,10 +69,3 @@ def test_requests_spread_over_replicas_and_answers_are_identical(replicated: Sta
     assert len(answers) == 1 and "ann@example.com" in next(iter(answers))
     for service, counts in served.items():
         assert min(counts) > 0, f"{service} replicas served {counts}"
-    # Every replica of the services behind them is still up (a crashed one would silently take no traffic).
-    seen = {
-        service: _calls_served(replicated, service, method)
-        for service, method in (("guard", "/InspectInput"), ("metering", "/Authorize"))
-    }
-    for service in SERVICES:
-        assert all(process.alive() for process in replicated.processes[service]), f"a {service} replica died: {seen}"
