@@ -10,12 +10,14 @@ import grpc
 from sluicegate.runtime.interceptors import client_interceptors
 
 
-def service_config(service_names: Sequence[str], default_timeout_seconds: float, retry: bool = True) -> str:
-    """A gRPC service config: a default deadline for every method and, when `retry`, retries on UNAVAILABLE only."""
-    method_config: dict = {
-        "name": [{"service": name} for name in service_names],
-        "timeout": f"{default_timeout_seconds:.3f}s",
-    }
+def service_config(service_names: Sequence[str], retry: bool = True) -> str:
+    """A gRPC service config that, when `retry`, retries on UNAVAILABLE only.
+
+    It sets no `timeout`: grpcio 1.85 enforces a service-config timeout several times too early (2 s expired
+    after 0.375 s here, even under a longer call deadline), so the default deadline is applied per call by the
+    channel's interceptor instead.
+    """
+    method_config: dict = {"name": [{"service": name} for name in service_names]}
     if retry:
         method_config["retryPolicy"] = {
             "maxAttempts": 3,
@@ -44,6 +46,8 @@ def create_channel(
         # A restarted service is found again within seconds, not after gRPC's default two-minute back-off cap.
         ("grpc.initial_reconnect_backoff_ms", 200),
         ("grpc.max_reconnect_backoff_ms", 2_000),
-        ("grpc.service_config", service_config(service_names, default_timeout_seconds, retry)),
+        ("grpc.service_config", service_config(service_names, retry)),
     ]
-    return grpc.aio.insecure_channel(address, options=options, interceptors=client_interceptors())
+    return grpc.aio.insecure_channel(
+        address, options=options, interceptors=client_interceptors(default_timeout_seconds)
+    )

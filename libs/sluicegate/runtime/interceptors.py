@@ -281,16 +281,20 @@ def outgoing_metadata(extra: Mapping[str, str] | None = None) -> list[tuple[str,
 
 
 class _PropagatingClientInterceptor:
-    """Adds the request id and trace context to every outgoing call that does not carry them already."""
+    """Adds the request id and trace context to every outgoing call that does not carry them already, and the
+    channel's default deadline to a call made without one."""
 
-    @staticmethod
-    def _details(client_call_details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    def __init__(self, default_timeout_seconds: float) -> None:
+        self._default_timeout_seconds = default_timeout_seconds
+
+    def _details(self, client_call_details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         metadata = list(client_call_details.metadata or ())
         if not any(key == REQUEST_ID_KEY for key, _ in metadata):
             metadata.extend(outgoing_metadata())
+        timeout = client_call_details.timeout
         return grpc.aio.ClientCallDetails(
             client_call_details.method,
-            client_call_details.timeout,
+            self._default_timeout_seconds if timeout is None else timeout,
             grpc.aio.Metadata(*metadata),
             client_call_details.credentials,
             client_call_details.wait_for_ready,
@@ -312,5 +316,9 @@ class PropagatingStreamStream(_PropagatingClientInterceptor, grpc.aio.StreamStre
         return await continuation(self._details(client_call_details), request_iterator)
 
 
-def client_interceptors() -> list[Any]:
-    return [PropagatingUnaryUnary(), PropagatingUnaryStream(), PropagatingStreamStream()]
+def client_interceptors(default_timeout_seconds: float) -> list[Any]:
+    return [
+        PropagatingUnaryUnary(default_timeout_seconds),
+        PropagatingUnaryStream(default_timeout_seconds),
+        PropagatingStreamStream(default_timeout_seconds),
+    ]

@@ -9,7 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic_settings import SettingsConfigDict
 
 from sluicegate.cache.v1 import cache_pb2, cache_pb2_grpc
-from sluicegate.common.v1 import errors_pb2
+from sluicegate.common.v1 import chat_pb2, errors_pb2
 from sluicegate.runtime.channels import create_channel
 from sluicegate.runtime.context import remaining_seconds, request_id_var
 from sluicegate.runtime.errors import ServiceError, denied, invalid_argument, resource_exhausted
@@ -141,3 +141,28 @@ def test_only_errors_marked_retry_safe_carry_the_mark() -> None:
     status = error.to_status()
     assert dict(status.trailing_metadata)[RETRY_SAFE_KEY] == "true"
     assert "grpc-status-details-bin" in dict(status.trailing_metadata)
+
+
+async def test_the_channel_default_deadline_is_the_one_configured() -> None:
+    """A call without a deadline gets the channel's default, and it is neither cut short nor ignored."""
+    import asyncio
+    import time
+
+    class Slow(cache_pb2_grpc.CacheServiceServicer):
+        async def Lookup(self, request, context):
+            await asyncio.sleep(request.control.ttl_seconds / 1000)
+            return cache_pb2.LookupResponse()
+
+    async def build(app: ServiceApp) -> None:
+        app.add_servicer(cache_pb2_grpc.add_CacheServiceServicer_to_server, Slow(), SERVICE)
+
+    async with serving("slow", ToySettings(port=0, log_requests=False), build) as running:
+        channel = create_channel(running.address, [SERVICE], default_timeout_seconds=1.0, retry=False)
+        stub = cache_pb2_grpc.CacheServiceStub(channel)
+        await stub.Lookup(cache_pb2.LookupRequest(control=chat_pb2.CacheControl(ttl_seconds=600)))  # 0.6 s < 1 s
+        started = time.perf_counter()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Lookup(cache_pb2.LookupRequest(control=chat_pb2.CacheControl(ttl_seconds=3000)))
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert 0.9 < time.perf_counter() - started < 2.0
+        await channel.close()
