@@ -256,8 +256,8 @@ def _priced(catalog: Catalog, source: str, price_lookup: PriceLookup) -> Catalog
                 price = price_lookup(deployment.litellm_model)
                 if price is None:
                     raise CatalogError(
-                        f"invalid catalog {source}: models.{model_name}.deployments.{index} ({deployment.name}) has "
-                        f"no price, and litellm's price map has none for {deployment.litellm_model}"
+                        f"invalid catalog {source}: models.{model_name}.deployments.{index}.price: {deployment.name} "
+                        f"has no price, and litellm's price map has none for {deployment.litellm_model}"
                     )
                 deployment = deployment.model_copy(update={"price": price})
             deployments.append(deployment)

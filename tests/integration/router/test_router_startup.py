@@ -62,8 +62,14 @@ async def test_a_catalog_the_lean_client_serves_never_loads_litellm(mock_upstrea
     def refuse_to_load(environ):
         raise AssertionError("litellm must not be loaded for OpenAI-compatible deployments")
 
+    # Token counting loads litellm's counter on purpose; here the provider path alone is under test.
     settings = RouterSettings(
-        port=0, catalog_path=str(path), log_requests=False, readiness_interval_seconds=0.05, learned_classifier=False
+        port=0,
+        catalog_path=str(path),
+        log_requests=False,
+        readiness_interval_seconds=0.05,
+        learned_classifier=False,
+        count_prompt_tokens=False,
     )
     async with serving("router", settings, make_build(load_provider=refuse_to_load, environ={})) as running:
         assert await running.check_readiness()

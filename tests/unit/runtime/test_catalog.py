@@ -33,7 +33,7 @@ def test_an_unpriced_deployment_takes_litellms_price() -> None:
 
 
 def test_a_deployment_no_one_can_price_is_named() -> None:
-    with pytest.raises(CatalogError, match=r"models\.m\.deployments\.0 \(d\) has no price"):
+    with pytest.raises(CatalogError, match=r"models\.m\.deployments\.0\.price: d has no price"):
         _catalog({"name": "d", "litellm_model": "openai/no-such-model"}, price_lookup=lambda model: None)
 
 
