@@ -101,9 +101,7 @@ class ChatPipeline:
                 await self._idempotency.complete(state.principal.tenant_id, request.idempotency_key, response)
             return response
         except BaseException as exc:
-            self._fail(state, exc)
-            if idempotency_claimed:
-                self._spawn(self._idempotency.abandon(state.principal.tenant_id, request.idempotency_key))
+            self._fail(state, exc, idempotency_claimed)
             raise
         finally:
             self._finish(state)
@@ -133,9 +131,7 @@ class ChatPipeline:
                     idempotency_claimed = False
                 yield event
         except BaseException as exc:
-            self._fail(state, exc)
-            if idempotency_claimed:
-                self._spawn(self._idempotency.abandon(state.principal.tenant_id, request.idempotency_key))
+            self._fail(state, exc, idempotency_claimed)
             raise
         finally:
             self._finish(state)
@@ -664,7 +660,7 @@ class ChatPipeline:
             decision=state.decision,
         )
 
-    def _fail(self, state: RequestState, exc: BaseException) -> None:
+    def _fail(self, state: RequestState, exc: BaseException, idempotency_claimed: bool = False) -> None:
         if isinstance(exc, ServiceError):
             state.status_code, state.error_reason = exc.code.name, exc.reason
             # Nothing irreversible happened yet: Envoy (or any client) may send the request again.
@@ -674,6 +670,9 @@ class ChatPipeline:
         else:
             state.status_code = "INTERNAL"
         self._release(state)
+        if idempotency_claimed:
+            # The key goes back, so the client's retry runs the request instead of waiting for a lost answer.
+            self._spawn(self._idempotency.abandon(state.principal.tenant_id, state.request.idempotency_key))
 
     def _finish(self, state: RequestState) -> None:
         state.decision.total_duration_ms = (time.perf_counter() - state.started) * 1000

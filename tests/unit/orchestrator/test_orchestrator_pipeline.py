@@ -394,3 +394,20 @@ async def test_the_reservation_is_sized_on_the_routers_token_count(fakes: Fakes)
     request = chat("count me too", cache=chat_pb2.CacheControl(no_cache=True))
     await pipeline.chat(request, KEY)
     assert [a.prompt_tokens for a in fakes.metering.authorized] == [1234, estimate_prompt_tokens(request.messages)]
+
+
+async def test_a_failed_request_gives_its_idempotency_key_back(fakes: Fakes, redis_url: str) -> None:
+    from sluicegate.runtime.redis import create_redis
+
+    redis = create_redis(redis_url)
+    pipeline = fakes.make_pipeline(IdempotencyStore(redis, ttl_seconds=60))
+    request = chat("retry me", idempotency_key="k-9", cache=chat_pb2.CacheControl(no_cache=True))
+    fakes.router.error = rpc_error(grpc.StatusCode.UNAVAILABLE, "provider down")
+    with pytest.raises(ServiceError):
+        await pipeline.chat(request, KEY)
+    await settle_background(pipeline)
+    fakes.router.error = None
+    retried = await pipeline.chat(request, KEY)
+    assert retried.message.content[0].text == "you said: retry me" and not retried.decision.idempotent_replay
+    assert len(fakes.router.calls) == 2
+    await redis.aclose()
