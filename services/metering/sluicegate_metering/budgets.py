@@ -14,6 +14,7 @@ from sluicegate_metering.storage import fails_closed
 
 # Buckets outlive their window a little, so a reservation made just before midnight still settles into it.
 BUCKET_GRACE = timedelta(days=2)
+HOUR_SECONDS = 3600
 
 
 def utc_day(now: float) -> str:
@@ -26,25 +27,28 @@ def bucket_id(rule: BudgetRule, now: float) -> str:
     Team and user ids are only unique inside a tenant, so their buckets carry the tenant too.
     """
     subject = rule.subject_id if rule.scope in (Scope.TENANT, Scope.KEY) else f"{rule.tenant_id}/{rule.subject_id}"
-    moment = datetime.fromtimestamp(now, UTC)
+    # A window that resets at 08:00 UTC is labelled by the date it started on, plus its hour ("2026-11-29T08").
+    moment = datetime.fromtimestamp(now - rule.reset_hour_utc * HOUR_SECONDS, UTC)
+    hour = f"T{rule.reset_hour_utc:02d}" if rule.reset_hour_utc else ""
     period = {
-        Window.DAILY: f":{moment:%Y-%m-%d}",
-        Window.MONTHLY: f":{moment:%Y-%m}",
+        Window.DAILY: f":{moment:%Y-%m-%d}{hour}",
+        Window.MONTHLY: f":{moment:%Y-%m}{hour}",
         Window.LIFETIME: "",
     }[rule.window]
     return f"{rule.scope}:{subject}:{rule.window}{period}"
 
 
-def bucket_expires_at(window: Window, now: float) -> int:
+def bucket_expires_at(window: Window, now: float, reset_hour_utc: int = 0) -> int:
     """When a bucket's counters may be dropped (epoch seconds), 0 for never."""
-    moment = datetime.fromtimestamp(now, UTC)
+    shift = timedelta(hours=reset_hour_utc)
+    moment = datetime.fromtimestamp(now, UTC) - shift
     if window is Window.DAILY:
         end = datetime(moment.year, moment.month, moment.day, tzinfo=UTC) + timedelta(days=1)
     elif window is Window.MONTHLY:
         end = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
     else:
         return 0
-    return int((end + BUCKET_GRACE).timestamp())
+    return int((end + shift + BUCKET_GRACE).timestamp())
 
 
 def bucket_expires_at_from_id(bucket: str) -> int:
@@ -53,8 +57,10 @@ def bucket_expires_at_from_id(bucket: str) -> int:
     if period == Window.LIFETIME:
         return 0
     window = Window(head.rpartition(":")[2])
-    start = datetime.strptime(period, "%Y-%m-%d" if window is Window.DAILY else "%Y-%m").replace(tzinfo=UTC)
-    return bucket_expires_at(window, start.timestamp())
+    date, _, hour = period.partition("T")
+    reset_hour = int(hour) if hour else 0
+    start = datetime.strptime(date, "%Y-%m-%d" if window is Window.DAILY else "%Y-%m").replace(tzinfo=UTC)
+    return bucket_expires_at(window, start.timestamp() + reset_hour * HOUR_SECONDS, reset_hour)
 
 
 def _field(scope: Scope, window: Window, subject_id: str) -> str:
@@ -77,6 +83,7 @@ class BudgetBook:
             "limit_micros": rule.limit_micros,
             "soft_threshold_ratio": rule.soft_threshold_ratio,
             "allow_downgrade": rule.allow_downgrade,
+            "reset_hour_utc": rule.reset_hour_utc,
         }
         await self._redis.hset(
             storage.tenant_budgets(rule.tenant_id),
@@ -102,6 +109,7 @@ class BudgetBook:
                     limit_micros=settings["limit_micros"],
                     soft_threshold_ratio=settings["soft_threshold_ratio"],
                     allow_downgrade=settings["allow_downgrade"],
+                    reset_hour_utc=settings.get("reset_hour_utc", 0),
                 )
             )
         has_tenant_daily = any(rule.scope is Scope.TENANT and rule.window is Window.DAILY for rule in rules)

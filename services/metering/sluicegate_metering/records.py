@@ -111,6 +111,7 @@ class BudgetRule:
     limit_micros: int
     soft_threshold_ratio: float = 0.0
     allow_downgrade: bool = False
+    reset_hour_utc: int = 0
 
     def applies_to(self, principal: Principal) -> bool:
         if self.tenant_id != principal.tenant_id:

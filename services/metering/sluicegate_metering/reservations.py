@@ -166,7 +166,11 @@ class Meter:
             WINDOW_MS,
         ]
         for rule in rules:
-            args += [rule.limit_micros, bucket_expires_at(rule.window, now), int(rule.allow_downgrade)]
+            args += [
+                rule.limit_micros,
+                bucket_expires_at(rule.window, now, rule.reset_hour_utc),
+                int(rule.allow_downgrade),
+            ]
         for option in options:
             args += [
                 option.amount_micros,

@@ -152,6 +152,7 @@ def budget_from_proto(budget: metering_pb2.Budget) -> BudgetRule:
         limit_micros=budget.limit_micros_usd,
         soft_threshold_ratio=budget.soft_threshold_ratio,
         allow_downgrade=budget.allow_downgrade,
+        reset_hour_utc=budget.reset_hour_utc,
     )
 
 
@@ -166,6 +167,7 @@ def budget_status_to_proto(status: BudgetStatus) -> metering_pb2.BudgetStatus:
             limit_micros_usd=rule.limit_micros,
             soft_threshold_ratio=rule.soft_threshold_ratio,
             allow_downgrade=rule.allow_downgrade,
+            reset_hour_utc=rule.reset_hour_utc,
         ),
         bucket=state.bucket,
         spent_micros_usd=state.spent_micros,

@@ -107,6 +107,8 @@ def validate_set_budget(request: metering_pb2.SetBudgetRequest) -> None:
         violations["budget.window"] = "must be daily, monthly or lifetime"
     if not 0 <= budget.soft_threshold_ratio <= 1:
         violations["budget.soft_threshold_ratio"] = "must be between 0 and 1"
+    if not 0 <= budget.reset_hour_utc <= 23:
+        violations["budget.reset_hour_utc"] = "must be an hour from 0 to 23"
     _raise_if(violations)
 
 

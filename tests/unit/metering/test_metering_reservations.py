@@ -222,3 +222,30 @@ async def test_concurrent_authorizations_never_overspend(meter, budgets):
     reservations = [outcome for outcome in outcomes if not isinstance(outcome, Exception)]
     assert len(reservations) == 50
     assert all(isinstance(o, ServiceError) and o.reason == "BUDGET_EXCEEDED" for o in outcomes if o not in reservations)
+
+
+async def test_a_budget_resets_at_its_own_hour(meter, budgets, clock):
+    # 10:00 UTC: a daily budget that resets at 11:00 is still in the window that began yesterday at 11:00.
+    await _budget(budgets, Scope.TENANT, "acme", Window.DAILY, BALANCED_WORST + 100, reset_hour_utc=11)
+    first = await meter.authorize(ALICE, "balanced", 1_000, 500)
+    assert [bucket.bucket for bucket in first.buckets] == ["tenant:acme:daily:2026-11-28T11"]
+    await meter.settle(first.reservation_id, [_balanced(500)])
+    refused = await _error(meter.authorize(ALICE, "balanced", 1_000, 500))
+    assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    clock.advance(3600)  # 11:00 UTC: a new window, with the whole limit
+    second = await meter.authorize(ALICE, "balanced", 1_000, 500)
+    assert [bucket.bucket for bucket in second.buckets] == ["tenant:acme:daily:2026-11-29T11"]
+
+
+def test_a_window_with_a_reset_hour_expires_a_day_after_it_began():
+    from datetime import UTC, datetime
+
+    from sluicegate_metering.budgets import BUCKET_GRACE, bucket_expires_at, bucket_expires_at_from_id
+
+    began = datetime(2026, 11, 29, 11, tzinfo=UTC).timestamp()
+    expected = int((datetime(2026, 11, 30, 11, tzinfo=UTC) + BUCKET_GRACE).timestamp())
+    assert bucket_expires_at(Window.DAILY, began + 5 * 3600, 11) == expected
+    assert bucket_expires_at_from_id("tenant:acme:daily:2026-11-29T11") == expected
+    midnight = int((datetime(2026, 11, 30, tzinfo=UTC) + BUCKET_GRACE).timestamp())
+    assert bucket_expires_at_from_id("tenant:acme:daily:2026-11-29") == midnight

@@ -69,12 +69,13 @@ def test_exports_need_a_tenant_and_real_days():
 
 
 def test_budgets_need_a_scope_a_window_a_subject_and_a_sane_threshold():
-    budget = metering_pb2.Budget(tenant_id="acme", limit_micros_usd=-1, soft_threshold_ratio=1.5)
+    budget = metering_pb2.Budget(tenant_id="acme", limit_micros_usd=-1, soft_threshold_ratio=1.5, reset_hour_utc=24)
     assert _bad_fields(metering_pb2.SetBudgetRequest(budget=budget)) == {
         "budget.scope",
         "budget.window",
         "budget.limit_micros_usd",
         "budget.soft_threshold_ratio",
+        "budget.reset_hour_utc",
     }
     team = metering_pb2.Budget(
         scope=metering_pb2.BUDGET_SCOPE_TEAM, tenant_id="acme", window=metering_pb2.BUDGET_WINDOW_DAILY

@@ -245,7 +245,7 @@ class RevokeApiKeyResponse(_message.Message):
     def __init__(self, key: _Optional[_Union[ApiKey, _Mapping]] = ...) -> None: ...
 
 class Budget(_message.Message):
-    __slots__ = ("scope", "subject_id", "tenant_id", "window", "limit_micros_usd", "soft_threshold_ratio", "allow_downgrade")
+    __slots__ = ("scope", "subject_id", "tenant_id", "window", "limit_micros_usd", "soft_threshold_ratio", "allow_downgrade", "reset_hour_utc")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -253,6 +253,7 @@ class Budget(_message.Message):
     LIMIT_MICROS_USD_FIELD_NUMBER: _ClassVar[int]
     SOFT_THRESHOLD_RATIO_FIELD_NUMBER: _ClassVar[int]
     ALLOW_DOWNGRADE_FIELD_NUMBER: _ClassVar[int]
+    RESET_HOUR_UTC_FIELD_NUMBER: _ClassVar[int]
     scope: BudgetScope
     subject_id: str
     tenant_id: str
@@ -260,7 +261,8 @@ class Budget(_message.Message):
     limit_micros_usd: int
     soft_threshold_ratio: float
     allow_downgrade: bool
-    def __init__(self, scope: _Optional[_Union[BudgetScope, str]] = ..., subject_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., window: _Optional[_Union[BudgetWindow, str]] = ..., limit_micros_usd: _Optional[int] = ..., soft_threshold_ratio: _Optional[float] = ..., allow_downgrade: _Optional[bool] = ...) -> None: ...
+    reset_hour_utc: int
+    def __init__(self, scope: _Optional[_Union[BudgetScope, str]] = ..., subject_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., window: _Optional[_Union[BudgetWindow, str]] = ..., limit_micros_usd: _Optional[int] = ..., soft_threshold_ratio: _Optional[float] = ..., allow_downgrade: _Optional[bool] = ..., reset_hour_utc: _Optional[int] = ...) -> None: ...
 
 class BudgetStatus(_message.Message):
     __slots__ = ("budget", "bucket", "spent_micros_usd", "reserved_micros_usd", "remaining_micros_usd", "soft_threshold_reached")
