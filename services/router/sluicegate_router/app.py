@@ -30,6 +30,7 @@ from sluicegate_router.openai_http import HTTPPoolLimits, OpenAICompatibleProvid
 from sluicegate_router.planner import RoutePlanner
 from sluicegate_router.policies import Ranker
 from sluicegate_router.provider import Provider, ProviderSwitch
+from sluicegate_router.retry_budget import RetryBudget
 from sluicegate_router.router import Router
 from sluicegate_router.servicer import SERVICE_NAME, RouterServicer
 from sluicegate_router.settings import RouterSettings
@@ -111,7 +112,14 @@ def make_build(
                 settings.tenant_policies,
             ),
             classifier,
-            ChainCaller(provider, health, breakers, RetryPolicy.from_settings(settings), shared_rng),
+            ChainCaller(
+                provider,
+                health,
+                breakers,
+                RetryPolicy.from_settings(settings),
+                shared_rng,
+                retry_budget=RetryBudget(settings.retry_budget_ratio, settings.retry_budget_floor_per_second),
+            ),
             health,
             breakers,
             settings.max_request_seconds,

@@ -25,6 +25,7 @@ from sluicegate_router.health import DeploymentHealth
 from sluicegate_router.openai_format import assistant_message, finish_reason
 from sluicegate_router.planner import Candidate, RoutePlan
 from sluicegate_router.provider import Provider, ProviderAnswer, ProviderChunk, ProviderRequest
+from sluicegate_router.retry_budget import RetryBudget
 from sluicegate_router.settings import RouterSettings
 
 T = TypeVar("T")
@@ -220,8 +221,10 @@ class ChainCaller:
         policy: RetryPolicy,
         rng: random.Random,
         tracer: Tracer | None = None,
+        retry_budget: RetryBudget | None = None,
     ) -> None:
         self._tracer = tracer or get_tracer("sluicegate.router")
+        self._retry_budget = retry_budget or RetryBudget()
         self._provider = provider
         self._health = health
         self._breakers = breakers
@@ -354,6 +357,8 @@ class ChainCaller:
                 remaining = deadline - time.monotonic()
                 if remaining < policy.min_attempt_seconds:
                     raise walk.out_of_time()
+                if retry == 0:
+                    self._retry_budget.record_call()
                 started = time.monotonic()
                 try:
                     async with asyncio.timeout(min(remaining, candidate.deployment.timeout_seconds)):
@@ -381,6 +386,9 @@ class ChainCaller:
                 if failure.rejected:
                     raise walk.rejected(candidate, failure)
                 if not failure.retryable or retry + 1 == policy.attempts_per_deployment:
+                    break
+                if not self._retry_budget.try_retry():
+                    log.info("retry budget spent, falling back", deployment=name)
                     break
                 pause = self._pause(retry, failure, deadline)
                 if pause is None:

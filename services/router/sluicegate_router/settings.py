@@ -23,6 +23,12 @@ class RouterSettings(ServiceSettings):
     attempts_per_deployment: int = Field(
         default=2, ge=1, le=10, description="calls to one deployment (first call plus retries) before falling back"
     )
+    retry_budget_ratio: float = Field(
+        default=0.2, ge=0, le=1, description="retries allowed per first call, across all requests (a retry budget)"
+    )
+    retry_budget_floor_per_second: float = Field(
+        default=5.0, ge=0, description="retries per second always allowed, so low traffic can still retry"
+    )
     backoff_base_seconds: float = Field(
         default=0.1, ge=0, description="full-jitter backoff: first retry waits up to this"
     )

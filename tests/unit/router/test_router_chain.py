@@ -312,3 +312,33 @@ async def test_every_attempt_becomes_a_genai_client_span() -> None:
     assert answered.attributes["gen_ai.response.model"] == "x"
     assert answered.attributes["gen_ai.usage.input_tokens"] == 10
     assert answered.attributes["sluicegate.attempt.retry"] == 1
+
+
+async def test_a_spent_retry_budget_falls_back_instead_of_retrying() -> None:
+    from sluicegate_router.retry_budget import RetryBudget
+
+    provider = ScriptedProvider({"fast": [SERVER_ERROR, "never reached"], "slow": ["the fallback's answer"]})
+    chain = ChainCaller(
+        provider,
+        DeploymentHealth(0.5),
+        CircuitBreakers(BreakerPolicy()),
+        RetryPolicy(2, 0.0, 0.0, 1.0, 1.0, 0.05),
+        random.Random(1),
+        retry_budget=RetryBudget(ratio=0.0, floor_per_second=0.0, max_balance=0.0),
+    )
+    response = await chain.complete(plan_for("fast", "slow"), REQUEST, prompt_tokens=10, deadline=in_seconds(5))
+    assert [name for name, _ in provider.calls] == ["fast", "slow"]
+    assert response.message.content[0].text == "the fallback's answer"
+
+
+def test_the_retry_budget_allows_a_share_of_calls_plus_a_floor() -> None:
+    from sluicegate_router.retry_budget import RetryBudget
+
+    now = [0.0]
+    budget = RetryBudget(ratio=0.5, floor_per_second=1.0, max_balance=2.0, clock=lambda: now[0])
+    assert budget.try_retry() and budget.try_retry() and not budget.try_retry()  # starts full, then spent
+    budget.record_call()
+    budget.record_call()  # two calls earn one retry
+    assert budget.try_retry() and not budget.try_retry()
+    now[0] += 1.0  # the floor refills one a second
+    assert budget.try_retry() and not budget.try_retry()
