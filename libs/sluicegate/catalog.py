@@ -11,6 +11,7 @@ import importlib.util
 import json
 import math
 import os
+import random
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -86,6 +87,15 @@ class Capabilities(BaseModel):
     json_mode: bool = True
 
 
+class ApiKeyRef(BaseModel):
+    """One of several keys of a deployment: the environment variable that holds it, and its share of calls."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str = Field(min_length=1)
+    weight: float = Field(default=1.0, gt=0)
+
+
 class Deployment(BaseModel):
     """One place a logical model can be called: a provider model behind an API base with a key."""
 
@@ -95,6 +105,10 @@ class Deployment(BaseModel):
     litellm_model: str = Field(min_length=1, description="provider/model as litellm names it, e.g. openai/gpt-4o")
     api_base: str | None = None
     api_key_env: str | None = Field(default=None, description="name of the environment variable holding the key")
+    api_keys: tuple[ApiKeyRef, ...] = Field(
+        default=(),
+        description="several keys, used in proportion to their weights (spreads a provider's per-key rate limits)",
+    )
     region: str = "global"
     weight: float = Field(default=1.0, gt=0)
     rpm: int = Field(default=0, ge=0, description="requests per minute, 0 = unlimited")
@@ -108,8 +122,21 @@ class Deployment(BaseModel):
     def provider(self) -> str:
         return self.litellm_model.split("/", 1)[0] if "/" in self.litellm_model else "openai"
 
-    def api_key(self, environ: Mapping[str, str] = os.environ) -> str | None:
-        return environ.get(self.api_key_env) if self.api_key_env else None
+    @model_validator(mode="after")
+    def _one_way_to_name_keys(self) -> Deployment:
+        if self.api_key_env and self.api_keys:
+            raise ValueError("set api_key_env or api_keys, not both")
+        return self
+
+    def api_key(self, environ: Mapping[str, str] = os.environ, rng: random.Random | None = None) -> str | None:
+        """The key for one call: `api_key_env`'s, or one of `api_keys` drawn by weight among those that are set."""
+        if not self.api_keys:
+            return environ.get(self.api_key_env) if self.api_key_env else None
+        present = [(ref.weight, environ[ref.env]) for ref in self.api_keys if environ.get(ref.env)]
+        if not present:
+            return None
+        weights, keys = zip(*present, strict=True)
+        return (rng or random).choices(keys, weights=weights)[0]
 
 
 class LogicalModel(BaseModel):

@@ -147,13 +147,14 @@ class OpenAICompatibleProvider:
         )
 
     def _headers_for(self, deployment: Deployment) -> dict[str, str]:
-        headers = self._headers.get(deployment.name)
+        # The key is drawn per call (a deployment may spread calls over several); headers are kept per key.
+        api_key = deployment.api_key(self._environ)
+        if not api_key:
+            api_key = PLACEHOLDER_API_KEY if deployment.api_base else self._environ.get("OPENAI_API_KEY", "")
+        headers = self._headers.get(api_key)
         if headers is None:
-            api_key = deployment.api_key(self._environ)
-            if not api_key:
-                api_key = PLACEHOLDER_API_KEY if deployment.api_base else self._environ.get("OPENAI_API_KEY", "")
             headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-            self._headers[deployment.name] = headers
+            self._headers[api_key] = headers
         return headers
 
 

@@ -51,3 +51,27 @@ def test_the_lookup_is_asked_only_for_unpriced_deployments() -> None:
         price_lookup=lookup,
     )
     assert asked == ["openai/y"]
+
+
+def test_calls_spread_over_a_deployments_keys_by_weight() -> None:
+    import random
+
+    own = {"input_per_mtok_usd": 1.0, "output_per_mtok_usd": 2.0}
+    keys = [{"env": "KEY_A", "weight": 3}, {"env": "KEY_B", "weight": 1}, {"env": "KEY_UNSET", "weight": 5}]
+    [deployment] = (
+        _catalog({"name": "d", "litellm_model": "openai/x", "price": own, "api_keys": keys}).models["m"].deployments
+    )
+    environ = {"KEY_A": "sk-a", "KEY_B": "sk-b"}
+    rng = random.Random(7)
+    drawn = [deployment.api_key(environ, rng) for _ in range(4000)]
+    assert set(drawn) == {"sk-a", "sk-b"}  # an unset key is never used
+    assert 0.72 < drawn.count("sk-a") / len(drawn) < 0.78
+    assert deployment.api_key({}) is None
+
+
+def test_a_deployment_names_its_keys_one_way() -> None:
+    own = {"input_per_mtok_usd": 1.0, "output_per_mtok_usd": 2.0}
+    with pytest.raises(CatalogError, match="api_key_env or api_keys"):
+        _catalog(
+            {"name": "d", "litellm_model": "openai/x", "price": own, "api_key_env": "A", "api_keys": [{"env": "B"}]}
+        )
