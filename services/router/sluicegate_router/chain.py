@@ -22,6 +22,7 @@ from sluicegate.runtime.tracing import get_tracer
 from sluicegate_router.breaker import BreakerState, CircuitBreakers
 from sluicegate_router.failures import Failure
 from sluicegate_router.health import DeploymentHealth
+from sluicegate_router.limits import DeploymentLimits
 from sluicegate_router.openai_format import assistant_message, finish_reason
 from sluicegate_router.planner import Candidate, RoutePlan
 from sluicegate_router.provider import Provider, ProviderAnswer, ProviderChunk, ProviderRequest
@@ -80,9 +81,11 @@ def _estimated_usage(prompt_tokens: int, completion_characters: int) -> chat_pb2
 class _Walk:
     """One request's progress along its chain: every attempt made and every failure met."""
 
-    def __init__(self, plan: RoutePlan, tracer: Tracer) -> None:
+    def __init__(self, plan: RoutePlan, tracer: Tracer, tokens: int = 0) -> None:
         self.plan = plan
         self._tracer = tracer
+        # The call's worst-case tokens (prompt + max_tokens), counted against deployments' tokens-per-minute.
+        self.tokens = tokens
         self.attempts: list[decision_pb2.Attempt] = []
         self.failures: list[Failure] = []
         # The last failure of each deployment tried, by name: what the chain as a whole failed with.
@@ -222,9 +225,11 @@ class ChainCaller:
         rng: random.Random,
         tracer: Tracer | None = None,
         retry_budget: RetryBudget | None = None,
+        limits: DeploymentLimits | None = None,
     ) -> None:
         self._tracer = tracer or get_tracer("sluicegate.router")
         self._retry_budget = retry_budget or RetryBudget()
+        self._limits = limits or DeploymentLimits()
         self._provider = provider
         self._health = health
         self._breakers = breakers
@@ -234,7 +239,7 @@ class ChainCaller:
     async def complete(
         self, plan: RoutePlan, request: ProviderRequest, prompt_tokens: int, deadline: float
     ) -> router_pb2.CompleteResponse:
-        walk = _Walk(plan, self._tracer)
+        walk = _Walk(plan, self._tracer, prompt_tokens + _max_tokens(request))
 
         async def call(candidate: Candidate) -> tuple[Candidate, float, ProviderAnswer]:
             partner = self._hedge_partner(walk, candidate)
@@ -265,7 +270,7 @@ class ChainCaller:
     ) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary]:
         """Deltas, then a summary. Failures before the first content fall back along the chain unseen; a failure
         after it ends the stream with UNAVAILABLE / STREAM_INTERRUPTED."""
-        walk = _Walk(plan, self._tracer)
+        walk = _Walk(plan, self._tracer, prompt_tokens + _max_tokens(request))
 
         async def call(candidate: Candidate):
             return await self._open_stream(candidate, request)
@@ -349,6 +354,15 @@ class ChainCaller:
             name = candidate.deployment.name
             if not self._breakers.allow(name):
                 walk.record(candidate, 0, time.monotonic(), decision_pb2.ATTEMPT_OUTCOME_CIRCUIT_OPEN, self._open(name))
+                continue
+            wait = self._limits.admit(candidate.deployment, walk.tokens)
+            if wait is not None:
+                at_limit = Failure(
+                    decision_pb2.ATTEMPT_OUTCOME_RATE_LIMITED,
+                    retry_after_seconds=wait,
+                    message="skipped: the deployment is at its requests- or tokens-per-minute limit",
+                )
+                walk.record(candidate, 0, time.monotonic(), at_limit.outcome, at_limit)
                 continue
             for retry in range(policy.attempts_per_deployment):
                 # A retry goes ahead only while the breaker allows it: the failure before may have opened it.
@@ -505,3 +519,8 @@ def _attempt_span(tracer: Tracer, candidate: Candidate, attempt: decision_pb2.At
     if not succeeded:
         span.set_status(Status(StatusCode.ERROR, attributes["error.type"]))
     span.end(end_time=end_ns)
+
+
+def _max_tokens(request: ProviderRequest) -> int:
+    value = request.params.get("max_tokens") or request.params.get("max_completion_tokens") or 0
+    return int(value)

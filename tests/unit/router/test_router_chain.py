@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 
@@ -342,3 +343,31 @@ def test_the_retry_budget_allows_a_share_of_calls_plus_a_floor() -> None:
     assert budget.try_retry() and not budget.try_retry()
     now[0] += 1.0  # the floor refills one a second
     assert budget.try_retry() and not budget.try_retry()
+
+
+async def test_a_deployment_at_its_requests_per_minute_limit_is_skipped_until_the_minute_passes() -> None:
+    from sluicegate_router.limits import DeploymentLimits
+
+    plan = plan_for("fast", "slow")
+    first = plan.chain[0]
+    limited = dataclasses.replace(first, deployment=first.deployment.model_copy(update={"rpm": 1}))
+    plan = dataclasses.replace(plan, chain=(limited, *plan.chain[1:]))
+    now = [0.0]
+    provider = ScriptedProvider({"fast": ["first", "third"], "slow": ["second"]})
+    chain = ChainCaller(
+        provider,
+        DeploymentHealth(0.5),
+        CircuitBreakers(BreakerPolicy()),
+        RetryPolicy(2, 0.0, 0.0, 1.0, 1.0, 0.05),
+        random.Random(1),
+        limits=DeploymentLimits(clock=lambda: now[0]),
+    )
+    answers = []
+    for _ in range(2):
+        response = await chain.complete(plan, REQUEST, prompt_tokens=10, deadline=in_seconds(5))
+        answers.append(response.message.content[0].text)
+    assert answers == ["first", "second"]
+    assert response.attempts[0].outcome == decision_pb2.ATTEMPT_OUTCOME_RATE_LIMITED
+    now[0] = 61.0
+    third = await chain.complete(plan, REQUEST, prompt_tokens=10, deadline=in_seconds(5))
+    assert third.message.content[0].text == "third"
