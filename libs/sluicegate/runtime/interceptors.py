@@ -1,12 +1,14 @@
 """Server and client interceptors: tracing, request id and one log line per call, errors to statuses, validation.
 
-Server interceptors run in this fixed order (outermost first): TracingInterceptor, AccessLogInterceptor,
-ErrorInterceptor, ValidationInterceptor. ErrorInterceptor is the only place an exception becomes a status.
+One server interceptor (CallInterceptor) does all four around every served call; it is the only place an
+exception becomes a status.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import random
 import time
 import uuid
@@ -27,18 +29,8 @@ from sluicegate.runtime.tracing import context_from_metadata, current_trace_id, 
 REQUEST_ID_KEY = "x-request-id"
 
 Behavior = Callable[..., Any]
-Wrapper = Callable[[Behavior, bool, bool], Behavior]
 
 log = get_logger("sluicegate.rpc")
-
-
-def _wrap(handler: grpc.RpcMethodHandler | None, wrapper: Wrapper) -> grpc.RpcMethodHandler | None:
-    """Applies `wrapper(behavior, request_streaming, response_streaming)` to whichever behaviour the handler has."""
-    if handler is None:
-        return None
-    return wrap_server_method_handler(
-        lambda behavior: wrapper(behavior, handler.request_streaming, handler.response_streaming), handler
-    )
 
 
 def _metadata_value(metadata: Any, key: str) -> str:
@@ -48,46 +40,141 @@ def _metadata_value(metadata: Any, key: str) -> str:
     return ""
 
 
-class TracingInterceptor(grpc.aio.ServerInterceptor):
-    """Joins the caller's W3C trace (or starts one) and opens a server span per call."""
+Validator = Callable[[Any], None]
 
-    def __init__(self, service: str) -> None:
+
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    """Everything the runtime does around a served call, in one wrapper (each extra interceptor costs every call
+    another coroutine frame and handler copy). Outermost first:
+
+    - tracing: joins the caller's W3C trace (or starts one) and opens a server span;
+    - access log: binds the request id (from `x-request-id` or a new one) and the caller's deadline, and writes
+      one JSON line per call; downstream calls made while serving it carry the same id and only the time left;
+    - errors: the one place exceptions become statuses (ServiceError keeps its code and details, anything else
+      is INTERNAL);
+    - validation: the registered validator for a unary request's type runs before the servicer sees it (it
+      raises ServiceError, usually `invalid_argument`, naming the bad fields).
+    """
+
+    def __init__(self, service: str, validators: Mapping[type, Validator], log_requests: bool = True) -> None:
         self._tracer = get_tracer(f"sluicegate.{service}")
+        self._validators = dict(validators)
+        self._log_requests = log_requests
+
+    def add_validator(self, message_type: type, validator: Validator) -> None:
+        self._validators[message_type] = validator
 
     async def intercept_service(self, continuation, handler_call_details):
-        method = handler_call_details.method
-        parent = context_from_metadata(handler_call_details.invocation_metadata)
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        call = _ServedCall(self, handler_call_details)
+        wrap = call.wrap_stream if handler.response_streaming else call.wrap_unary
+        return wrap_server_method_handler(functools.partial(wrap, handler.request_streaming), handler)
+
+
+class _ServedCall:
+    """One incoming call's trace parent, request id and log line around its behaviour."""
+
+    __slots__ = ("_interceptor", "_method", "_metadata")
+
+    def __init__(self, interceptor: CallInterceptor, details: grpc.HandlerCallDetails) -> None:
+        self._interceptor = interceptor
+        self._method = details.method
+        self._metadata = details.invocation_metadata
+
+    def wrap_unary(self, request_streaming: bool, behavior: Behavior) -> Behavior:
+        async def served_unary(request_or_iterator, context):
+            with self._around(context) as scope:
+                try:
+                    if not request_streaming:
+                        self._validate(request_or_iterator)
+                    return await behavior(request_or_iterator, context)
+                except asyncio.CancelledError:
+                    scope.outcome = "CANCELLED"
+                    raise
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - converted to a status, never swallowed
+                    await self._fail(context, exc)
+
+        return served_unary
+
+    def wrap_stream(self, request_streaming: bool, behavior: Behavior) -> Behavior:
+        async def served_stream(request_or_iterator, context):
+            with self._around(context) as scope:
+                try:
+                    if not request_streaming:
+                        self._validate(request_or_iterator)
+                    async for response in behavior(request_or_iterator, context):
+                        yield response
+                except asyncio.CancelledError:
+                    scope.outcome = "CANCELLED"
+                    raise
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - converted to a status, never swallowed
+                    await self._fail(context, exc)
+
+        return served_stream
+
+    @contextlib.contextmanager
+    def _around(self, context: grpc.aio.ServicerContext):
+        parent = context_from_metadata(self._metadata)
         if not trace.get_current_span(parent).get_span_context().is_valid:
             parent = trace.set_span_in_context(_new_root_span(), parent)
-        tracer = self._tracer
+        trace_token = otel_context.attach(parent)
+        request_id_token = request_id_var.set(_metadata_value(self._metadata, REQUEST_ID_KEY) or uuid.uuid4().hex)
+        remaining = context.time_remaining()
+        deadline_var.set(time.monotonic() + remaining if remaining is not None else None)
+        scope = _CallScope()
+        started = time.perf_counter()
+        method = self._method
         service_name, _, method_name = method.lstrip("/").partition("/")
-        attributes = {"rpc.system": "grpc", "rpc.service": service_name, "rpc.method": method_name}
-
-        def wrapper(behavior: Behavior, request_streaming: bool, response_streaming: bool) -> Behavior:
-            if response_streaming:
-
-                async def traced_stream(request_or_iterator, context):
-                    token = otel_context.attach(parent)
-                    try:
-                        with tracer.start_as_current_span(method, kind=SpanKind.SERVER, attributes=attributes):
-                            async for response in behavior(request_or_iterator, context):
-                                yield response
-                    finally:
-                        otel_context.detach(token)
-
-                return traced_stream
-
-            async def traced_unary(request_or_iterator, context):
-                token = otel_context.attach(parent)
+        try:
+            with self._interceptor._tracer.start_as_current_span(
+                method,
+                kind=SpanKind.SERVER,
+                attributes={"rpc.system": "grpc", "rpc.service": service_name, "rpc.method": method_name},
+            ):
                 try:
-                    with tracer.start_as_current_span(method, kind=SpanKind.SERVER, attributes=attributes):
-                        return await behavior(request_or_iterator, context)
+                    yield scope
                 finally:
-                    otel_context.detach(token)
+                    if self._interceptor._log_requests:
+                        code = scope.outcome or _code_name(context)
+                        (log.info if code in ("OK", "CANCELLED") else log.warning)(
+                            "rpc",
+                            method=method,
+                            code=code,
+                            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                            trace_id=current_trace_id(),
+                        )
+        finally:
+            request_id_var.reset(request_id_token)
+            otel_context.detach(trace_token)
 
-            return traced_unary
+    def _validate(self, request: Any) -> None:
+        validator = self._interceptor._validators.get(type(request))
+        if validator is not None:
+            validator(request)
 
-        return _wrap(await continuation(handler_call_details), wrapper)
+    async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+        if isinstance(exc, ServiceError):
+            error = exc
+        else:
+            log.error("unhandled exception", method=self._method, exc_info=exc)
+            error = internal_error(request_id_var.get())
+        status = error.to_status()
+        await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+class _CallScope:
+    """What the call's log line needs to know that the context cannot say (a cancellation)."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self) -> None:
+        self.outcome: str | None = None
 
 
 def _new_root_span() -> NonRecordingSpan:
@@ -102,75 +189,6 @@ def _new_root_span() -> NonRecordingSpan:
     )
 
 
-class AccessLogInterceptor(grpc.aio.ServerInterceptor):
-    """Binds the request id (from `x-request-id` or a new one) and the caller's deadline, and writes one JSON
-    line per call. Downstream calls made while serving it carry the same id and only the time that is left."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self._enabled = enabled
-
-    async def intercept_service(self, continuation, handler_call_details):
-        method = handler_call_details.method
-        request_id = _metadata_value(handler_call_details.invocation_metadata, REQUEST_ID_KEY) or uuid.uuid4().hex
-        enabled = self._enabled
-
-        def finish(context: grpc.aio.ServicerContext, started: float, outcome: str | None = None) -> None:
-            if not enabled:
-                return
-            code = outcome or _code_name(context)
-            level = log.info if code in ("OK", "CANCELLED") else log.warning
-            level(
-                "rpc",
-                method=method,
-                code=code,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                trace_id=current_trace_id(),
-            )
-
-        def wrapper(behavior: Behavior, request_streaming: bool, response_streaming: bool) -> Behavior:
-            if response_streaming:
-
-                async def logged_stream(request_or_iterator, context):
-                    token = request_id_var.set(request_id)
-                    _bind_deadline(context)
-                    started = time.perf_counter()
-                    outcome = None
-                    try:
-                        async for response in behavior(request_or_iterator, context):
-                            yield response
-                    except asyncio.CancelledError:
-                        outcome = "CANCELLED"
-                        raise
-                    finally:
-                        finish(context, started, outcome)
-                        request_id_var.reset(token)
-
-                return logged_stream
-
-            async def logged_unary(request_or_iterator, context):
-                token = request_id_var.set(request_id)
-                _bind_deadline(context)
-                started = time.perf_counter()
-                outcome = None
-                try:
-                    return await behavior(request_or_iterator, context)
-                except asyncio.CancelledError:
-                    outcome = "CANCELLED"
-                    raise
-                finally:
-                    finish(context, started, outcome)
-                    request_id_var.reset(token)
-
-            return logged_unary
-
-        return _wrap(await continuation(handler_call_details), wrapper)
-
-
-def _bind_deadline(context: grpc.aio.ServicerContext) -> None:
-    remaining = context.time_remaining()
-    deadline_var.set(time.monotonic() + remaining if remaining is not None else None)
-
-
 def _code_name(context: grpc.aio.ServicerContext) -> str:
     code = context.code()
     if code is None:
@@ -181,91 +199,6 @@ def _code_name(context: grpc.aio.ServicerContext) -> str:
 
 
 _CODE_BY_NUMBER = {code.value[0]: code.name for code in grpc.StatusCode}
-
-
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """The one place exceptions become statuses: ServiceError keeps its code and details, anything else is INTERNAL."""
-
-    async def intercept_service(self, continuation, handler_call_details):
-        method = handler_call_details.method
-
-        async def fail(context: grpc.aio.ServicerContext, exc: Exception) -> None:
-            if isinstance(exc, ServiceError):
-                error = exc
-            else:
-                log.error("unhandled exception", method=method, exc_info=exc)
-                error = internal_error(request_id_var.get())
-            status = error.to_status()
-            await context.abort(status.code, status.details, status.trailing_metadata)
-
-        def wrapper(behavior: Behavior, request_streaming: bool, response_streaming: bool) -> Behavior:
-            if response_streaming:
-
-                async def guarded_stream(request_or_iterator, context):
-                    try:
-                        async for response in behavior(request_or_iterator, context):
-                            yield response
-                    except (asyncio.CancelledError, grpc.aio.AbortError):
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - converted to a status, never swallowed
-                        await fail(context, exc)
-
-                return guarded_stream
-
-            async def guarded_unary(request_or_iterator, context):
-                try:
-                    return await behavior(request_or_iterator, context)
-                except (asyncio.CancelledError, grpc.aio.AbortError):
-                    raise
-                except Exception as exc:  # noqa: BLE001 - converted to a status, never swallowed
-                    await fail(context, exc)
-
-            return guarded_unary
-
-        return _wrap(await continuation(handler_call_details), wrapper)
-
-
-Validator = Callable[[Any], None]
-
-
-class ValidationInterceptor(grpc.aio.ServerInterceptor):
-    """Runs the registered validator for a unary request's type before the servicer sees it.
-
-    A validator raises ServiceError (usually `invalid_argument`) naming the bad fields.
-    """
-
-    def __init__(self, validators: Mapping[type, Validator]) -> None:
-        self._validators = dict(validators)
-
-    def add(self, message_type: type, validator: Validator) -> None:
-        self._validators[message_type] = validator
-
-    async def intercept_service(self, continuation, handler_call_details):
-        validators = self._validators
-
-        def wrapper(behavior: Behavior, request_streaming: bool, response_streaming: bool) -> Behavior:
-            if request_streaming:
-                return behavior
-            if response_streaming:
-
-                async def validated_stream(request, context):
-                    validator = validators.get(type(request))
-                    if validator is not None:
-                        validator(request)
-                    async for response in behavior(request, context):
-                        yield response
-
-                return validated_stream
-
-            async def validated_unary(request, context):
-                validator = validators.get(type(request))
-                if validator is not None:
-                    validator(request)
-                return await behavior(request, context)
-
-            return validated_unary
-
-        return _wrap(await continuation(handler_call_details), wrapper)
 
 
 def outgoing_metadata(extra: Mapping[str, str] | None = None) -> list[tuple[str, str]]:

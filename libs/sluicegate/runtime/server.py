@@ -14,13 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from sluicegate.runtime.interceptors import (
-    AccessLogInterceptor,
-    ErrorInterceptor,
-    TracingInterceptor,
-    ValidationInterceptor,
-    Validator,
-)
+from sluicegate.runtime.interceptors import CallInterceptor, Validator
 from sluicegate.runtime.logs import configure_logging, get_logger
 from sluicegate.runtime.settings import ServiceSettings
 from sluicegate.runtime.tracing import configure_tracing
@@ -138,12 +132,7 @@ async def start_service(name: str, settings: ServiceSettings, build: Build) -> R
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
     server = grpc.aio.server(
-        interceptors=[
-            TracingInterceptor(name),
-            AccessLogInterceptor(settings.log_requests),
-            ErrorInterceptor(),
-            ValidationInterceptor(app.validators),
-        ],
+        interceptors=[CallInterceptor(name, app.validators, settings.log_requests)],
         options=options,
     )
     health_servicer = health.aio.HealthServicer()
