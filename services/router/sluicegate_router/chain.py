@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import grpc
 from google.protobuf.message import Message as ProtoMessage
@@ -20,6 +21,7 @@ from sluicegate.runtime.errors import ServiceError, error_info, retry_info
 from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.tracing import get_tracer
 from sluicegate_router.breaker import BreakerState, CircuitBreakers
+from sluicegate_router.continuation import CONTINUE_INSTRUCTION, RepeatFilter, continuation_request
 from sluicegate_router.failures import Failure
 from sluicegate_router.health import DeploymentHealth
 from sluicegate_router.limits import DeploymentLimits
@@ -30,6 +32,9 @@ from sluicegate_router.retry_budget import RetryBudget
 from sluicegate_router.settings import RouterSettings
 
 T = TypeVar("T")
+
+# A deployment's recent latency or time to first token at a quantile (deployment, quantile, min samples).
+QuantileOf = Callable[[str, float, int], float | None]
 
 log = get_logger(__name__)
 
@@ -47,8 +52,9 @@ class RetryPolicy:
     max_retry_after_seconds: float
     default_retry_after_seconds: float
     min_attempt_seconds: float
-    # Hedging of plain calls: 0 is off; else the share of the deployment's recent latencies to wait for
-    # (0.9: its p90) before the next deployment of the chain is called too. At most one hedge per request.
+    # Hedging: 0 is off; else the share of the deployment's recent latencies (plain calls) or times to first
+    # token (streams) to wait for (0.9: its p90) before the next deployment of the chain is called too. At most
+    # one hedge per request.
     hedge_quantile: float = 0.0
     hedge_min_samples: int = 20
 
@@ -92,6 +98,8 @@ class _Walk:
         self.last_failures: dict[str, Failure] = {}
         # Whether this request has hedged already: at most once per request.
         self.hedged = False
+        # Whether the calls now made continue a stream that was cut mid-answer (they are marked so).
+        self.continuing = False
 
     @property
     def cost_micros_usd(self) -> int:
@@ -123,6 +131,7 @@ class _Walk:
             if usage is not None
             else 0,
             http_status=failure.http_status if failure else 0,
+            continuation=self.continuing,
         )
         self.attempts.append(attempt)
         _attempt_span(self._tracer, candidate, attempt)
@@ -142,6 +151,12 @@ class _Walk:
             decision.reason = (
                 f"{decision.reason.rstrip('.')}; {candidate.deployment.name} answered after {failed} failed attempt(s)."
             )
+        if self.continuing:
+            decision.continued_after_interruption = True
+            decision.reason = (
+                f"{decision.reason.rstrip('.')}; the stream was cut mid-answer and {candidate.deployment.name} "
+                "continued it."
+            )
         return decision
 
     def error(
@@ -154,6 +169,13 @@ class _Walk:
             "deployments": ",".join(dict.fromkeys(a.deployment for a in self.attempts)),
         }
         return ServiceError(code, message, [error_info(reason, metadata), *extra])
+
+    def interrupted(self, deployment: str, why: str) -> ServiceError:
+        return self.error(
+            grpc.StatusCode.UNAVAILABLE,
+            errors_pb2.ERROR_REASON_STREAM_INTERRUPTED,
+            f"the stream from {deployment} broke off after its answer began ({why})",
+        )
 
     def out_of_time(self) -> ServiceError:
         return self.error(
@@ -211,6 +233,113 @@ class _OpenedStream:
     first_content_at: float
 
 
+class _Calls(Protocol[T]):
+    """One kind of provider call as the chain walk makes it (a plain call, or a stream up to its first content)."""
+
+    # The health figure a hedge waits for (latencies for plain calls, times to first token for streams); None:
+    # these calls are never hedged.
+    hedge_quantile_ms: QuantileOf | None
+
+    async def __call__(self, candidate: Candidate) -> T: ...
+
+    def cancelled_usage(self, candidate: Candidate) -> chat_pb2.Usage | None:
+        """What the provider will bill for this deployment's call, cancelled now (a hedge lost)."""
+        ...
+
+    async def discard(self, result: T) -> None:
+        """Lets go of a result nobody will read (a hedge that lost by a hair)."""
+        ...
+
+
+class _PlainCalls:
+    """Whole answers."""
+
+    def __init__(self, provider: Provider, request: ProviderRequest, hedge_quantile_ms: QuantileOf) -> None:
+        self._provider = provider
+        self._request = request
+        self.hedge_quantile_ms: QuantileOf | None = hedge_quantile_ms
+
+    async def __call__(self, candidate: Candidate) -> ProviderAnswer:
+        return await self._provider.complete(candidate.deployment, self._request)
+
+    def cancelled_usage(self, candidate: Candidate) -> chat_pb2.Usage | None:
+        # A plain call shows nothing of its progress before it answers: there is nothing to go on.
+        return None
+
+    async def discard(self, result: ProviderAnswer) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class _StreamProgress:
+    """How far one stream got before its first content: what its provider bills if it is cancelled."""
+
+    # The provider accepted the call (HTTP 200): it is reading the prompt, which it bills.
+    accepted: bool = False
+    characters: int = 0
+
+
+class _StreamOpens:
+    """Opens streams and reads each up to its first content, so that failures before it can still fall back."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        request: ProviderRequest,
+        prompt_tokens: int,
+        hedge_quantile_ms: QuantileOf | None,
+    ) -> None:
+        self._provider = provider
+        self.request = request
+        self.prompt_tokens = prompt_tokens
+        self.hedge_quantile_ms = hedge_quantile_ms
+        self._progress: dict[str, _StreamProgress] = {}
+
+    async def __call__(self, candidate: Candidate) -> _OpenedStream:
+        progress = self._progress[candidate.deployment.name] = _StreamProgress()
+        chunks = await self._provider.stream(candidate.deployment, self.request)
+        progress.accepted = True
+        read_ahead: list[ProviderChunk] = []
+        try:
+            async for chunk in chunks:
+                read_ahead.append(chunk)
+                if chunk.text or chunk.tool_calls:
+                    progress.characters += _characters(chunk)
+                    break
+        except BaseException:
+            await chunks.aclose()
+            raise
+        return _OpenedStream(chunks, read_ahead, time.monotonic())
+
+    def cancelled_usage(self, candidate: Candidate) -> chat_pb2.Usage | None:
+        progress = self._progress.get(candidate.deployment.name)
+        if progress is None or not progress.accepted:
+            return None
+        return _estimated_usage(self.prompt_tokens, progress.characters)
+
+    async def discard(self, result: _OpenedStream) -> None:
+        await result.chunks.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class _Leg(Generic[T]):
+    """One of the two calls of a hedge."""
+
+    candidate: Candidate
+    retry: int
+    started: float
+    task: asyncio.Future[T]
+
+
+@dataclass(slots=True)
+class _Relayed:
+    """The answer the client has been sent so far, across the deployments that produced it."""
+
+    text: str = ""
+    characters: int = 0
+    tool_calls: int = 0
+
+
 class ChainCaller:
     """Calls a plan's chain: each deployment up to `attempts_per_deployment` times on retryable failures, with
     full-jitter backoff (or the provider's Retry-After), then the next; never past the request's deadline.
@@ -240,21 +369,10 @@ class ChainCaller:
         self, plan: RoutePlan, request: ProviderRequest, prompt_tokens: int, deadline: float
     ) -> router_pb2.CompleteResponse:
         walk = _Walk(plan, self._tracer, prompt_tokens + _max_tokens(request))
-
-        async def call(candidate: Candidate) -> tuple[Candidate, float, ProviderAnswer]:
-            partner = self._hedge_partner(walk, candidate)
-            if partner is not None:
-                walk.hedged = True
-                return await self._hedged(walk, candidate, partner[0], partner[1], request)
-            return candidate, time.monotonic(), await self._provider.complete(candidate.deployment, request)
-
-        called, retry, started, (candidate, answer_started, answer) = await self._first_success(walk, deadline, call)
-        if candidate is not called:
-            retry, started = 0, answer_started
+        calls = _PlainCalls(self._provider, request, self._health.latency_quantile_ms)
+        candidate, retry, started, answer = await self._first_success(walk, deadline, calls)
         usage = answer.usage if answer.usage is not None else _estimated_usage(prompt_tokens, len(answer.text))
-        walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_SUCCESS, usage=usage)
-        self._health.record_success(candidate.deployment.name, walk.attempts[-1].duration_ms)
-        self._breakers.record_success(candidate.deployment.name)
+        self._note_success(walk, candidate, retry, started, usage)
         return router_pb2.CompleteResponse(
             message=assistant_message(answer.text, answer.tool_calls),
             finish_reason=finish_reason(answer.finish_reason),
@@ -266,62 +384,73 @@ class ChainCaller:
         )
 
     async def stream(
-        self, plan: RoutePlan, request: ProviderRequest, prompt_tokens: int, deadline: float
+        self,
+        plan: RoutePlan,
+        request: ProviderRequest,
+        prompt_tokens: int,
+        deadline: float,
+        continue_on_interruption: bool = False,
     ) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary]:
-        """Deltas, then a summary. Failures before the first content fall back along the chain unseen; a failure
-        after it ends the stream with UNAVAILABLE / STREAM_INTERRUPTED."""
+        """Deltas, then a summary. Failures before the first content fall back along the chain unseen (and a slow
+        first token may be hedged). A failure after it ends the stream with UNAVAILABLE / STREAM_INTERRUPTED or,
+        with `continue_on_interruption`, goes on with the next deployment of the chain continuing the answer."""
         walk = _Walk(plan, self._tracer, prompt_tokens + _max_tokens(request))
-
-        async def call(candidate: Candidate):
-            return await self._open_stream(candidate, request)
-
-        candidate, retry, started, opened = await self._first_success(walk, deadline, call)
-        ttft_ms = (opened.first_content_at - started) * 1000
-        characters = 0
-        finish: str | None = None
-        usage: chat_pb2.Usage | None = None
-        chunks = opened.chunks
-        try:
-            pending = list(opened.read_ahead)
-            while True:
-                if pending:
-                    chunk: ProviderChunk | None = pending.pop(0)
-                else:
-                    async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
-                        chunk = await anext(chunks, None)
-                if chunk is None:
-                    break
-                finish = chunk.finish_reason or finish
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                if chunk.text or chunk.tool_calls:
-                    characters += len(chunk.text) + sum(len(c.arguments_json) for c in chunk.tool_calls)
-                    yield router_pb2.StreamDelta(
-                        text=chunk.text,
-                        tool_calls=chunk.tool_calls,
-                        completion_tokens_so_far=estimate_text_tokens(characters),
-                    )
-        except Exception as error:  # noqa: BLE001 - a provider failure becomes STREAM_INTERRUPTED, others re-raise
-            failure = _TIMED_OUT if isinstance(error, TimeoutError) else self._provider.classify(error)
-            if failure is None:
-                raise
+        opens = _StreamOpens(self._provider, request, prompt_tokens, self._health.ttft_quantile_ms)
+        candidate, retry, started, opened = await self._first_success(walk, deadline, opens)
+        relayed = _Relayed()
+        while True:
+            ttft_ms = (opened.first_content_at - started) * 1000
+            # A continuation may restate the text already sent; the first deployment's text all goes through.
+            repeats = RepeatFilter(relayed.text if walk.continuing else "")
+            generated = 0
+            finish: str | None = None
+            usage: chat_pb2.Usage | None = None
+            cut: Failure | None = None
+            try:
+                async with aclosing(_chunks_until(opened, deadline)) as chunks:
+                    async for chunk in chunks:
+                        finish = chunk.finish_reason or finish
+                        if chunk.usage is not None:
+                            usage = chunk.usage
+                        generated += _characters(chunk)
+                        text = repeats.feed(chunk.text)
+                        if text or chunk.tool_calls:
+                            relayed.text += text
+                            relayed.characters += len(text) + _tool_call_characters(chunk.tool_calls)
+                            relayed.tool_calls += len(chunk.tool_calls)
+                            yield router_pb2.StreamDelta(
+                                text=text,
+                                tool_calls=chunk.tool_calls,
+                                completion_tokens_so_far=estimate_text_tokens(relayed.characters),
+                            )
+            except Exception as error:  # noqa: BLE001 - a provider failure is a cut stream, others re-raise
+                cut = _TIMED_OUT if isinstance(error, TimeoutError) else self._provider.classify(error)
+                if cut is None:
+                    raise
+            finally:
+                await opened.chunks.aclose()
+            if cut is None:
+                break
             # The provider billed what it generated before the cut, so the attempt carries that cost.
-            partial = _estimated_usage(prompt_tokens, characters)
-            walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_STREAM_CUT, failure, partial, ttft_ms)
+            partial = _estimated_usage(opens.prompt_tokens, generated)
+            walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_STREAM_CUT, cut, partial, ttft_ms)
             self._health.record_failure(candidate.deployment.name)
             self._breakers.record_failure(candidate.deployment.name)
-            raise walk.error(
-                grpc.StatusCode.UNAVAILABLE,
-                errors_pb2.ERROR_REASON_STREAM_INTERRUPTED,
-                f"the stream from {candidate.deployment.name} broke off after its answer began ({failure.message})",
-            ) from None
-        finally:
-            await chunks.aclose()
+            if not continue_on_interruption or relayed.tool_calls:
+                # An answer that already called tools cannot be continued as text.
+                raise walk.interrupted(candidate.deployment.name, cut.message) from None
+            cut_deployment = candidate.deployment.name
+            opens = _StreamOpens(
+                self._provider,
+                continuation_request(request, relayed.text, estimate_text_tokens(relayed.characters)),
+                prompt_tokens + estimate_text_tokens(len(relayed.text) + len(CONTINUE_INSTRUCTION)),
+                # The client has its first token: no hedge from here on.
+                None,
+            )
+            candidate, retry, started, opened = await self._continuation(walk, deadline, opens, cut_deployment)
         if usage is None:
-            usage = _estimated_usage(prompt_tokens, characters)
-        walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_SUCCESS, usage=usage, ttft_ms=ttft_ms)
-        self._health.record_success(candidate.deployment.name, walk.attempts[-1].duration_ms, ttft_ms)
-        self._breakers.record_success(candidate.deployment.name)
+            usage = _estimated_usage(opens.prompt_tokens, generated)
+        self._note_success(walk, candidate, retry, started, usage, ttft_ms)
         yield router_pb2.StreamSummary(
             finish_reason=finish_reason(finish),
             route=walk.route(candidate),
@@ -331,26 +460,30 @@ class ChainCaller:
             model=candidate.model,
         )
 
-    async def _open_stream(self, candidate: Candidate, request: ProviderRequest) -> _OpenedStream:
-        """Opens a stream and reads up to its first content, so that failures before it can still fall back."""
-        chunks = await self._provider.stream(candidate.deployment, request)
-        read_ahead: list[ProviderChunk] = []
+    async def _continuation(
+        self, walk: _Walk, deadline: float, opens: _StreamOpens, cut_deployment: str
+    ) -> tuple[Candidate, int, float, _OpenedStream]:
+        """Opens the continuation of a cut stream on the deployments of the chain not called yet (the plan's
+        hard filters, region pinning included, made the chain); when none answers, the stream is interrupted."""
+        called = {attempt.deployment for attempt in walk.attempts}
+        rest = tuple(candidate for candidate in walk.plan.chain if candidate.deployment.name not in called)
+        if not rest:
+            raise walk.interrupted(cut_deployment, "no other deployment of the chain is left to continue it")
+        walk.continuing = True
+        log.info("continuing a cut stream", deployment=cut_deployment)
         try:
-            async for chunk in chunks:
-                read_ahead.append(chunk)
-                if chunk.text or chunk.tool_calls:
-                    break
-        except BaseException:
-            await chunks.aclose()
-            raise
-        return _OpenedStream(chunks, read_ahead, time.monotonic())
+            return await self._first_success(walk, deadline, opens, rest)
+        except ServiceError as error:
+            raise walk.interrupted(cut_deployment, f"no deployment could continue it: {error.message}") from None
 
     async def _first_success(
-        self, walk: _Walk, deadline: float, call: Callable[[Candidate], Awaitable[T]]
+        self, walk: _Walk, deadline: float, calls: _Calls[T], chain: tuple[Candidate, ...] | None = None
     ) -> tuple[Candidate, int, float, T]:
-        """Walks the chain until a call succeeds; records every failed attempt; raises when the chain is spent."""
+        """Walks the chain (the plan's, unless given) until a call succeeds: returns who answered, its retry
+        number, when its call started and the result. Records every failed attempt; raises when the chain is
+        spent."""
         policy = self._policy
-        for candidate in walk.plan.chain:
+        for candidate in walk.plan.chain if chain is None else chain:
             name = candidate.deployment.name
             if not self._breakers.allow(name):
                 walk.record(candidate, 0, time.monotonic(), decision_pb2.ATTEMPT_OUTCOME_CIRCUIT_OPEN, self._open(name))
@@ -376,27 +509,18 @@ class ChainCaller:
                 started = time.monotonic()
                 try:
                     async with asyncio.timeout(min(remaining, candidate.deployment.timeout_seconds)):
-                        return candidate, retry, started, await call(candidate)
+                        partner = self._hedge_partner(walk, candidate, calls.hedge_quantile_ms)
+                        if partner is None:
+                            return candidate, retry, started, await calls(candidate)
+                        walk.hedged = True
+                        return await self._hedged(
+                            walk, _Leg(candidate, retry, started, _call(calls, candidate)), *partner, calls
+                        )
                 except TimeoutError:
                     failure = _TIMED_OUT
                 except Exception as error:  # noqa: BLE001 - classified below; anything unknown is re-raised
-                    failure = self._provider.classify(error)
-                    if failure is None:
-                        raise
-                walk.record(candidate, retry, started, failure.outcome, failure)
-                log.info(
-                    "provider call failed",
-                    deployment=candidate.deployment.name,
-                    outcome=decision_pb2.AttemptOutcome.Name(failure.outcome),
-                    http_status=failure.http_status,
-                    retry=retry,
-                )
-                if failure.retryable:
-                    self._health.record_failure(name)
-                    self._breakers.record_failure(name)
-                else:
-                    # A refusal is an answer: the deployment is up.
-                    self._breakers.record_success(name)
+                    failure = self._classified(error)
+                self._note_failure(walk, candidate, retry, started, failure)
                 if failure.rejected:
                     raise walk.rejected(candidate, failure)
                 if not failure.retryable or retry + 1 == policy.attempts_per_deployment:
@@ -413,60 +537,112 @@ class ChainCaller:
             raise walk.out_of_time()
         raise walk.exhausted(policy.default_retry_after_seconds)
 
-    def _hedge_partner(self, walk: _Walk, candidate: Candidate) -> tuple[Candidate, float] | None:
+    def _classified(self, error: Exception) -> Failure:
+        """The failure a provider error stands for; an error that is none (a bug) is raised as is."""
+        failure = self._provider.classify(error)
+        if failure is None:
+            raise error
+        return failure
+
+    def _note_success(
+        self,
+        walk: _Walk,
+        candidate: Candidate,
+        retry: int,
+        started: float,
+        usage: chat_pb2.Usage,
+        ttft_ms: float | None = None,
+    ) -> None:
+        """Records the call that answered and what it says about the deployment's health."""
+        walk.record(
+            candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_SUCCESS, usage=usage, ttft_ms=ttft_ms or 0.0
+        )
+        self._health.record_success(candidate.deployment.name, walk.attempts[-1].duration_ms, ttft_ms)
+        self._breakers.record_success(candidate.deployment.name)
+
+    def _note_failure(self, walk: _Walk, candidate: Candidate, retry: int, started: float, failure: Failure) -> None:
+        """Records a failed call and what it says about the deployment's health."""
+        name = candidate.deployment.name
+        walk.record(candidate, retry, started, failure.outcome, failure)
+        log.info(
+            "provider call failed",
+            deployment=name,
+            outcome=decision_pb2.AttemptOutcome.Name(failure.outcome),
+            http_status=failure.http_status,
+            retry=retry,
+        )
+        if failure.retryable:
+            self._health.record_failure(name)
+            self._breakers.record_failure(name)
+        else:
+            # A refusal is an answer: the deployment is up.
+            self._breakers.record_success(name)
+
+    def _hedge_partner(
+        self, walk: _Walk, candidate: Candidate, quantile_ms: QuantileOf | None
+    ) -> tuple[Candidate, float] | None:
         """The deployment to call beside this one, and after how many seconds; None when not hedging."""
         policy = self._policy
-        if not policy.hedge_quantile or walk.hedged:
+        if not policy.hedge_quantile or walk.hedged or quantile_ms is None:
             return None
-        wait_ms = self._health.latency_quantile_ms(
-            candidate.deployment.name, policy.hedge_quantile, policy.hedge_min_samples
-        )
+        wait_ms = quantile_ms(candidate.deployment.name, policy.hedge_quantile, policy.hedge_min_samples)
         if wait_ms is None:
             return None
         for other in walk.plan.chain:
             name = other.deployment.name
-            if name != candidate.deployment.name and self._breakers.state(name) is BreakerState.CLOSED:
+            if (
+                name != candidate.deployment.name
+                and name not in walk.last_failures
+                and self._breakers.state(name) is BreakerState.CLOSED
+            ):
                 return other, wait_ms / 1000
         return None
 
     async def _hedged(
-        self, walk: _Walk, candidate: Candidate, partner: Candidate, wait_seconds: float, request: ProviderRequest
-    ) -> tuple[Candidate, float, ProviderAnswer]:
-        """Calls `candidate`; if it has not answered after `wait_seconds`, calls `partner` too and keeps the first
-        answer, cancelling the other call (recorded as CANCELLED). If both fail, the partner's failure is
-        recorded here and the candidate's is raised to the chain walk."""
-        started = {candidate: time.monotonic()}
-        calls = {asyncio.ensure_future(self._provider.complete(candidate.deployment, request)): candidate}
+        self, walk: _Walk, first: _Leg[T], partner: Candidate, wait_seconds: float, calls: _Calls[T]
+    ) -> tuple[Candidate, int, float, T]:
+        """Lets the first leg run; if it has not answered after `wait_seconds`, calls `partner` too and keeps the
+        first answer. The other call is cancelled and recorded as CANCELLED with what its provider will bill.
+        A leg that fails while the other runs is recorded; if both fail, the partner's failure is recorded here
+        and the first leg's raised to the chain walk, which records it."""
+        legs = [first]
+        failed: dict[int, Exception] = {}
+        winner: _Leg[T] | None = None
         try:
-            done, _ = await asyncio.wait(calls, timeout=wait_seconds)
-            if done:
-                return candidate, started[candidate], next(iter(done)).result()
-            started[partner] = time.monotonic()
-            calls[asyncio.ensure_future(self._provider.complete(partner.deployment, request))] = partner
-            log.info("hedging", deployment=candidate.deployment.name, hedge=partner.deployment.name)
-            failed: dict[Candidate, Exception] = {}
-            while len(failed) < len(calls):
-                done, _ = await asyncio.wait(
-                    [task for task, who in calls.items() if who not in failed], return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in done:
-                    who = calls[task]
-                    error = task.exception()
-                    if error is not None and not isinstance(error, Exception):
-                        raise error
-                    if error is None:
-                        for loser in calls.values():
-                            if loser is not who and loser not in failed:
-                                walk.record(loser, 0, started[loser], decision_pb2.ATTEMPT_OUTCOME_CANCELLED)
-                        return who, started[who], task.result()
-                    failed[who] = error
-            partner_failure = self._provider.classify(failed[partner])
-            if partner_failure is not None:
-                walk.record(partner, 0, started[partner], partner_failure.outcome, partner_failure)
-            raise failed[candidate]
+            await asyncio.wait([first.task], timeout=wait_seconds)
+            if not first.task.done():
+                legs.append(_Leg(partner, 0, time.monotonic(), _call(calls, partner)))
+                log.info("hedging", deployment=first.candidate.deployment.name, hedge=partner.deployment.name)
+            while winner is None and len(failed) < len(legs):
+                running = [leg.task for index, leg in enumerate(legs) if index not in failed]
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                # Failures first: a leg that failed in the same instant as the other answered is no loser.
+                for index, leg in enumerate(legs):
+                    if index not in failed and leg.task.done() and leg.task.exception() is not None:
+                        failed[index] = _as_exception(leg.task.exception())
+                        if index:
+                            self._note_failure(walk, leg.candidate, 0, leg.started, self._classified(failed[index]))
+                winner = next((leg for i, leg in enumerate(legs) if i not in failed and leg.task.done()), None)
+            if winner is None:
+                raise failed[0]
+            if 0 in failed:
+                self._note_failure(walk, first.candidate, first.retry, first.started, self._classified(failed[0]))
+            return winner.candidate, winner.retry, winner.started, winner.task.result()
         finally:
-            for task in calls:
-                task.cancel()
+            losers = [leg for index, leg in enumerate(legs) if leg is not winner and index not in failed]
+            for leg in losers:
+                leg.task.cancel()
+                # The first leg's end is the walk's to record when no leg won (its time ran out).
+                if winner is not None or leg is not first:
+                    usage = calls.cancelled_usage(leg.candidate)
+                    walk.record(
+                        leg.candidate, leg.retry, leg.started, decision_pb2.ATTEMPT_OUTCOME_CANCELLED, usage=usage
+                    )
+            # The cancelled calls close their provider responses before the walk goes on; a call that answered
+            # in the same instant as the winner is let go.
+            for result in await asyncio.gather(*(leg.task for leg in losers), return_exceptions=True):
+                if not isinstance(result, BaseException):
+                    await calls.discard(result)
 
     def _open(self, deployment: str) -> Failure:
         return Failure(
@@ -519,6 +695,38 @@ def _attempt_span(tracer: Tracer, candidate: Candidate, attempt: decision_pb2.At
     if not succeeded:
         span.set_status(Status(StatusCode.ERROR, attributes["error.type"]))
     span.end(end_time=end_ns)
+
+
+def _call(calls: _Calls[T], candidate: Candidate) -> asyncio.Future[T]:
+    return asyncio.ensure_future(calls(candidate))
+
+
+def _as_exception(error: BaseException) -> Exception:
+    """A failed leg's error; cancellation and exits are raised on at once."""
+    if not isinstance(error, Exception):
+        raise error
+    return error
+
+
+async def _chunks_until(opened: _OpenedStream, deadline: float) -> AsyncIterator[ProviderChunk]:
+    """A stream's chunks, those read ahead first; the request's deadline bounds the wait for each."""
+    for chunk in opened.read_ahead:
+        yield chunk
+    while True:
+        async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+            chunk = await anext(opened.chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
+def _tool_call_characters(tool_calls: list[chat_pb2.ToolCall]) -> int:
+    return sum(len(call.arguments_json) for call in tool_calls)
+
+
+def _characters(chunk: ProviderChunk) -> int:
+    """The generated characters a chunk carries, for estimating completion tokens."""
+    return len(chunk.text) + _tool_call_characters(chunk.tool_calls)
 
 
 def _max_tokens(request: ProviderRequest) -> int:

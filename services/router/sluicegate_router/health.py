@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-# Latencies kept per deployment for its percentiles (hedging waits for the p90).
+# Latencies and times to first token kept per deployment for their percentiles (hedging waits for the p90).
 _LATENCY_SAMPLES = 64
 
 
@@ -20,6 +20,7 @@ class DeploymentStats:
     successes: int = 0
     streams: int = 0
     recent_latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_LATENCY_SAMPLES))
+    recent_ttfts_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_LATENCY_SAMPLES))
 
 
 class DeploymentHealth:
@@ -43,6 +44,7 @@ class DeploymentHealth:
         if ttft_ms is not None:
             stats.ewma_ttft_ms = self._smooth(stats.ewma_ttft_ms, ttft_ms, stats.streams)
             stats.streams += 1
+            stats.recent_ttfts_ms.append(ttft_ms)
 
     def record_failure(self, deployment: str) -> None:
         stats = self._for(deployment)
@@ -51,11 +53,12 @@ class DeploymentHealth:
 
     def latency_quantile_ms(self, deployment: str, quantile: float, min_samples: int) -> float | None:
         """The latency below which `quantile` of the recent successful calls finished; None with too few."""
-        samples = self.stats(deployment).recent_latencies_ms
-        if len(samples) < max(min_samples, 1):
-            return None
-        ordered = sorted(samples)
-        return ordered[min(int(quantile * len(ordered)), len(ordered) - 1)]
+        return _quantile(self.stats(deployment).recent_latencies_ms, quantile, min_samples)
+
+    def ttft_quantile_ms(self, deployment: str, quantile: float, min_samples: int) -> float | None:
+        """The time to first token below which `quantile` of the recent successful streams began; None with
+        too few."""
+        return _quantile(self.stats(deployment).recent_ttfts_ms, quantile, min_samples)
 
     def stats(self, deployment: str) -> DeploymentStats:
         return self._stats.get(deployment) or DeploymentStats()
@@ -69,3 +72,10 @@ class DeploymentHealth:
     def _smooth(self, average: float, value: float, seen: int) -> float:
         # The first observation is taken as is, so a new deployment does not look falsely fast or healthy.
         return value if seen == 0 else average + self._alpha * (value - average)
+
+
+def _quantile(samples: deque[float], quantile: float, min_samples: int) -> float | None:
+    if len(samples) < max(min_samples, 1):
+        return None
+    ordered = sorted(samples)
+    return ordered[min(int(quantile * len(ordered)), len(ordered) - 1)]

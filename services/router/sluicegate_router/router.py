@@ -87,11 +87,14 @@ class Router:
         return await self._caller.complete(plan, provider_request(call), plan.prompt_tokens, deadline)
 
     async def stream(
-        self, call: router_pb2.ModelCall
+        self, call: router_pb2.ModelCall, continue_on_interruption: bool = False
     ) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary]:
         deadline = self._deadline()
         plan = await self._plan(call)
-        async with aclosing(self._caller.stream(plan, provider_request(call), plan.prompt_tokens, deadline)) as events:
+        events = self._caller.stream(
+            plan, provider_request(call), plan.prompt_tokens, deadline, continue_on_interruption
+        )
+        async with aclosing(events):
             async for event in events:
                 yield event
 

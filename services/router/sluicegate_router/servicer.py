@@ -35,7 +35,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         return await self._router.complete(request.call)
 
     async def CompleteStream(self, request: router_pb2.CompleteStreamRequest, context):
-        async with aclosing(self._router.stream(request.call)) as events:
+        async with aclosing(self._router.stream(request.call, request.continue_on_interruption)) as events:
             async for event in events:
                 if isinstance(event, router_pb2.StreamDelta):
                     yield router_pb2.CompleteStreamResponse(delta=event)

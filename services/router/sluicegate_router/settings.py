@@ -108,10 +108,13 @@ class RouterSettings(ServiceSettings):
         default=0.0,
         ge=0,
         lt=1,
-        description="hedge plain calls after this quantile of the deployment's recent latencies (0.9: p90); 0: off",
+        description="hedge plain calls after this quantile of the deployment's recent latencies, streams after this "
+        "quantile of its recent times to first token (0.9: p90); 0: off",
     )
     hedge_min_samples: int = Field(
-        default=20, ge=1, description="successful calls a deployment needs before its latency quantile is trusted"
+        default=20,
+        ge=1,
+        description="successful calls (streams, for streams) a deployment needs before its quantile is trusted",
     )
     ewma_alpha: float = Field(default=0.2, gt=0, le=1, description="weight of the newest call in the health averages")
 

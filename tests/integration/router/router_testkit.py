@@ -34,6 +34,14 @@ class MockUpstream:
         async with aiohttp.ClientSession() as session, session.get(f"{self.base_url}/_mock/stats") as response:
             return (await response.json())["models"].get(model, {})
 
+    async def behave(self, model: str, **knobs: Any) -> None:
+        """Replaces a model's behaviour (`chunk_delay_ms`, `answer`, ...) from the next request on."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.put(f"{self.base_url}/_mock/behaviours/{model}", json=knobs) as response,
+        ):
+            response.raise_for_status()
+
     async def wait_for(self, model: str, key: str, value: int) -> dict[str, int]:
         """Polls the counters until `key` reaches `value` (aborted requests are counted a moment later)."""
         counters: dict[str, int] = {}
@@ -58,6 +66,31 @@ def catalog(models: dict[str, dict[str, Any]], **extra: Any) -> dict[str, Any]:
 
 def model_call(model: str, prompt: str = "hello there", **fields: Any) -> router_pb2.ModelCall:
     return router_pb2.ModelCall(model=model, messages=[text_message(chat_pb2.ROLE_USER, prompt)], **fields)
+
+
+async def read_all(call) -> tuple[list, object]:
+    """A stream's deltas and its one summary."""
+    deltas, summaries = [], []
+    async for event in call:
+        (deltas if event.HasField("delta") else summaries).append(
+            event.delta if event.HasField("delta") else event.summary
+        )
+    assert len(summaries) == 1, "a successful stream ends with exactly one summary"
+    return deltas, summaries[0]
+
+
+async def read_until_interrupted(call) -> tuple[str, ServiceError]:
+    """The text a stream sent before it ended with UNAVAILABLE / STREAM_INTERRUPTED, and that error; a summary
+    (a clean end) fails the test."""
+    texts: list[str] = []
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for event in call:
+            assert event.HasField("delta"), "no summary may follow an interrupted stream"
+            texts.append(event.delta.text)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    error = rpc_error(caught)
+    assert error.reason == "STREAM_INTERRUPTED"
+    return "".join(texts), error
 
 
 class RouterClient:

@@ -2,66 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import random
 import time
 
 import grpc
 import pytest
+from chain_testkit import HANG, REQUEST, SERVER_ERROR, ScriptedProvider, caller, in_seconds, plan_for
 from google.rpc import error_details_pb2
 
-from sluicegate.catalog import Deployment, parse_catalog
-from sluicegate.common.v1 import chat_pb2, decision_pb2
-from sluicegate.convert import text_message
-from sluicegate.router.v1 import router_pb2
+from sluicegate.common.v1 import decision_pb2
 from sluicegate.runtime.errors import ServiceError
 from sluicegate_router.breaker import BreakerPolicy, CircuitBreakers
 from sluicegate_router.chain import ChainCaller, RetryPolicy
-from sluicegate_router.classifier import KeywordClassifier
 from sluicegate_router.failures import Failure
 from sluicegate_router.health import DeploymentHealth
-from sluicegate_router.planner import RoutePlan, RoutePlanner
-from sluicegate_router.policies import Ranker
-from sluicegate_router.provider import ProviderAnswer, ProviderRequest
 
-HANG = "hang"
-REQUEST = ProviderRequest(messages=[{"role": "user", "content": "hi"}], params={})
-SERVER_ERROR = Failure(decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR, 500)
 CONTEXT = Failure(decision_pb2.ATTEMPT_OUTCOME_CONTEXT_WINDOW_EXCEEDED, 400)
 POLICY = Failure(decision_pb2.ATTEMPT_OUTCOME_CONTENT_POLICY, 400)
-
-
-class ScriptedError(Exception):
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-
-
-class ScriptedProvider:
-    """Plays each deployment's script: a Failure is raised, HANG never answers, any other value is raised as is,
-    a string is the answer; (seconds, step) plays the step after a pause."""
-
-    def __init__(self, scripts: dict[str, list]) -> None:
-        self._scripts = scripts
-        self.calls: list[tuple[str, float]] = []
-
-    async def complete(self, deployment: Deployment, request: ProviderRequest) -> ProviderAnswer:
-        self.calls.append((deployment.name, time.monotonic()))
-        step = self._scripts[deployment.name].pop(0)
-        if isinstance(step, tuple):
-            seconds, step = step
-            await asyncio.sleep(seconds)
-        if step == HANG:
-            await asyncio.sleep(60)
-        if isinstance(step, Failure):
-            raise ScriptedError(step)
-        if isinstance(step, Exception):
-            raise step
-        return ProviderAnswer(text=step, tool_calls=[], finish_reason="stop", usage=None)
-
-    def classify(self, error: Exception) -> Failure | None:
-        return error.failure if isinstance(error, ScriptedError) else None
 
 
 class TopOfRange(random.Random):
@@ -69,54 +27,6 @@ class TopOfRange(random.Random):
 
     def uniform(self, a: float, b: float) -> float:
         return b
-
-
-def plan_for(*names: str) -> RoutePlan:
-    """A plan whose chain is one single-deployment model per name, in order."""
-    price = {"input_per_mtok_usd": 1.0, "output_per_mtok_usd": 2.0}
-    models = {
-        name: {
-            "tier": "medium",
-            "deployments": [{"name": name, "litellm_model": "openai/x", "price": price}],
-            "fallbacks": list(names[1:]) if index == 0 else [],
-        }
-        for index, name in enumerate(names)
-    }
-    catalog = parse_catalog(
-        {"tiers": dict.fromkeys(("simple", "medium", "complex", "creative"), names[0]), "models": models}
-    )
-    call = router_pb2.ModelCall(model=names[0], messages=[text_message(chat_pb2.ROLE_USER, "hi")])
-    return RoutePlanner(
-        catalog, KeywordClassifier(), random.Random(1), Ranker(DeploymentHealth(0.5), random.Random(1))
-    ).plan(call)
-
-
-def caller(
-    provider: ScriptedProvider,
-    health: DeploymentHealth | None = None,
-    rng=None,
-    breakers: CircuitBreakers | None = None,
-    **policy,
-) -> ChainCaller:
-    options = {
-        "attempts_per_deployment": 2,
-        "backoff_base_seconds": 0.0,
-        "backoff_cap_seconds": 0.0,
-        "max_retry_after_seconds": 1.0,
-        "default_retry_after_seconds": 1.0,
-        "min_attempt_seconds": 0.05,
-    } | policy
-    return ChainCaller(
-        provider,
-        health or DeploymentHealth(0.5),
-        breakers or CircuitBreakers(BreakerPolicy()),
-        RetryPolicy(**options),
-        rng or random.Random(1),
-    )
-
-
-def in_seconds(seconds: float) -> float:
-    return time.monotonic() + seconds
 
 
 async def test_no_call_starts_without_enough_time_left() -> None:
@@ -371,3 +281,16 @@ async def test_a_deployment_at_its_requests_per_minute_limit_is_skipped_until_th
     now[0] = 61.0
     third = await chain.complete(plan, REQUEST, prompt_tokens=10, deadline=in_seconds(5))
     assert third.message.content[0].text == "third"
+
+
+async def test_when_the_hedged_call_fails_and_its_hedge_answers_both_attempts_are_recorded() -> None:
+    provider = ScriptedProvider({"a": [(0.05, SERVER_ERROR)], "b": [(0.1, "from b")]})
+    chain_caller = caller(provider, seasoned_health("a", 10.0), hedge_quantile=0.9)
+
+    response = await chain_caller.complete(plan_for("a", "b"), REQUEST, 1, in_seconds(5))
+
+    assert response.message.content[0].text == "from b"
+    assert [(a.deployment, a.outcome) for a in response.attempts] == [
+        ("a", decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR),
+        ("b", decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
+    ]

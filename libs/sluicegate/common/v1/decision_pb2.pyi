@@ -119,7 +119,7 @@ class DecisionRecord(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., guard_verdicts: _Optional[_Iterable[_Union[GuardVerdict, _Mapping]]] = ..., cache: _Optional[_Union[CacheDecision, _Mapping]] = ..., budget: _Optional[_Union[BudgetDecision, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., stages: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., total_duration_ms: _Optional[float] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotent_replay: _Optional[bool] = ...) -> None: ...
 
 class RouteDecision(_message.Message):
-    __slots__ = ("requested_model", "model", "deployment", "provider", "complexity", "complexity_source", "policy", "reason", "alternatives", "downgraded_from")
+    __slots__ = ("requested_model", "model", "deployment", "provider", "complexity", "complexity_source", "policy", "reason", "alternatives", "downgraded_from", "continued_after_interruption")
     REQUESTED_MODEL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
@@ -130,6 +130,7 @@ class RouteDecision(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
     DOWNGRADED_FROM_FIELD_NUMBER: _ClassVar[int]
+    CONTINUED_AFTER_INTERRUPTION_FIELD_NUMBER: _ClassVar[int]
     requested_model: str
     model: str
     deployment: str
@@ -140,7 +141,8 @@ class RouteDecision(_message.Message):
     reason: str
     alternatives: _containers.RepeatedCompositeFieldContainer[RouteCandidate]
     downgraded_from: str
-    def __init__(self, requested_model: _Optional[str] = ..., model: _Optional[str] = ..., deployment: _Optional[str] = ..., provider: _Optional[str] = ..., complexity: _Optional[_Union[_chat_pb2.TaskComplexity, str]] = ..., complexity_source: _Optional[str] = ..., policy: _Optional[str] = ..., reason: _Optional[str] = ..., alternatives: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., downgraded_from: _Optional[str] = ...) -> None: ...
+    continued_after_interruption: bool
+    def __init__(self, requested_model: _Optional[str] = ..., model: _Optional[str] = ..., deployment: _Optional[str] = ..., provider: _Optional[str] = ..., complexity: _Optional[_Union[_chat_pb2.TaskComplexity, str]] = ..., complexity_source: _Optional[str] = ..., policy: _Optional[str] = ..., reason: _Optional[str] = ..., alternatives: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., downgraded_from: _Optional[str] = ..., continued_after_interruption: _Optional[bool] = ...) -> None: ...
 
 class RouteCandidate(_message.Message):
     __slots__ = ("model", "deployment", "score", "excluded_reason")
@@ -233,7 +235,7 @@ class BudgetDecision(_message.Message):
     def __init__(self, reservation_id: _Optional[str] = ..., reserved_micros_usd: _Optional[int] = ..., charged_micros_usd: _Optional[int] = ..., buckets: _Optional[_Iterable[_Union[BucketCharge, _Mapping]]] = ..., downgraded_to: _Optional[str] = ...) -> None: ...
 
 class Attempt(_message.Message):
-    __slots__ = ("model", "deployment", "outcome", "error_message", "retry", "duration_ms", "ttft_ms", "usage", "cost_micros_usd", "http_status")
+    __slots__ = ("model", "deployment", "outcome", "error_message", "retry", "duration_ms", "ttft_ms", "usage", "cost_micros_usd", "http_status", "continuation")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
@@ -244,6 +246,7 @@ class Attempt(_message.Message):
     USAGE_FIELD_NUMBER: _ClassVar[int]
     COST_MICROS_USD_FIELD_NUMBER: _ClassVar[int]
     HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
+    CONTINUATION_FIELD_NUMBER: _ClassVar[int]
     model: str
     deployment: str
     outcome: AttemptOutcome
@@ -254,7 +257,8 @@ class Attempt(_message.Message):
     usage: _chat_pb2.Usage
     cost_micros_usd: int
     http_status: int
-    def __init__(self, model: _Optional[str] = ..., deployment: _Optional[str] = ..., outcome: _Optional[_Union[AttemptOutcome, str]] = ..., error_message: _Optional[str] = ..., retry: _Optional[int] = ..., duration_ms: _Optional[float] = ..., ttft_ms: _Optional[float] = ..., usage: _Optional[_Union[_chat_pb2.Usage, _Mapping]] = ..., cost_micros_usd: _Optional[int] = ..., http_status: _Optional[int] = ...) -> None: ...
+    continuation: bool
+    def __init__(self, model: _Optional[str] = ..., deployment: _Optional[str] = ..., outcome: _Optional[_Union[AttemptOutcome, str]] = ..., error_message: _Optional[str] = ..., retry: _Optional[int] = ..., duration_ms: _Optional[float] = ..., ttft_ms: _Optional[float] = ..., usage: _Optional[_Union[_chat_pb2.Usage, _Mapping]] = ..., cost_micros_usd: _Optional[int] = ..., http_status: _Optional[int] = ..., continuation: _Optional[bool] = ...) -> None: ...
 
 class StageTiming(_message.Message):
     __slots__ = ("stage", "duration_ms", "start_offset_ms")

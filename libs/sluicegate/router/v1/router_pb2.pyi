@@ -81,10 +81,12 @@ class CompleteResponse(_message.Message):
     def __init__(self, message: _Optional[_Union[_chat_pb2.Message, _Mapping]] = ..., finish_reason: _Optional[_Union[_chat_pb2.FinishReason, str]] = ..., route: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[_decision_pb2.Attempt, _Mapping]]] = ..., usage: _Optional[_Union[_chat_pb2.Usage, _Mapping]] = ..., cost_micros_usd: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
 
 class CompleteStreamRequest(_message.Message):
-    __slots__ = ("call",)
+    __slots__ = ("call", "continue_on_interruption")
     CALL_FIELD_NUMBER: _ClassVar[int]
+    CONTINUE_ON_INTERRUPTION_FIELD_NUMBER: _ClassVar[int]
     call: ModelCall
-    def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ...) -> None: ...
+    continue_on_interruption: bool
+    def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ..., continue_on_interruption: _Optional[bool] = ...) -> None: ...
 
 class CompleteStreamResponse(_message.Message):
     __slots__ = ("delta", "summary")

@@ -79,7 +79,8 @@ class RouterServiceServicer:
 
     def CompleteStream(self, request, context):
         """CompleteStream calls the chosen deployment and streams the answer; a failure before the first
-        token falls back transparently, a failure after it ends the stream with an error status.
+        token falls back transparently, a failure after it ends the stream with an error status unless the
+        request allows the stream to continue on the next deployment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
