@@ -283,3 +283,36 @@ def _wait_for(condition, timeout_seconds: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition did not become true in time"
         time.sleep(0.05)
+
+
+def test_a_stream_cut_mid_answer_continues_on_the_fallback_when_the_request_allows_it(stack: Stack) -> None:
+    import httpx
+
+    mock = f"http://{stack.mock.address}"
+    httpx.put(f"{mock}/_mock/behaviours/mock-creative", json={"cut_after_chunks": 3}).raise_for_status()
+    try:
+        with grpc.insecure_channel(stack.gateway_address) as channel:
+            stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+
+            def stream(continue_on_interruption: bool) -> list[gateway_pb2.ChatStreamResponse]:
+                request = gateway_pb2.ChatStreamRequest(
+                    messages=[text_message(chat_pb2.ROLE_USER, "Write a short poem about a lock keeper")],
+                    model="creative",
+                    cache=chat_pb2.CacheControl(no_cache=True, no_store=True),
+                    continue_on_interruption=continue_on_interruption,
+                )
+                return list(stub.ChatStream(request, metadata=(("x-api-key", stack.api_key),), timeout=30))
+
+            with pytest.raises(grpc.RpcError) as caught:
+                stream(continue_on_interruption=False)
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+            events = stream(continue_on_interruption=True)
+        summary = events[-1].summary
+        text = "".join(event.delta.text for event in events[:-1])
+        assert summary.decision.route.continued_after_interruption
+        assert summary.decision.route.deployment == "mock-balanced"
+        assert [attempt.deployment for attempt in summary.decision.attempts] == ["mock-creative", "mock-balanced"]
+        assert summary.decision.attempts[1].continuation
+        assert text.startswith("Mock answer from mock-creative") and "mock-balanced" in text
+    finally:
+        httpx.delete(f"{mock}/_mock/behaviours/mock-creative")

@@ -29,7 +29,7 @@ from sluicegate_orchestrator.idempotency import IdempotencyStore, request_finger
 from sluicegate_orchestrator.principals import PrincipalCache
 from sluicegate_orchestrator.recorder import TraceRecorder
 from sluicegate_orchestrator.settings import OrchestratorSettings
-from sluicegate_orchestrator.state import Plan, RequestState
+from sluicegate_orchestrator.state import CacheProbe, Plan, RequestState
 from sluicegate_orchestrator.stream_meter import StreamMeter
 
 ChatLike = gateway_pb2.ChatRequest | gateway_pb2.ChatStreamRequest
@@ -86,8 +86,7 @@ class ChatPipeline:
             if replay is not None:
                 return replay
             idempotency_claimed = bool(request.idempotency_key and self._idempotency)
-            await self._guard_input(state)
-            hit = await self._lookup_and_plan(state)
+            hit = await self._guard_and_consult(state)
             if hit is not None:
                 text = await self._guard_output(state, hit.text)
                 response = self._response(state, text, hit.finish_reason, tool_calls=())
@@ -137,8 +136,7 @@ class ChatPipeline:
             self._finish(state)
 
     async def _answer_stream(self, state: RequestState) -> AsyncIterator[gateway_pb2.ChatStreamResponse]:
-        await self._guard_input(state)
-        hit = await self._lookup_and_plan(state)
+        hit = await self._guard_and_consult(state)
         if hit is not None:
             text = await self._guard_output(state, hit.text)
             async for event in _replay(text, state):
@@ -244,33 +242,78 @@ class ChatPipeline:
         state.guard_flagged = True
         state.decision.guard_verdicts.add(stage=stage, action=decision_pb2.GUARD_ACTION_NOT_SCANNED)
 
-    async def _lookup_cache(self, state: RequestState) -> cache_pb2.CachedAnswer | None:
+    async def _guard_and_consult(self, state: RequestState) -> cache_pb2.CachedAnswer | None:
+        """Guards the input, then consults the cache and plans a miss (see `_lookup_and_plan`).
+
+        With `speculative_cache_lookup` the cache is probed with the messages as sent while the guard scans
+        them, so a request pays for the slower of the two, not their sum. The probe's answer is used only when
+        the guard passed the messages through unchanged (it replaced nothing): it is then exactly the lookup a
+        lookup after the guard would make. Otherwise it is cancelled and the sanitised messages are looked up.
+        A probe stores nothing, and a request the guard blocks never sees what it found.
+        """
+        probe = None
+        control = state.request.cache
+        if (
+            self._settings.speculative_cache_lookup
+            and self._settings.guard_enabled
+            and self._settings.cache_enabled
+            and not control.no_cache
+        ):
+            key = self._cache_key(state, list(state.request.messages))
+            probe = asyncio.ensure_future(self._probe_cache(key, control))
+        try:
+            await self._guard_input(state)
+        except BaseException:
+            if probe is not None:
+                probe.cancel()
+            raise
+        if probe is not None and state.messages != list(state.request.messages):
+            probe.cancel()
+            probe = None
+        return await self._lookup_and_plan(state, probe)
+
+    def _cache_key(self, state: RequestState, messages: list[chat_pb2.Message]) -> cache_pb2.CacheKey:
+        request = state.request
+        return cache_pb2.CacheKey(
+            tenant_id=state.principal.tenant_id,
+            model=request.model or "auto",
+            messages=messages,
+            params=request.params,
+            namespace=request.cache.namespace,
+            policy_version=f"v1|hint={request.complexity_hint}|policy={request.routing_policy}",
+        )
+
+    async def _probe_cache(self, key: cache_pb2.CacheKey, control: chat_pb2.CacheControl) -> CacheProbe:
+        started = time.perf_counter()
+        try:
+            response = await self._services.cache.Lookup(
+                cache_pb2.LookupRequest(key=key, control=control),
+                timeout=remaining_seconds(self._settings.cache_timeout_seconds),
+            )
+        except grpc.aio.AioRpcError as exc:
+            # A cache outage costs money, never correctness: serve uncached.
+            log.warning("cache lookup failed, serving uncached", code=exc.code().name)
+            response = None
+        return CacheProbe(response, started, time.perf_counter())
+
+    async def _lookup_cache(
+        self, state: RequestState, probe: Awaitable[CacheProbe] | None = None
+    ) -> cache_pb2.CachedAnswer | None:
+        """The cache's answer for the sanitised request; `probe` is a lookup of the same key already under way."""
         control = state.request.cache
         if not self._settings.cache_enabled:
             state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_SKIPPED
             return None
-        state.cache_key = cache_pb2.CacheKey(
-            tenant_id=state.principal.tenant_id,
-            model=state.request.model or "auto",
-            messages=state.messages,
-            params=state.request.params,
-            namespace=control.namespace,
-            policy_version=f"v1|hint={state.request.complexity_hint}|policy={state.request.routing_policy}",
-        )
+        state.cache_key = self._cache_key(state, state.messages)
         if control.no_cache:
             state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_SKIPPED
             return None
-        with state.stage("cache_lookup"):
-            try:
-                response = await self._services.cache.Lookup(
-                    cache_pb2.LookupRequest(key=state.cache_key, control=control),
-                    timeout=remaining_seconds(self._settings.cache_timeout_seconds),
-                )
-            except grpc.aio.AioRpcError as exc:
-                # A cache outage costs money, never correctness: serve uncached.
-                log.warning("cache lookup failed, serving uncached", code=exc.code().name)
-                state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_ERROR
-                return None
+        looked_up = await (probe or self._probe_cache(state.cache_key, control))
+        state.record_stage("cache_lookup", looked_up.started, looked_up.ended)
+        response = looked_up.response
+        if response is None:
+            state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_ERROR
+            return None
         state.decision.cache.CopyFrom(response.decision)
         if response.decision.outcome in (decision_pb2.CACHE_OUTCOME_HIT_EXACT, decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC):
             state.model = response.answer.model
@@ -278,7 +321,9 @@ class ChatPipeline:
             return response.answer
         return None
 
-    async def _lookup_and_plan(self, state: RequestState) -> cache_pb2.CachedAnswer | None:
+    async def _lookup_and_plan(
+        self, state: RequestState, probe: Awaitable[CacheProbe] | None = None
+    ) -> cache_pb2.CachedAnswer | None:
         """Consults the cache and, for a miss, routes and reserves budget.
 
         With `speculative_authorize` the two run side by side: a miss then pays for the slower of the two,
@@ -286,13 +331,13 @@ class ChatPipeline:
         called before metering has said yes.
         """
         if not self._settings.speculative_authorize:
-            hit = await self._lookup_cache(state)
+            hit = await self._lookup_cache(state, probe)
             if hit is None:
                 self._apply_plan(state, await self._plan(state))
             return hit
         plan = asyncio.ensure_future(self._plan(state))
         try:
-            hit = await self._lookup_cache(state)
+            hit = await self._lookup_cache(state, probe)
         except BaseException:
             self._discard_plan(plan)
             raise
@@ -443,7 +488,10 @@ class ChatPipeline:
         """
         state.provider_called = True
         router_stream = self._services.router.CompleteStream(
-            router_pb2.CompleteStreamRequest(call=self._call(state, state.model)),
+            router_pb2.CompleteStreamRequest(
+                call=self._call(state, state.model),
+                continue_on_interruption=state.request.continue_on_interruption,
+            ),
             timeout=remaining_seconds(self._settings.request_timeout_seconds),
         )
         summary: router_pb2.StreamSummary | None = None

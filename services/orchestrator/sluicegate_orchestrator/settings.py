@@ -36,6 +36,10 @@ class OrchestratorSettings(ServiceSettings):
     speculative_authorize: bool = Field(
         default=True, description="route and reserve while the cache is consulted; a hit returns the reservation"
     )
+    speculative_cache_lookup: bool = Field(
+        default=True,
+        description="look the request up in the cache while the guard scans it; used only if the guard changed nothing",
+    )
     key_cache_seconds: float = Field(default=1.0, ge=0, description="how long an authenticated key is trusted here")
     canary_enabled: bool = Field(default=False, description="plant a per-request canary in the system prompt")
 

@@ -44,11 +44,13 @@ class RequestState:
         try:
             yield
         finally:
-            self.decision.stages.add(
-                stage=name,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                start_offset_ms=(started - self.started) * 1000,
-            )
+            self.record_stage(name, started, time.perf_counter())
+
+    def record_stage(self, name: str, started: float, ended: float) -> None:
+        """Adds a stage timed elsewhere (`time.perf_counter()` readings) to the decision record."""
+        self.decision.stages.add(
+            stage=name, duration_ms=(ended - started) * 1000, start_offset_ms=(started - self.started) * 1000
+        )
 
 
 @dataclass
@@ -58,3 +60,12 @@ class Plan:
     route: decision_pb2.RouteDecision | None
     reservation: metering_pb2.AuthorizeResponse
     model: str
+
+
+@dataclass
+class CacheProbe:
+    """One cache lookup: the cache's response (None when the cache could not answer) and when it ran."""
+
+    response: cache_pb2.LookupResponse | None
+    started: float
+    ended: float

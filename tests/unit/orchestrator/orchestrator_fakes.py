@@ -88,10 +88,18 @@ class FakeGuard:
 
     input_error: grpc.aio.AioRpcError | None = None
     output_error: grpc.aio.AioRpcError | None = None
+    # How long an input scan takes, and whether one is under way (to see what runs beside it).
+    input_seconds: float = 0.0
+    scanning: bool = False
 
     async def InspectInput(self, request, timeout=None):
         if self.input_error is not None:
             raise self.input_error
+        self.scanning = True
+        try:
+            await asyncio.sleep(self.input_seconds)
+        finally:
+            self.scanning = False
         text = " ".join(message_text(m) for m in request.messages)
         if "ignore previous" in text:
             verdict = decision_pb2.GuardVerdict(
@@ -155,12 +163,16 @@ class FakeCache:
     entries: dict[bytes, cache_pb2.CachedAnswer] = field(default_factory=dict)
     error: grpc.aio.AioRpcError | None = None
     stores: list[cache_pb2.StoreRequest] = field(default_factory=list)
+    # Each lookup's first message text, and whether the guard was still scanning when it arrived.
+    lookups: list[tuple[str, bool]] = field(default_factory=list)
+    guard: FakeGuard | None = None
 
     @staticmethod
     def _key(key: cache_pb2.CacheKey) -> bytes:
         return key.SerializeToString(deterministic=True)
 
     async def Lookup(self, request, timeout=None):
+        self.lookups.append((message_text(request.key.messages[0]), bool(self.guard and self.guard.scanning)))
         if self.error is not None:
             raise self.error
         answer = self.entries.get(self._key(request.key))
@@ -288,7 +300,8 @@ class Fakes:
 
 @pytest.fixture
 def fakes() -> Fakes:
-    metering, guard, cache, router, observer = FakeMetering(), FakeGuard(), FakeCache(), FakeRouter(), FakeObserver()
+    metering, guard, router, observer = FakeMetering(), FakeGuard(), FakeRouter(), FakeObserver()
+    cache = FakeCache(guard=guard)
     downstreams = Downstreams(router=router, guard=guard, cache=cache, metering=metering, observer=observer)
     recorder = TraceRecorder(observer, queue_size=100, batch_size=10, flush_seconds=0.01)
 

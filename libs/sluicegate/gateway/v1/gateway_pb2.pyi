@@ -56,7 +56,7 @@ class ChatResponse(_message.Message):
     def __init__(self, id: _Optional[str] = ..., message: _Optional[_Union[_chat_pb2.Message, _Mapping]] = ..., finish_reason: _Optional[_Union[_chat_pb2.FinishReason, str]] = ..., model: _Optional[str] = ..., usage: _Optional[_Union[_chat_pb2.Usage, _Mapping]] = ..., cost_micros_usd: _Optional[int] = ..., decision: _Optional[_Union[_decision_pb2.DecisionRecord, _Mapping]] = ...) -> None: ...
 
 class ChatStreamRequest(_message.Message):
-    __slots__ = ("messages", "model", "params", "complexity_hint", "cache", "metadata", "user_id", "idempotency_key", "routing_policy")
+    __slots__ = ("messages", "model", "params", "complexity_hint", "cache", "metadata", "user_id", "idempotency_key", "routing_policy", "continue_on_interruption")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,7 @@ class ChatStreamRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ROUTING_POLICY_FIELD_NUMBER: _ClassVar[int]
+    CONTINUE_ON_INTERRUPTION_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[_chat_pb2.Message]
     model: str
     params: _chat_pb2.GenerationParams
@@ -82,7 +83,8 @@ class ChatStreamRequest(_message.Message):
     user_id: str
     idempotency_key: str
     routing_policy: str
-    def __init__(self, messages: _Optional[_Iterable[_Union[_chat_pb2.Message, _Mapping]]] = ..., model: _Optional[str] = ..., params: _Optional[_Union[_chat_pb2.GenerationParams, _Mapping]] = ..., complexity_hint: _Optional[_Union[_chat_pb2.TaskComplexity, str]] = ..., cache: _Optional[_Union[_chat_pb2.CacheControl, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., user_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., routing_policy: _Optional[str] = ...) -> None: ...
+    continue_on_interruption: bool
+    def __init__(self, messages: _Optional[_Iterable[_Union[_chat_pb2.Message, _Mapping]]] = ..., model: _Optional[str] = ..., params: _Optional[_Union[_chat_pb2.GenerationParams, _Mapping]] = ..., complexity_hint: _Optional[_Union[_chat_pb2.TaskComplexity, str]] = ..., cache: _Optional[_Union[_chat_pb2.CacheControl, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., user_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., routing_policy: _Optional[str] = ..., continue_on_interruption: _Optional[bool] = ...) -> None: ...
 
 class ChatStreamResponse(_message.Message):
     __slots__ = ("delta", "summary")
