@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -72,6 +73,7 @@ class RunningServer:
         self.health = health_servicer
         self._readiness_task: asyncio.Task | None = None
         self._stopping = False
+        self._heap_frozen = False
 
     async def _set_all(self, status: int) -> None:
         for _, _, full_name in self.app.servicers:
@@ -88,6 +90,9 @@ class RunningServer:
                 log.warning("readiness check failed", check=name, error=type(exc).__name__)
                 ok = False
             ready = ready and bool(ok)
+        if ready and not self._heap_frozen:
+            _freeze_start_up_heap()
+            self._heap_frozen = True
         if not self._stopping:
             await self._set_all(
                 health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
@@ -118,6 +123,14 @@ class RunningServer:
                 await cleanup()
             except Exception as exc:  # noqa: BLE001 - one failed cleanup must not skip the others
                 log.warning("cleanup failed", error=repr(exc))
+
+
+def _freeze_start_up_heap() -> None:
+    """Moves everything built at start-up (models, litellm's tables, the catalog) out of the garbage collector's
+    reach. Without it every full collection walks those objects again: 400k of them and a 200 ms pause in a
+    router that has imported litellm, which lands on whatever requests are in flight."""
+    gc.collect()
+    gc.freeze()
 
 
 async def start_service(name: str, settings: ServiceSettings, build: Build) -> RunningServer:
