@@ -297,7 +297,7 @@ class ChatPipeline:
         return CacheProbe(response, started, time.perf_counter())
 
     async def _lookup_cache(
-        self, state: RequestState, probe: Awaitable[CacheProbe] | None = None
+        self, state: RequestState, probe: asyncio.Future[CacheProbe] | None = None
     ) -> cache_pb2.CachedAnswer | None:
         """The cache's answer for the sanitised request; `probe` is a lookup of the same key already under way."""
         control = state.request.cache
@@ -322,15 +322,17 @@ class ChatPipeline:
         return None
 
     async def _lookup_and_plan(
-        self, state: RequestState, probe: Awaitable[CacheProbe] | None = None
+        self, state: RequestState, probe: asyncio.Future[CacheProbe] | None = None
     ) -> cache_pb2.CachedAnswer | None:
         """Consults the cache and, for a miss, routes and reserves budget.
 
         With `speculative_authorize` the two run side by side: a miss then pays for the slower of the two,
-        not their sum, and a hit hands the reservation back off the client's path. The provider is still never
-        called before metering has said yes.
+        not their sum, and a hit hands the reservation back off the client's path. A probe that already
+        answered needs no guessing: a hit then costs no route, reservation or release at all. The provider is
+        still never called before metering has said yes.
         """
-        if not self._settings.speculative_authorize:
+        answered = probe is not None and probe.done()
+        if not self._settings.speculative_authorize or answered:
             hit = await self._lookup_cache(state, probe)
             if hit is None:
                 self._apply_plan(state, await self._plan(state))

@@ -154,6 +154,19 @@ async def test_the_cache_is_probed_while_the_guard_scans_when_the_guard_changes_
     assert stages["cache_lookup"].start_offset_ms < stages["guard_input"].start_offset_ms + 25
 
 
+async def test_a_hit_the_probe_found_before_the_guard_finished_reserves_nothing(fakes: Fakes) -> None:
+    pipeline = fakes.make_pipeline()
+    await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+    fakes.metering.calls.clear()
+    fakes.guard.input_seconds = 0.02
+    second = await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+    assert second.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_HIT_EXACT
+    assert "Authorize" not in fakes.metering.calls and fakes.metering.released == []
+    assert [stage.stage for stage in second.decision.stages if stage.stage in ("route", "authorize")] == []
+
+
 async def test_a_probe_of_text_the_guard_sanitised_is_dropped_and_the_sanitised_text_looked_up(
     fakes: Fakes,
 ) -> None:
