@@ -1,11 +1,11 @@
 """Router overhead: Complete and CompleteStream through the router versus the same call straight to the mock upstream.
 
-Starts the mock upstream and a router as processes on free ports, then, sequentially and with 20 calls in
-flight, measures the latency of a direct httpx call to the mock and of the same call through the router, and
+Starts the mock upstream and a router as processes on free ports, then, sequentially and with 50 calls in
+flight (`--concurrency`), measures the latency of a direct httpx call to the mock and of the same call through the router, and
 prints both and their difference (the router's overhead: gRPC, routing, the provider client) at p50 and p99,
 and the router process's CPU time per call (from /proc), with the streamed calls' extra CPU per chunk.
 
-    .venv/bin/python services/router/bench.py [--requests 300] [--path lean|litellm]
+    .venv/bin/python services/router/bench.py [--requests 300] [--concurrency 50] [--path lean|litellm]
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ MODEL = "mock-fast"
 # router's marginal cost of a streamed chunk (fixed per-call costs cancel out).
 LONG_MODEL = "mock-chunks-32"
 PROMPT = "Summarize the benefits of connection pooling in two sentences."
-CONCURRENCY = 20
-
 Call = Callable[[], Awaitable[None]]
 
 
@@ -97,7 +95,7 @@ async def wait_until_serving(channel: grpc.aio.Channel, timeout_seconds: float =
     raise TimeoutError("the router never reported SERVING")
 
 
-async def run(router_address: str, router_pid: int, mock_url: str, requests: int) -> None:
+async def run(router_address: str, router_pid: int, mock_url: str, requests: int, in_flight: int) -> None:
     body = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}]}
     call = router_pb2.ModelCall(model="bench", messages=[text_message(chat_pb2.ROLE_USER, PROMPT)])
     async with (
@@ -142,7 +140,7 @@ async def run(router_address: str, router_pid: int, mock_url: str, requests: int
         sys.stdout.write(f"{requests} calls each, latencies in ms\n{header}\n")
         cpu_per_call: dict[tuple[str, int], float] = {}
         for mode, direct, routed in (("plain", direct_plain, routed_plain), ("stream", direct_stream, routed_stream)):
-            for concurrency in (1, CONCURRENCY):
+            for concurrency in (1, in_flight):
                 direct_ms, _ = await measure(direct, requests, concurrency)
                 cpu_before = process_cpu_seconds(router_pid)
                 routed_ms, routed_rps = await measure(routed, requests, concurrency)
@@ -154,7 +152,7 @@ async def run(router_address: str, router_pid: int, mock_url: str, requests: int
                     f"{mode:<8}{concurrency:>5}{d50:>12.2f}{d99:>8.2f}{r50:>12.2f}{r99:>8.2f}"
                     f"{r50 - d50:>14.2f}{r99 - d99:>8.2f}{routed_rps:>12.0f}{cpu_ms:>13.2f}\n"
                 )
-        for concurrency in (1, CONCURRENCY):
+        for concurrency in (1, in_flight):
             cpu_before = process_cpu_seconds(router_pid)
             await measure(routed_long_stream, requests, concurrency)
             long_ms = (process_cpu_seconds(router_pid) - cpu_before) * 1000 / requests
@@ -168,6 +166,7 @@ async def run(router_address: str, router_pid: int, mock_url: str, requests: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="calls per measurement")
+    parser.add_argument("--concurrency", type=int, default=50, help="calls in flight for the concurrent rows")
     parser.add_argument(
         "--path",
         choices=("lean", "litellm"),
@@ -195,7 +194,7 @@ def main() -> None:
         try:
             address = router.start()
             assert router.process is not None
-            asyncio.run(run(address, router.process.pid, mock_url, args.requests))
+            asyncio.run(run(address, router.process.pid, mock_url, args.requests, args.concurrency))
         finally:
             router.stop()
             mock.stop()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 import grpc
@@ -22,7 +22,7 @@ from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.tracing import get_tracer
 from sluicegate_router.breaker import BreakerState, CircuitBreakers
 from sluicegate_router.continuation import CONTINUE_INSTRUCTION, RepeatFilter, continuation_request
-from sluicegate_router.failures import Failure
+from sluicegate_router.failures import REFUSED, Failure
 from sluicegate_router.health import DeploymentHealth
 from sluicegate_router.limits import DeploymentLimits
 from sluicegate_router.openai_format import assistant_message, finish_reason
@@ -57,6 +57,11 @@ class RetryPolicy:
     # one hedge per request.
     hedge_quantile: float = 0.0
     hedge_min_samples: int = 20
+    # Per refusal outcome (context window, content policy): the logical models whose refusals of that kind fall
+    # back to the next deployment ("*": every model). A refusal by any other model's deployment ends the call.
+    refusal_fallbacks: Mapping[int, frozenset[str]] = field(
+        default_factory=lambda: dict.fromkeys(REFUSED, frozenset({"*"}))
+    )
 
     @classmethod
     def from_settings(cls, settings: RouterSettings) -> RetryPolicy:
@@ -69,7 +74,13 @@ class RetryPolicy:
             min_attempt_seconds=settings.min_attempt_seconds,
             hedge_quantile=settings.hedge_quantile,
             hedge_min_samples=settings.hedge_min_samples,
+            refusal_fallbacks=settings.refusal_fallbacks,
         )
+
+    def falls_back_after(self, refusal: Failure, model: str) -> bool:
+        """Whether a refusal by a deployment of `model` goes on to the next deployment of the chain."""
+        models = self.refusal_fallbacks.get(refusal.outcome, frozenset())
+        return "*" in models or model in models
 
 
 def estimate_text_tokens(characters: int) -> int:
@@ -98,6 +109,8 @@ class _Walk:
         self.last_failures: dict[str, Failure] = {}
         # Whether this request has hedged already: at most once per request.
         self.hedged = False
+        # The deployments called so far, hedges included: the walk calls none of them again beyond its retries.
+        self.called: set[str] = set()
         # Whether the calls now made continue a stream that was cut mid-answer (they are marked so).
         self.continuing = False
 
@@ -204,7 +217,11 @@ class _Walk:
                 f"every deployment of the chain failed ({len(self.attempts)} attempts)",
                 (retry_info(delay),),
             )
-        if any(failure.outcome == decision_pb2.ATTEMPT_OUTCOME_CONTENT_POLICY for failure in last):
+        return self.refused(any(failure.outcome == decision_pb2.ATTEMPT_OUTCOME_CONTENT_POLICY for failure in last))
+
+    def refused(self, content_policy: bool) -> ServiceError:
+        """The refusal that ends the call: the content policy's, else the context window's."""
+        if content_policy:
             return self.error(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 errors_pb2.ERROR_REASON_CONTENT_POLICY,
@@ -485,6 +502,9 @@ class ChainCaller:
         policy = self._policy
         for candidate in walk.plan.chain if chain is None else chain:
             name = candidate.deployment.name
+            if name in walk.called:
+                # Called already in this request (as a hedge): its one call was its turn.
+                continue
             if not self._breakers.allow(name):
                 walk.record(candidate, 0, time.monotonic(), decision_pb2.ATTEMPT_OUTCOME_CIRCUIT_OPEN, self._open(name))
                 continue
@@ -506,6 +526,7 @@ class ChainCaller:
                     raise walk.out_of_time()
                 if retry == 0:
                     self._retry_budget.record_call()
+                    walk.called.add(name)
                 started = time.monotonic()
                 try:
                     async with asyncio.timeout(min(remaining, candidate.deployment.timeout_seconds)):
@@ -523,6 +544,8 @@ class ChainCaller:
                 self._note_failure(walk, candidate, retry, started, failure)
                 if failure.rejected:
                     raise walk.rejected(candidate, failure)
+                if failure.outcome in REFUSED and not policy.falls_back_after(failure, candidate.model):
+                    raise walk.refused(failure.outcome == decision_pb2.ATTEMPT_OUTCOME_CONTENT_POLICY)
                 if not failure.retryable or retry + 1 == policy.attempts_per_deployment:
                     break
                 if not self._retry_budget.try_retry():
@@ -591,7 +614,7 @@ class ChainCaller:
         for other in walk.plan.chain:
             name = other.deployment.name
             if (
-                name != candidate.deployment.name
+                name not in walk.called
                 and name not in walk.last_failures
                 and self._breakers.state(name) is BreakerState.CLOSED
             ):
@@ -612,6 +635,7 @@ class ChainCaller:
             await asyncio.wait([first.task], timeout=wait_seconds)
             if not first.task.done():
                 legs.append(_Leg(partner, 0, time.monotonic(), _call(calls, partner)))
+                walk.called.add(partner.deployment.name)
                 log.info("hedging", deployment=first.candidate.deployment.name, hedge=partner.deployment.name)
             while winner is None and len(failed) < len(legs):
                 running = [leg.task for index, leg in enumerate(legs) if index not in failed]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from sluicegate.common.v1 import decision_pb2
 from sluicegate.runtime.settings import ServiceSettings
 from sluicegate_router.breaker import BreakerPolicy
 from sluicegate_router.openai_http import DEFAULT_LEAN_PROVIDERS
@@ -116,6 +117,16 @@ class RouterSettings(ServiceSettings):
         ge=1,
         description="successful calls (streams, for streams) a deployment needs before its quantile is trusted",
     )
+    fallback_on_context_window: str = Field(
+        default="*",
+        description="logical models (comma-separated; *: all, empty: none) whose deployments' context-window "
+        "refusals fall back to the next deployment; a refusal of any other ends the call",
+    )
+    fallback_on_content_policy: str = Field(
+        default="*",
+        description="logical models (comma-separated; *: all, empty: none) whose deployments' content-policy "
+        "refusals fall back to the next deployment; a refusal of any other ends the call",
+    )
     ewma_alpha: float = Field(default=0.2, gt=0, le=1, description="weight of the newest call in the health averages")
 
     @property
@@ -130,10 +141,22 @@ class RouterSettings(ServiceSettings):
 
     @property
     def lean_provider_names(self) -> frozenset[str]:
-        return frozenset(name.strip() for name in self.lean_providers.split(",") if name.strip())
+        return _names(self.lean_providers)
+
+    @property
+    def refusal_fallbacks(self) -> dict[int, frozenset[str]]:
+        """Per refusal outcome, the logical models whose refusals of that kind fall back ("*": every model)."""
+        return {
+            decision_pb2.ATTEMPT_OUTCOME_CONTEXT_WINDOW_EXCEEDED: _names(self.fallback_on_context_window),
+            decision_pb2.ATTEMPT_OUTCOME_CONTENT_POLICY: _names(self.fallback_on_content_policy),
+        }
 
     @model_validator(mode="after")
     def _cap_covers_base(self) -> RouterSettings:
         if self.backoff_cap_seconds < self.backoff_base_seconds:
             raise ValueError("backoff_cap_seconds must be at least backoff_base_seconds")
         return self
+
+
+def _names(comma_separated: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in comma_separated.split(",") if name.strip())

@@ -112,11 +112,14 @@ async def test_when_every_deployment_fails_the_call_is_unavailable_with_the_prov
     assert (await mock_upstream.stats("mock-status-429-retry-3"))["received"] == 1
 
 
-async def test_a_bad_request_is_neither_retried_nor_passed_to_a_fallback(mock_upstream, start_router) -> None:
+@pytest.mark.parametrize("directive", ["mock-status-400", "mock-status-401"], ids=["bad request", "auth error"])
+async def test_a_bad_request_or_auth_error_is_neither_retried_nor_passed_to_a_fallback(
+    mock_upstream, start_router, directive
+) -> None:
     router = await start_router(
         chain(
             mock_upstream,
-            [mock_upstream.deployment("d-picky", "mock-status-400")],
+            [mock_upstream.deployment("d-picky", directive)],
             [mock_upstream.deployment("d-up", "mock-fast")],
         )
     )
@@ -126,40 +129,63 @@ async def test_a_bad_request_is_neither_retried_nor_passed_to_a_fallback(mock_up
 
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert rpc_error(caught).reason == "UPSTREAM_REJECTED"
-    assert (await mock_upstream.stats("mock-status-400"))["received"] == 1
+    assert (await mock_upstream.stats(directive))["received"] == 1
     assert await mock_upstream.stats("mock-fast") == {}
 
 
 @pytest.mark.parametrize(
-    ("directive", "code", "reason", "outcome"),
+    ("directive", "setting", "code", "reason", "outcome"),
     [
-        ("mock-ctx-5", grpc.StatusCode.INVALID_ARGUMENT, "CONTEXT_WINDOW_EXCEEDED", "CONTEXT_WINDOW_EXCEEDED"),
-        ("mock-policy", grpc.StatusCode.FAILED_PRECONDITION, "CONTENT_POLICY", "CONTENT_POLICY"),
+        (
+            "mock-ctx-5",
+            "fallback_on_context_window",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "CONTEXT_WINDOW_EXCEEDED",
+            "CONTEXT_WINDOW_EXCEEDED",
+        ),
+        (
+            "mock-policy",
+            "fallback_on_content_policy",
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "CONTENT_POLICY",
+            "CONTENT_POLICY",
+        ),
     ],
 )
-async def test_a_refusal_falls_back_without_retry_and_is_returned_when_every_deployment_refuses(
-    mock_upstream, start_router, directive, code, reason, outcome
+async def test_a_refusal_falls_back_without_retry_only_where_configured_else_it_is_returned(
+    mock_upstream, start_router, directive, setting, code, reason, outcome
 ) -> None:
-    refusing = mock_upstream.deployment("d-refuses", directive)
+    backup = {"deployments": [mock_upstream.deployment("d-up", "mock-fast")]}
     router = await start_router(
         catalog(
             {
-                "with-fallback": {"deployments": [refusing], "fallbacks": ["backup"]},
-                "backup": {"deployments": [mock_upstream.deployment("d-up", "mock-fast")]},
+                "configured": {
+                    "deployments": [mock_upstream.deployment("d-refuses", directive)],
+                    "fallbacks": ["backup"],
+                },
+                "unconfigured": {
+                    "deployments": [mock_upstream.deployment("d-refuses-and-stops", directive)],
+                    "fallbacks": ["backup"],
+                },
+                "backup": backup,
                 "alone": {"deployments": [mock_upstream.deployment("d-refuses-too", directive)]},
             }
-        )
+        ),
+        **{setting: "configured,alone"},
     )
 
     prompt = "a prompt long enough to overflow a context window of five tokens, whatever the tokenizer"
-    response = await router.complete("with-fallback", prompt)
+    response = await router.complete("configured", prompt)
     assert outcomes(response) == [("d-refuses", outcome, 0), ("d-up", "SUCCESS", 0)]
 
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await router.complete("alone", prompt)
-    assert caught.value.code() == code
-    assert rpc_error(caught).reason == reason
-    assert (await mock_upstream.stats(directive))["received"] == 2
+    for model in ("unconfigured", "alone"):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await router.complete(model, prompt)
+        assert caught.value.code() == code
+        assert rpc_error(caught).reason == reason
+        assert error_metadata(rpc_error(caught))["attempts"] == "1"
+    assert (await mock_upstream.stats(directive))["received"] == 3
+    assert (await mock_upstream.stats("mock-fast"))["received"] == 1, "the unconfigured refusal never fell back"
 
 
 async def test_a_deployment_timeout_is_retried_then_falls_back(mock_upstream, start_router) -> None:
@@ -187,6 +213,40 @@ async def test_the_clients_deadline_bounds_the_call_and_reaches_the_provider(moc
 
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     await mock_upstream.wait_for("mock-hang", "cancelled", 1)
+
+
+async def test_a_client_that_cancels_a_plain_call_cancels_the_provider_call(mock_upstream, start_router) -> None:
+    router = await start_router(chain(mock_upstream, [mock_upstream.deployment("d-hangs", "mock-hang")]))
+    call = asyncio.ensure_future(router.complete("primary"))
+    await mock_upstream.wait_for("mock-hang", "in_flight", 1)
+
+    call.cancel()
+
+    counters = await mock_upstream.wait_for("mock-hang", "cancelled", 1)
+    assert counters["in_flight"] == 0
+
+
+async def test_a_region_pin_binds_every_fallback_of_a_call(mock_upstream, start_router) -> None:
+    router = await start_router(
+        chain(
+            mock_upstream,
+            [mock_upstream.deployment("d-eu-down", "mock-status-503", region="eu")],
+            [
+                mock_upstream.deployment("d-us", "mock-chunks-3", region="us", weight=100),
+                mock_upstream.deployment("d-eu", "mock-fast", region="eu"),
+            ],
+        )
+    )
+
+    response = await router.complete("primary", region="eu")
+
+    assert outcomes(response) == [
+        ("d-eu-down", "SERVER_ERROR", 0),
+        ("d-eu-down", "SERVER_ERROR", 1),
+        ("d-eu", "SUCCESS", 0),
+    ]
+    assert await mock_upstream.stats("mock-chunks-3") == {}, "the us deployment is never called"
+    assert (await router.complete("primary", region="us")).route.deployment == "d-us", "the fallback was callable"
 
 
 async def test_the_api_key_comes_from_the_variable_the_catalog_names(keyed_mock_upstream, start_router) -> None:

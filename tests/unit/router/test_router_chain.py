@@ -77,6 +77,17 @@ async def test_a_retry_after_longer_than_allowed_falls_back_at_once() -> None:
     assert completion.message.content[0].text == "ok"
 
 
+async def test_a_retry_after_within_the_limit_is_waited_for_instead_of_the_backoff() -> None:
+    slow_down = Failure(decision_pb2.ATTEMPT_OUTCOME_RATE_LIMITED, 429, retry_after_seconds=0.15)
+    provider = ScriptedProvider({"a": [slow_down, "ok"]})
+
+    completion = await caller(provider).complete(plan_for("a"), REQUEST, 1, in_seconds(5))
+
+    (_, first), (_, second) = provider.calls
+    assert 0.15 <= second - first < 0.4, "the backoff here is 0 s: only Retry-After explains the wait"
+    assert [a.retry for a in completion.attempts] == [0, 1]
+
+
 async def test_an_error_that_is_no_provider_failure_is_raised_as_is() -> None:
     provider = ScriptedProvider({"a": [KeyError("bug")], "b": ["ok"]})
 
@@ -294,3 +305,45 @@ async def test_when_the_hedged_call_fails_and_its_hedge_answers_both_attempts_ar
         ("a", decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR),
         ("b", decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
     ]
+
+
+def with_timeout(plan, seconds: float):
+    """The plan with its first deployment's own timeout set."""
+    first = plan.chain[0]
+    timed = dataclasses.replace(first, deployment=first.deployment.model_copy(update={"timeout_seconds": seconds}))
+    return dataclasses.replace(plan, chain=(timed, *plan.chain[1:]))
+
+
+@pytest.mark.parametrize(
+    ("a_script", "b_script", "plan"),
+    [
+        ([(0.05, SERVER_ERROR), SERVER_ERROR], [(0.01, SERVER_ERROR), "b again"], plan_for("a", "b", "c")),
+        ([HANG, SERVER_ERROR], [HANG, "b again"], with_timeout(plan_for("a", "b", "c"), 0.1)),
+    ],
+    ids=["the hedge failed", "the hedge was cancelled when its partner timed out"],
+)
+async def test_a_deployment_called_as_a_hedge_is_not_called_again_later_in_the_request(
+    a_script, b_script, plan
+) -> None:
+    provider = ScriptedProvider({"a": a_script, "b": b_script, "c": ["from c"]})
+    chain_caller = caller(provider, seasoned_health("a", 10.0), hedge_quantile=0.9)
+
+    response = await chain_caller.complete(plan, REQUEST, 1, in_seconds(5))
+
+    assert response.message.content[0].text == "from c"
+    assert [name for name, _ in provider.calls] == ["a", "b", "a", "c"]
+
+
+def test_a_deployment_at_its_tokens_per_minute_limit_admits_no_call_that_would_pass_it() -> None:
+    from sluicegate_router.limits import DeploymentLimits
+
+    deployment = plan_for("a").chain[0].deployment.model_copy(update={"tpm": 100})
+    now = [0.0]
+    limits = DeploymentLimits(clock=lambda: now[0])
+
+    assert limits.admit(deployment, 60) is None
+    now[0] = 10.0
+    assert limits.admit(deployment, 60) == 50.0, "the first call's tokens leave the window at 60 s"
+    assert limits.admit(deployment, 40) is None, "a call that still fits goes through"
+    now[0] = 60.0
+    assert limits.admit(deployment, 60) is None
