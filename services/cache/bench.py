@@ -6,7 +6,10 @@ cache's own store script (embedding 100k questions would take minutes): every en
 partition (the worst case for a search), a few hundred carry real embeddings of real questions, the rest random
 unit vectors. The server follows the writes as a replica does. Lookups are sequential (one in flight, as one
 request sees it) and include everything a caller waits for: gRPC, the exact lookup, and for semantic lookups
-the embedding of the question, the search and the gate. Run:
+the embedding of the question, the search and the gate. Every timed semantic lookup asks a text never asked
+before (hits: a paraphrase with one space widened, which changes neither its words nor its embedding), so none
+is served from the server's memory of recent embeddings. The recall of the server's approximate search (see
+vectors.py) against brute force is measured in process on the same kind of data. Run:
 
     .venv/bin/python services/cache/bench.py [--lookups N] [--sizes 1000,10000,100000]
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -23,6 +27,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +41,9 @@ from sluicegate.runtime.channels import create_channel
 from sluicegate_cache.canonical import entry_id_for
 from sluicegate_cache.exact import ExactCache
 from sluicegate_cache.servicer import SERVICE_NAME
+from sluicegate_cache.settings import CacheSettings
 from sluicegate_cache.subject import subject_of
-from sluicegate_cache.vectors import SemanticRecord, TenantIndex
+from sluicegate_cache.vectors import PartitionIndex, SemanticRecord, TenantIndex
 
 TENANT = "bench"
 NAMESPACE = "default"
@@ -53,6 +59,7 @@ ANSWER = cache_pb2.CachedAnswer(
 TTL_SECONDS = 3600
 WRITE_CONCURRENCY = 32
 MAX_ENTRIES = 200_000
+THRESHOLD = CacheSettings.model_fields["semantic_threshold"].default
 
 
 def key(text: str) -> cache_pb2.CacheKey:
@@ -121,21 +128,55 @@ async def time_lookups(stub: cache_pb2_grpc.CacheServiceStub, texts: list[str], 
     return f"p50 {cuts[49]:6.2f} ms  p99 {cuts[98]:6.2f} ms"
 
 
-def index_bytes_per_10k() -> int:
-    """What 10k records take in a replica's in-process index (numpy reports its buffers to tracemalloc)."""
-    rng = np.random.default_rng(4)
+def fresh_variants(texts: list[str], asked: set[str]) -> Iterator[str]:
+    """Variants of the texts never in `asked` (then added to it), each with one space widened: same words, same
+    embedding, but a text the server has not embedded yet."""
+    for variant in itertools.count():
+        for text in texts:
+            words = text.split(" ")
+            gap, width = variant % (len(words) - 1), 2 + variant // (len(words) - 1)
+            widened = " ".join(words[: gap + 1]) + " " * width + " ".join(words[gap + 1 :])
+            if widened not in asked:
+                asked.add(widened)
+                yield widened
+
+
+def random_units(rng: np.random.Generator, count: int) -> np.ndarray:
+    vectors = rng.standard_normal((count, EMBEDDING_DIMENSIONS)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def index_bytes_per_10k(rows: int) -> int:
+    """What 10k records take in a replica's in-process index of `rows` records (numpy reports its buffers to
+    tracemalloc)."""
     partition = subject_of(key("x"), NAMESPACE).partition
-    records = []
-    for n in range(10_000):
-        vector = rng.standard_normal(EMBEDDING_DIMENSIONS).astype(np.float32)
-        records.append(SemanticRecord(partition, 0, vector / np.linalg.norm(vector), FILLER.format(n=n)))
+    records = [
+        SemanticRecord(partition, 0, vector, FILLER.format(n=n))
+        for n, vector in enumerate(random_units(np.random.default_rng(4), rows))
+    ]
     tracemalloc.start()
     index = TenantIndex()
     for n, record in enumerate(records):
         index.put(f"{n:064x}", record)
     used, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return used
+    return used * 10_000 // rows
+
+
+def search_recall(real: list[tuple[str, np.ndarray]], asked: list[np.ndarray], rows: int, threshold: float) -> str:
+    """How many of the entries brute force finds at or above the threshold the index finds, over a partition of
+    the real questions and random filler (`rows` in all), asked the paraphrases."""
+    stored = np.concatenate([np.stack([vector for _, vector in real]), random_units(np.random.default_rng(5), rows)])
+    stored = stored[:rows]
+    index = PartitionIndex()
+    for n, vector in enumerate(stored):
+        index.put(f"{n:064x}", SemanticRecord(b"", 1, vector, ""))
+    truth = found = 0
+    for vector in asked:
+        expected = {f"{n:064x}" for n in np.flatnonzero(stored @ vector >= threshold)}
+        got = {candidate.entry_id for candidate in index.search(vector, threshold, 0, len(expected) + 1)}
+        truth, found = truth + len(expected), found + len(expected & got)
+    return f"{found}/{truth} = {found / max(truth, 1):.3f}"
 
 
 async def used_memory(client: aioredis.Redis) -> int:
@@ -150,6 +191,7 @@ async def run(redis_url: str, address: str, sizes: list[int], lookups: int) -> N
     pairs = paraphrase_pairs()
     writer = Writer(client)
     embedder = SentenceEmbedder()
+    asked: set[str] = set()
     try:
         real = [(stored, embedder.embed_one(stored)) for stored, _ in pairs]
         await writer.write(real)
@@ -174,7 +216,9 @@ async def run(redis_url: str, address: str, sizes: list[int], lookups: int) -> N
                 decision_pb2.CACHE_OUTCOME_HIT_EXACT,
             )
             semantic_hit = await time_lookups(
-                stub, [rng.choice(served) for _ in range(lookups)], decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC
+                stub,
+                list(itertools.islice(fresh_variants(rng.sample(served, len(served)), asked), lookups)),
+                decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC,
             )
             semantic_miss = await time_lookups(
                 stub,
@@ -187,7 +231,14 @@ async def run(redis_url: str, address: str, sizes: list[int], lookups: int) -> N
         if 10_000 in sizes:
             report(
                 f"memory per 10k entries: Redis {redis_10k / 2**20:.1f} MiB (answers, vectors, bookkeeping); "
-                f"each replica's in-process index {index_bytes_per_10k() / 2**20:.1f} MiB"
+                f"each replica's in-process index {index_bytes_per_10k(10_000) / 2**20:.1f} MiB at 10k entries, "
+                f"{index_bytes_per_10k(max(sizes)) / 2**20:.1f} MiB at {max(sizes)}"
+            )
+        paraphrase_vectors = list(embedder.embed([paraphrase for _, paraphrase in pairs]))
+        for size in sizes:
+            report(
+                f"search recall vs brute force at {size} entries, cosine >= {THRESHOLD}: "
+                f"{search_recall(real, paraphrase_vectors, size, THRESHOLD)}"
             )
         report(f"machine load (1/5/15 min): {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     finally:

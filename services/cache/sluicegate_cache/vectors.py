@@ -1,13 +1,19 @@
 """The in-process vector index of one tenant: per partition, L2-normalised float32 rows searched with numpy.
 
-Redis has no vector search here, so each replica keeps the tenant's semantic records in memory and searches them
-by brute force (one matrix-vector product per lookup). Large partitions first scan a random 96-dimension
-projection and rescore the best candidates on the full vectors: it reads a quarter of the memory per lookup, and a
-near duplicate (cosine above 0.8) stays far above the projection's noise (about 0.1), so it is never lost.
+Redis has no vector search here, so each replica keeps the tenant's semantic records in memory, in contiguous
+preallocated matrices. A partition below `SIGNATURES_FROM_ROWS` rows is searched exactly (one matrix-vector
+product). A larger one also keeps a 128-bit signature per row (the signs of 128 fixed random projections; two
+vectors at angle t differ in each bit with probability t / pi) and a search first counts differing bits over
+the signatures - 16 bytes a row instead of 1,536 - keeping the rows no further than a near duplicate at the
+threshold would be, plus `SIGNATURE_SIGMAS` standard deviations (the closest `RESCORED_CANDIDATES` when more),
+then rescores those on the full vectors. A near duplicate is rarely lost (and then the lookup is a miss, never a
+wrong answer); the hyperplanes are the same on every replica and need no training, so two replicas holding the
+same rows find the same candidates.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -18,12 +24,27 @@ from sluicegate_cache.subject import PARTITION_BYTES
 
 _HEADER = struct.Struct(f"<{PARTITION_BYTES}sq")
 _VECTOR_BYTES = EMBEDDING_DIMENSIONS * 4
-PROJECTED_DIMENSIONS = 96
-PROJECTION_FROM_ROWS = 20_000
-RESCORED_CANDIDATES = 64
-_PROJECTION = np.linalg.qr(
-    np.random.default_rng(20261129).standard_normal((EMBEDDING_DIMENSIONS, EMBEDDING_DIMENSIONS))
-)[0][:, :PROJECTED_DIMENSIONS].astype(np.float32) * np.float32(np.sqrt(EMBEDDING_DIMENSIONS / PROJECTED_DIMENSIONS))
+SIGNATURES_FROM_ROWS = 10_000
+SIGNATURE_BITS = 128
+SIGNATURE_SIGMAS = 4.0
+RESCORED_CANDIDATES = 1024
+_HYPERPLANES = (
+    np.random.default_rng(20261129).standard_normal((EMBEDDING_DIMENSIONS, SIGNATURE_BITS)).astype(np.float32)
+)
+_WORDS = SIGNATURE_BITS // 64
+
+
+def _signatures_of(vectors: np.ndarray) -> np.ndarray:
+    """The rows' signatures as (64-bit word, row): one bit per hyperplane, set on its positive side."""
+    packed = np.packbits(vectors @ _HYPERPLANES > 0, axis=1)
+    return packed.view("<u8").T
+
+
+def _max_distance(threshold: float) -> int:
+    """How many bits may differ between the question's signature and a row still worth rescoring: the mean
+    for a row exactly at the threshold plus `SIGNATURE_SIGMAS` standard deviations (rows above it differ less)."""
+    flip = math.acos(min(max(threshold, -1.0), 1.0)) / math.pi
+    return int(SIGNATURE_BITS * flip + SIGNATURE_SIGMAS * math.sqrt(SIGNATURE_BITS * flip * (1 - flip)))
 
 
 @dataclass(frozen=True)
@@ -65,7 +86,7 @@ class PartitionIndex:
 
     def __init__(self, capacity: int = 64) -> None:
         self._vectors = np.empty((capacity, EMBEDDING_DIMENSIONS), dtype=np.float32)
-        self._projected: np.ndarray | None = None
+        self._signatures: np.ndarray | None = None
         self._expiry = np.empty(capacity, dtype=np.int64)
         self._ids: list[str] = []
         self._questions: list[str] = []
@@ -86,11 +107,11 @@ class PartitionIndex:
             self._questions[row] = record.question
         self._vectors[row] = record.vector
         self._expiry[row] = record.expires_at_ms
-        if self._projected is not None:
-            self._projected[row] = record.vector @ _PROJECTION
-        elif len(self._ids) >= PROJECTION_FROM_ROWS:
-            self._projected = np.empty((len(self._vectors), PROJECTED_DIMENSIONS), dtype=np.float32)
-            self._projected[: len(self._ids)] = self._vectors[: len(self._ids)] @ _PROJECTION
+        if self._signatures is not None:
+            self._signatures[:, row] = _signatures_of(record.vector[None])[:, 0]
+        elif len(self._ids) >= SIGNATURES_FROM_ROWS:
+            self._signatures = np.empty((_WORDS, len(self._vectors)), dtype=np.uint64)
+            self._signatures[:, : len(self._ids)] = _signatures_of(self._vectors[: len(self._ids)])
 
     def remove(self, entry_id: str) -> None:
         """Drops a row by moving the last row into its place (order does not matter to a search)."""
@@ -102,8 +123,8 @@ class PartitionIndex:
             moved = self._ids[last]
             self._ids[row], self._questions[row] = moved, self._questions[last]
             self._vectors[row], self._expiry[row] = self._vectors[last], self._expiry[last]
-            if self._projected is not None:
-                self._projected[row] = self._projected[last]
+            if self._signatures is not None:
+                self._signatures[:, row] = self._signatures[:, last]
             self._rows[moved] = row
         self._ids.pop()
         self._questions.pop()
@@ -115,11 +136,14 @@ class PartitionIndex:
     def search(self, vector: np.ndarray, threshold: float, now_ms: int, limit: int) -> list[Candidate]:
         """Up to `limit` live entries with cosine similarity >= threshold, most similar first."""
         count = len(self._ids)
-        if count == 0:
-            return []
-        if self._projected is not None and count > RESCORED_CANDIDATES:
-            approximate = self._projected[:count] @ (vector @ _PROJECTION)
-            rows = np.argpartition(approximate, -RESCORED_CANDIDATES)[-RESCORED_CANDIDATES:]
+        if self._signatures is not None:
+            asked = _signatures_of(vector[None])[:, 0]
+            distance = np.bitwise_count(self._signatures[0, :count] ^ asked[0])
+            for word in range(1, _WORDS):
+                distance += np.bitwise_count(self._signatures[word, :count] ^ asked[word])
+            rows = np.flatnonzero(distance <= _max_distance(threshold))
+            if len(rows) > RESCORED_CANDIDATES:
+                rows = rows[np.argpartition(distance[rows], RESCORED_CANDIDATES)[:RESCORED_CANDIDATES]]
             scores = self._vectors[rows] @ vector
         else:
             rows = np.arange(count)
@@ -135,8 +159,10 @@ class PartitionIndex:
         capacity = max(size, len(self._vectors) + len(self._vectors) // 4)
         self._vectors = _resized(self._vectors, capacity)
         self._expiry = np.resize(self._expiry, capacity)
-        if self._projected is not None:
-            self._projected = _resized(self._projected, capacity)
+        if self._signatures is not None:
+            grown = np.empty((_WORDS, capacity), dtype=np.uint64)
+            grown[:, : len(self._ids)] = self._signatures[:, : len(self._ids)]
+            self._signatures = grown
 
 
 def _resized(matrix: np.ndarray, rows: int) -> np.ndarray:

@@ -1,16 +1,13 @@
-"""The correctness gate, the partition of a request, per-tenant thresholds, and the in-process vector index."""
+"""The correctness gate, the partition of a request and per-tenant thresholds."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from cache_builders import conversation
 
-from sluicegate.embedding import EMBEDDING_DIMENSIONS
 from sluicegate_cache.gate import QuestionGate
 from sluicegate_cache.subject import subject_of
 from sluicegate_cache.thresholds import TenantThresholds, load_tenant_floors
-from sluicegate_cache.vectors import PROJECTION_FROM_ROWS, PartitionIndex, SemanticRecord
 
 GATE = QuestionGate(substitution_similarity=0.90, swap_similarity=0.95)
 
@@ -132,37 +129,3 @@ def test_thresholds_have_a_floor_per_tenant_that_requests_may_only_raise(tmp_pat
     assert thresholds.effective("initech", 0.0) == 0.86
     with pytest.raises(ValueError):
         TenantThresholds(0.86, {"acme": 1.5})
-
-
-def _unit(rng: np.random.Generator) -> np.ndarray:
-    vector = rng.standard_normal(EMBEDDING_DIMENSIONS).astype(np.float32)
-    return vector / np.linalg.norm(vector)
-
-
-@pytest.mark.parametrize("rows", [10, PROJECTION_FROM_ROWS + 10])
-def test_the_index_finds_the_nearest_live_row_after_removals(rows):
-    rng = np.random.default_rng(1)
-    index = PartitionIndex()
-    vectors = [_unit(rng) for _ in range(rows)]
-    for number, vector in enumerate(vectors):
-        index.put(f"e{number}", SemanticRecord(b"p" * 16, 10_000 if number != 3 else 10, vector, f"q{number}"))
-    index.remove("e0")
-    index.remove("e1")
-
-    near = vectors[5] + 0.2 * _unit(rng)
-    near /= np.linalg.norm(near)
-    found = index.search(near, threshold=0.5, now_ms=100, limit=3)
-
-    assert [candidate.entry_id for candidate in found] == ["e5"]
-    assert found[0].question == "q5" and found[0].similarity > 0.9
-    assert index.search(vectors[0], threshold=0.5, now_ms=100, limit=3) == []  # removed
-    assert index.search(vectors[3], threshold=0.5, now_ms=100, limit=3) == []  # expired
-    assert len(index) == rows - 2
-
-
-def test_semantic_records_round_trip():
-    vector = _unit(np.random.default_rng(2))
-    record = SemanticRecord(b"\x01" * 16, 1_234_567, vector, "Qu'est-ce que c'est ?")
-    decoded = SemanticRecord.decode(record.encode())
-    assert (decoded.partition, decoded.expires_at_ms, decoded.question) == (b"\x01" * 16, 1_234_567, record.question)
-    assert np.array_equal(decoded.vector, vector)
