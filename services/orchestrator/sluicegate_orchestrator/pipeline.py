@@ -328,9 +328,13 @@ class ChatPipeline:
 
         With `speculative_authorize` the two run side by side: a miss then pays for the slower of the two,
         not their sum, and a hit hands the reservation back off the client's path. A probe that already
-        answered needs no guessing: a hit then costs no route, reservation or release at all. The provider is
-        still never called before metering has said yes.
+        answered needs no guessing: a hit then costs no route, reservation or release at all; one still in
+        flight gets `plan_grace_ms` to answer first (an exact hit takes about a millisecond, while a miss that
+        embeds takes several, so the plan started after the grace still finishes before the lookup). The
+        provider is still never called before metering has said yes.
         """
+        if probe is not None and not probe.done() and self._settings.plan_grace_ms:
+            await asyncio.wait({probe}, timeout=self._settings.plan_grace_ms / 1000)
         answered = probe is not None and probe.done()
         if not self._settings.speculative_authorize or answered:
             hit = await self._lookup_cache(state, probe)

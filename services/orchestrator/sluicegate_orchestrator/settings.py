@@ -36,6 +36,11 @@ class OrchestratorSettings(ServiceSettings):
     speculative_authorize: bool = Field(
         default=True, description="route and reserve while the cache is consulted; a hit returns the reservation"
     )
+    plan_grace_ms: float = Field(
+        default=3.0,
+        ge=0,
+        description="how long a miss's route and reservation wait for a cache probe still in flight before starting",
+    )
     speculative_cache_lookup: bool = Field(
         default=True,
         description="look the request up in the cache while the guard scans it; used only if the guard changed nothing",

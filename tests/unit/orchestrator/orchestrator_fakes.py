@@ -166,6 +166,7 @@ class FakeCache:
     # Each lookup's first message text, and whether the guard was still scanning when it arrived.
     lookups: list[tuple[str, bool]] = field(default_factory=list)
     guard: FakeGuard | None = None
+    lookup_seconds: float = 0.0
 
     @staticmethod
     def _key(key: cache_pb2.CacheKey) -> bytes:
@@ -173,6 +174,7 @@ class FakeCache:
 
     async def Lookup(self, request, timeout=None):
         self.lookups.append((message_text(request.key.messages[0]), bool(self.guard and self.guard.scanning)))
+        await asyncio.sleep(self.lookup_seconds)
         if self.error is not None:
             raise self.error
         answer = self.entries.get(self._key(request.key))

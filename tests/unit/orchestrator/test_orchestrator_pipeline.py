@@ -167,6 +167,23 @@ async def test_a_hit_the_probe_found_before_the_guard_finished_reserves_nothing(
     assert [stage.stage for stage in second.decision.stages if stage.stage in ("route", "authorize")] == []
 
 
+@pytest.mark.parametrize(("lookup_seconds", "reserved"), [(0.001, False), (0.05, True)])
+async def test_a_probe_still_in_flight_gets_a_grace_before_the_plan_starts_beside_it(
+    fakes: Fakes, lookup_seconds: float, reserved: bool
+) -> None:
+    pipeline = fakes.make_pipeline(plan_grace_ms=20)
+    await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+    fakes.metering.calls.clear()
+    fakes.cache.lookup_seconds = lookup_seconds
+    second = await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+    assert second.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_HIT_EXACT
+    # A slow lookup is not waited for: the plan starts beside it, and the hit hands its reservation back.
+    assert ("Authorize" in fakes.metering.calls) is reserved
+    assert fakes.metering.released == (["r1"] if reserved else [])
+
+
 async def test_a_probe_of_text_the_guard_sanitised_is_dropped_and_the_sanitised_text_looked_up(
     fakes: Fakes,
 ) -> None:
