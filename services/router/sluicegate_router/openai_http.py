@@ -160,23 +160,42 @@ class OpenAICompatibleProvider:
 
 async def _chunks(response: httpx.Response) -> AsyncIterator[ProviderChunk]:
     """The stream's pieces, parsed from its server-sent events; closing this generator (or cancelling it)
-    closes the HTTP response."""
+    closes the HTTP response.
+
+    Events that arrived in one network read leave as one piece: the first token is never held back, and a
+    provider (or a busy router) that delivers a burst of tokens costs one message per burst, not per token, on
+    every hop to the client.
+    """
     tool_calls = ToolCallAssembler()
     finished = False
     try:
-        async with aclosing(_event_payloads(response)) as payloads:
-            async for payload in payloads:
-                if payload == _DONE:
+        async with aclosing(_event_batches(response)) as batches:
+            async for payloads in batches:
+                burst: list[ProviderChunk] = []
+                done = False
+                try:
+                    for payload in payloads:
+                        if payload == _DONE:
+                            done = True
+                            break
+                        try:
+                            event = json.loads(payload)
+                        except ValueError as error:
+                            raise _unreadable() from error
+                        chunk = _chunk(event, tool_calls)
+                        if chunk is not None:
+                            finished = finished or chunk.finish_reason is not None
+                            burst.append(chunk)
+                except UpstreamHTTPError:
+                    # What arrived before the error in the same read still reaches the client first.
+                    if burst:
+                        yield _joined(burst)
+                    raise
+                if burst:
+                    yield _joined(burst)
+                if done:
                     finished = True
                     break
-                try:
-                    event = json.loads(payload)
-                except ValueError as error:
-                    raise _unreadable() from error
-                chunk = _chunk(event, tool_calls)
-                if chunk is not None:
-                    finished = finished or chunk.finish_reason is not None
-                    yield chunk
         leftover = tool_calls.take()
         if leftover:
             yield ProviderChunk(tool_calls=leftover)
@@ -186,17 +205,29 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[ProviderChunk]:
         await response.aclose()
 
 
-async def _event_payloads(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The `data:` payloads of a server-sent event stream (comments and other fields are skipped)."""
+def _joined(chunks: list[ProviderChunk]) -> ProviderChunk:
+    if len(chunks) == 1:
+        return chunks[0]
+    return ProviderChunk(
+        text="".join(chunk.text for chunk in chunks),
+        tool_calls=[call for chunk in chunks for call in chunk.tool_calls],
+        finish_reason=next((c.finish_reason for c in reversed(chunks) if c.finish_reason is not None), None),
+        usage=next((chunk.usage for chunk in reversed(chunks) if chunk.usage is not None), None),
+    )
+
+
+async def _event_batches(response: httpx.Response) -> AsyncIterator[list[bytes]]:
+    """The `data:` payloads of a server-sent event stream (comments and other fields are skipped), in one list
+    per network read."""
     pending = b""
     async for data in response.aiter_bytes():
         lines = (pending + data).split(b"\n")
         pending = lines.pop()
-        for line in lines:
-            if line.startswith(_DATA_PREFIX):
-                yield line[len(_DATA_PREFIX) :].strip()
+        payloads = [line[len(_DATA_PREFIX) :].strip() for line in lines if line.startswith(_DATA_PREFIX)]
+        if payloads:
+            yield payloads
     if pending.startswith(_DATA_PREFIX):
-        yield pending[len(_DATA_PREFIX) :].strip()
+        yield [pending[len(_DATA_PREFIX) :].strip()]
 
 
 def _answer(body: dict[str, Any]) -> ProviderAnswer:

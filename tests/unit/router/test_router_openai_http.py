@@ -115,6 +115,47 @@ async def test_an_error_event_inside_a_stream_is_a_provider_failure() -> None:
     assert (failure.outcome, failure.http_status) == (decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR, 503)
 
 
+class _Reads(httpx.AsyncByteStream):
+    """A response body that arrives in the given network reads."""
+
+    def __init__(self, *reads: bytes) -> None:
+        self._reads = reads
+
+    async def __aiter__(self):
+        for read in self._reads:
+            yield read
+
+
+async def test_events_that_arrive_in_one_read_leave_as_one_piece_and_the_first_is_never_held() -> None:
+    first = sse(delta(content="Hel"))
+    burst = sse(delta(content="lo "), delta(content="there"), delta(content="!"))
+    end = sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, "[DONE]")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_Reads(first, burst, end))
+
+    chunks = [chunk async for chunk in await provider_answering(handler).stream(DEPLOYMENT, REQUEST)]
+
+    assert [(chunk.text, chunk.finish_reason) for chunk in chunks] == [
+        ("Hel", None),
+        ("lo there!", None),
+        ("", "stop"),
+    ]
+
+
+async def test_text_read_together_with_an_error_event_still_reaches_the_client_first() -> None:
+    error = {"error": {"message": "overloaded", "type": "server_error", "code": 503}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_Reads(sse(delta(content="Hi "), delta(content="there"), error)))
+
+    received: list[str] = []
+    with pytest.raises(UpstreamHTTPError):
+        async for chunk in await provider_answering(handler).stream(DEPLOYMENT, REQUEST):
+            received.append(chunk.text)
+    assert received == ["Hi there"]
+
+
 @pytest.mark.parametrize(
     ("status", "error", "headers", "outcome", "retry_after"),
     [
