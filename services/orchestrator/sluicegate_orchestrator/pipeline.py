@@ -572,8 +572,18 @@ class ChatPipeline:
                     principal=state.principal, restore_handle=state.restore_handle, canary=state.canary
                 )
             )
-            while (text := await outgoing.get()) is not None:
-                yield guard_pb2.InspectOutputStreamRequest(text=text)
+            ended = False
+            while not ended and (text := await outgoing.get()) is not None:
+                # Text that queued up while the last piece was on its way travels on as one message: the first
+                # piece never waits, and a burst costs one message per hop instead of one per token.
+                burst = [text]
+                while not outgoing.empty():
+                    more = outgoing.get_nowait()
+                    if more is None:
+                        ended = True
+                        break
+                    burst.append(more)
+                yield guard_pb2.InspectOutputStreamRequest(text="".join(burst))
 
         async def pump() -> None:
             try:

@@ -91,6 +91,8 @@ class FakeGuard:
     # How long an input scan takes, and whether one is under way (to see what runs beside it).
     input_seconds: float = 0.0
     scanning: bool = False
+    # The text of each message the output stream received.
+    streamed_texts: list[str] = field(default_factory=list)
 
     async def InspectInput(self, request, timeout=None):
         if self.input_error is not None:
@@ -140,6 +142,7 @@ class FakeGuard:
             buffered = ""
             async for request in requests:
                 if request.HasField("text"):
+                    self.streamed_texts.append(request.text)
                     buffered += request.text
                     # Hold back a possible placeholder start, as the real guard does.
                     cut = buffered.rfind("<")

@@ -266,6 +266,22 @@ async def test_stream_restores_split_placeholders_and_settles(fakes: Fakes) -> N
     assert len(fakes.metering.settled) == 1 and fakes.metering.released == []
 
 
+@pytest.mark.parametrize(("chunk_delay_seconds", "bursts"), [(0.0, True), (0.01, False)])
+async def test_stream_text_that_queued_up_reaches_the_output_guard_as_one_message(
+    fakes: Fakes, chunk_delay_seconds: float, bursts: bool
+) -> None:
+    fakes.router.chunk_delay_seconds = chunk_delay_seconds
+    pipeline = fakes.make_pipeline()
+    events = [event async for event in pipeline.chat_stream(chat_stream("one two three four five six"), KEY)]
+    text = "".join(event.delta.text for event in events if event.HasField("delta"))
+    assert text == "you said: one two three four five six"
+    assert "".join(fakes.guard.streamed_texts) == text
+    # A burst travels as fewer messages than the router's chunks; spaced chunks go one by one, never held.
+    chunks = -(-len(text) // 4)  # the fake router streams four characters at a time
+    sent = len(fakes.guard.streamed_texts)
+    assert sent < chunks if bursts else sent == chunks
+
+
 async def test_stream_failure_mid_way_ends_with_an_error_and_charges_what_was_delivered(fakes: Fakes) -> None:
     fakes.router.stream_cut_after = 2
     pipeline = fakes.make_pipeline()
