@@ -1,4 +1,4 @@
-"""Request validators, run by the runtime's ValidationInterceptor before the servicer: INVALID_ARGUMENT with a
+"""Request validators, run by the runtime's CallInterceptor before the servicer: INVALID_ARGUMENT with a
 BadRequest naming every bad field at once."""
 
 from __future__ import annotations
