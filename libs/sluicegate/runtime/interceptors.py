@@ -85,41 +85,23 @@ class _ServedCall:
 
     def wrap_unary(self, request_streaming: bool, behavior: Behavior) -> Behavior:
         async def served_unary(request_or_iterator, context):
-            with self._around(context) as scope:
-                try:
-                    if not request_streaming:
-                        self._validate(request_or_iterator)
-                    return await behavior(request_or_iterator, context)
-                except asyncio.CancelledError:
-                    scope.outcome = "CANCELLED"
-                    raise
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - converted to a status, never swallowed
-                    await self._fail(context, exc)
+            async with self._serving(context, None if request_streaming else request_or_iterator):
+                return await behavior(request_or_iterator, context)
 
         return served_unary
 
     def wrap_stream(self, request_streaming: bool, behavior: Behavior) -> Behavior:
         async def served_stream(request_or_iterator, context):
-            with self._around(context) as scope:
-                try:
-                    if not request_streaming:
-                        self._validate(request_or_iterator)
-                    async for response in behavior(request_or_iterator, context):
-                        yield response
-                except asyncio.CancelledError:
-                    scope.outcome = "CANCELLED"
-                    raise
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - converted to a status, never swallowed
-                    await self._fail(context, exc)
+            async with self._serving(context, None if request_streaming else request_or_iterator):
+                async for response in behavior(request_or_iterator, context):
+                    yield response
 
         return served_stream
 
-    @contextlib.contextmanager
-    def _around(self, context: grpc.aio.ServicerContext):
+    @contextlib.asynccontextmanager
+    async def _serving(self, context: grpc.aio.ServicerContext, request: Any | None):
+        """The call's trace, request id, deadline and log line; validates `request` (None for a request
+        stream) and turns what the call raises into its status."""
         parent = context_from_metadata(self._metadata)
         if not trace.get_current_span(parent).get_span_context().is_valid:
             parent = trace.set_span_in_context(_new_root_span(), parent)
@@ -127,7 +109,7 @@ class _ServedCall:
         request_id_token = request_id_var.set(_metadata_value(self._metadata, REQUEST_ID_KEY) or uuid.uuid4().hex)
         remaining = context.time_remaining()
         deadline_var.set(time.monotonic() + remaining if remaining is not None else None)
-        scope = _CallScope()
+        outcome = None
         started = time.perf_counter()
         method = self._method
         service_name, _, method_name = method.lstrip("/").partition("/")
@@ -138,10 +120,19 @@ class _ServedCall:
                 attributes={"rpc.system": "grpc", "rpc.service": service_name, "rpc.method": method_name},
             ):
                 try:
-                    yield scope
+                    if request is not None:
+                        self._validate(request)
+                    yield
+                except asyncio.CancelledError:
+                    outcome = "CANCELLED"
+                    raise
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - converted to a status, never swallowed
+                    await self._fail(context, exc)
                 finally:
                     if self._interceptor._log_requests:
-                        code = scope.outcome or _code_name(context)
+                        code = outcome or _code_name(context)
                         (log.info if code in ("OK", "CANCELLED") else log.warning)(
                             "rpc",
                             method=method,
@@ -166,15 +157,6 @@ class _ServedCall:
             error = internal_error(request_id_var.get())
         status = error.to_status()
         await context.abort(status.code, status.details, status.trailing_metadata)
-
-
-class _CallScope:
-    """What the call's log line needs to know that the context cannot say (a cancellation)."""
-
-    __slots__ = ("outcome",)
-
-    def __init__(self) -> None:
-        self.outcome: str | None = None
 
 
 def _new_root_span() -> NonRecordingSpan:
