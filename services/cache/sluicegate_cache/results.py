@@ -39,6 +39,8 @@ class LookupResult:
     answer: cache_pb2.CachedAnswer | None = None
     age_seconds: int = 0
     similarity: float = 0.0
+    # A semantic miss's embedding of the question (float32 bytes), for the caller to reuse.
+    question_embedding: bytes = b""
 
 
 @dataclass(frozen=True)

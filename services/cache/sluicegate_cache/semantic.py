@@ -102,7 +102,8 @@ class SemanticCache:
             )
             if hit is not None:
                 return hit
-        return None
+        # A miss still hands back what it computed: the router's classifier can use the embedding.
+        return LookupResult(outcome=Outcome.MISS, question_embedding=vector.astype("<f4").tobytes())
 
     async def record_for(self, key: cache_pb2.CacheKey, namespace: str, expires_at_ms: int) -> bytes:
         """The semantic record to store beside an entry (b"" when the request has no comparable question)."""

@@ -27,7 +27,8 @@ log = get_logger(__name__)
 
 
 class LookupLayer(Protocol):
-    """One way of finding an answer (exact, then semantic); layers are asked in order, first hit wins."""
+    """One way of finding an answer (exact, then semantic); layers are asked in order, first hit wins. A layer
+    may answer a miss that carries what it computed (the question's embedding) instead of None."""
 
     async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None: ...
 
@@ -80,9 +81,11 @@ class CacheService:
         with _redis_unavailable():
             result = LookupResult(outcome=Outcome.MISS)
             for layer in self._layers:
-                hit = await layer.lookup(query, now)
-                if hit is not None:
-                    result = hit
+                found = await layer.lookup(query, now)
+                if found is None:
+                    continue
+                result = found
+                if found.outcome is not Outcome.MISS:
                     break
             await self._counters.record(tenant_id, result.outcome, result.similarity)
         return result

@@ -33,7 +33,9 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
             age_seconds=result.age_seconds,
             entry_id=result.entry_id,
         )
-        return cache_pb2.LookupResponse(decision=decision, answer=result.answer)
+        return cache_pb2.LookupResponse(
+            decision=decision, answer=result.answer, question_embedding=result.question_embedding
+        )
 
     async def Store(
         self, request: cache_pb2.StoreRequest, context: grpc.aio.ServicerContext

@@ -315,6 +315,7 @@ class ChatPipeline:
             state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_ERROR
             return None
         state.decision.cache.CopyFrom(response.decision)
+        state.question_embedding = response.question_embedding
         if response.decision.outcome in (decision_pb2.CACHE_OUTCOME_HIT_EXACT, decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC):
             state.model = response.answer.model
             state.decision.route.model = response.answer.model
@@ -328,7 +329,9 @@ class ChatPipeline:
 
         With `speculative_authorize` the two run side by side: a miss then pays for the slower of the two,
         not their sum, and a hit hands the reservation back off the client's path. A probe that already
-        answered needs no guessing: a hit then costs no route, reservation or release at all; one still in
+        answered needs no guessing: a hit then costs no route, reservation or release at all. An auto-routed
+        request without a hint plans after the lookup, whose embedding of the question the router's classifier
+        then reuses (one embedding a request instead of two). One still in
         flight gets `plan_grace_ms` to answer first (an exact hit takes about a millisecond, while a miss that
         embeds takes several, so the plan started after the grace still finishes before the lookup). The
         provider is still never called before metering has said yes.
@@ -336,7 +339,7 @@ class ChatPipeline:
         if probe is not None and not probe.done() and self._settings.plan_grace_ms:
             await asyncio.wait({probe}, timeout=self._settings.plan_grace_ms / 1000)
         answered = probe is not None and probe.done()
-        if not self._settings.speculative_authorize or answered:
+        if not self._settings.speculative_authorize or answered or self._classifies(state):
             hit = await self._lookup_cache(state, probe)
             if hit is None:
                 self._apply_plan(state, await self._plan(state))
@@ -357,10 +360,11 @@ class ChatPipeline:
         """Routes (a dry run: the model for "auto", and the prompt counted with litellm's counter for the chosen
         deployment) and reserves the worst case on that count."""
         request = state.request
+        call = self._call(state, request.model or "auto")
+        if self._classifies(state):
+            call.question_embedding = state.question_embedding
         with state.stage("route"):
-            routed = await self._router_call(
-                self._services.router.Route, router_pb2.RouteRequest(call=self._call(state, request.model or "auto"))
-            )
+            routed = await self._router_call(self._services.router.Route, router_pb2.RouteRequest(call=call))
         model = request.model
         route = None
         if model in AUTO_MODELS:
@@ -381,6 +385,11 @@ class ChatPipeline:
                 "metering",
             )
         return Plan(route=route, reservation=reservation, model=reservation.model or model)
+
+    @staticmethod
+    def _classifies(state: RequestState) -> bool:
+        """Whether the router must classify the request's complexity (auto-routed, no hint)."""
+        return state.request.model in AUTO_MODELS and not state.request.complexity_hint
 
     def _apply_plan(self, state: RequestState, plan: Plan) -> None:
         if plan.route is not None:

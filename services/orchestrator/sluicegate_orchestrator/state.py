@@ -29,6 +29,8 @@ class RequestState:
     model: str = ""
     deployment: str = ""
     cache_key: cache_pb2.CacheKey | None = None
+    # The cache's embedding of the question (float32 bytes) when its lookup computed one.
+    question_embedding: bytes = b""
     reservation_id: str = ""
     usage: chat_pb2.Usage = field(default_factory=chat_pb2.Usage)
     cost_micros_usd: int = 0

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from sluicegate.common.v1 import chat_pb2
+from sluicegate.embedding import EMBEDDING_DIMENSIONS
 from sluicegate_router.background import BackgroundLoad
 from sluicegate_router.classifier import KeywordClassifier
 
@@ -75,7 +76,11 @@ class EmbeddingClassifier:
 
     def classify(self, text: str) -> int | None:
         """CPU work (an embedding, ~5 ms): call it off the event loop."""
-        probabilities = self._model.probabilities(self._embedder.embed([text]))[0]
+        return self.classify_embedding(self._embedder.embed([text])[0])
+
+    def classify_embedding(self, embedding: np.ndarray) -> int | None:
+        """The tier of an already embedded prompt (a few microseconds)."""
+        probabilities = self._model.probabilities(embedding[np.newaxis, :])[0]
         best = int(probabilities.argmax())
         if probabilities[best] < self._model.min_confidence:
             return None
@@ -89,6 +94,17 @@ def load_embedding_classifier(path: Path = DEFAULT_MODEL_PATH) -> EmbeddingClass
     return EmbeddingClassifier(SentenceEmbedder(), SoftmaxModel.load(path))
 
 
+def usable_embedding(embedding: bytes) -> np.ndarray | None:
+    """A caller's embedding as a vector, or None unless it is 384 float32s of unit length (anything else, say
+    from another model, would classify as noise: the text is embedded here instead)."""
+    if len(embedding) != EMBEDDING_DIMENSIONS * 4:
+        return None
+    vector = np.frombuffer(embedding, dtype="<f4")
+    if not np.isfinite(vector).all() or abs(float(vector @ vector) - 1.0) > 1e-3:
+        return None
+    return vector
+
+
 class ComplexityClassifier:
     """The router's classifier: the learned one once loaded and confident ("classifier"), else the keyword rules
     ("rules"). The learned one loads in a worker thread at start-up; readiness waits for it."""
@@ -100,10 +116,15 @@ class ComplexityClassifier:
     async def ready(self) -> bool:
         return await self._learned.ready()
 
-    async def classify(self, text: str) -> tuple[int, str]:
+    async def classify(self, text: str, embedding: bytes = b"") -> tuple[int, str]:
+        """`embedding` is the text's embedding when the caller has it (see `usable_embedding`)."""
         learned = self._learned.value()
         if learned is not None:
-            complexity = await asyncio.to_thread(learned.classify, text)
+            vector = usable_embedding(embedding)
+            if vector is not None:
+                complexity = learned.classify_embedding(vector)
+            else:
+                complexity = await asyncio.to_thread(learned.classify, text)
             if complexity is not None:
                 return complexity, "classifier"
         return self._rules.classify(text), "rules"

@@ -102,7 +102,7 @@ class Router:
         classified = None
         if call.model in AUTO_MODELS and not call.complexity_hint:
             # The learned classifier embeds the prompt (CPU work, in a worker thread); only auto-routing needs it.
-            classified = await self._classifier.classify(last_user_text(call.messages))
+            classified = await self._classifier.classify(last_user_text(call.messages), call.question_embedding)
         return self._planner.plan(call, classified)
 
     def deployments(self, model: str) -> list[router_pb2.DeploymentStatus]:

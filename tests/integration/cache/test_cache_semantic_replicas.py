@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
+import numpy as np
 import pytest
 import redis.asyncio as aioredis
 
@@ -149,3 +150,17 @@ async def test_a_replica_that_missed_a_change_reloads_and_still_agrees(cluster, 
         response = await lookup(replica, PARAPHRASE)
         assert (response.decision.outcome, response.decision.entry_id) == (HIT, entry_id)
         assert (await lookup(replica, "Who is the author of Hamlet?")).decision.outcome == HIT
+
+
+async def test_a_semantic_miss_hands_back_its_embedding_of_the_question(cluster, embedder):
+    replica = await cluster.replica()
+    await replica.Store(cache_pb2.StoreRequest(key=key(STORED), answer=ANSWER))
+    question = "How do I bake sourdough bread?"
+
+    missed = await lookup(replica, question)
+    exact = await lookup(replica, STORED)
+
+    assert missed.decision.outcome == MISS
+    vector = np.frombuffer(missed.question_embedding, dtype="<f4")
+    assert vector.shape == (384,) and float(vector @ embedder.embed([question])[0]) > 0.999
+    assert exact.decision.outcome == decision_pb2.CACHE_OUTCOME_HIT_EXACT and not exact.question_embedding

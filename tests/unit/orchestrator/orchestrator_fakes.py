@@ -170,6 +170,8 @@ class FakeCache:
     lookups: list[tuple[str, bool]] = field(default_factory=list)
     guard: FakeGuard | None = None
     lookup_seconds: float = 0.0
+    # What a miss hands back as the question's embedding.
+    miss_embedding: bytes = b""
 
     @staticmethod
     def _key(key: cache_pb2.CacheKey) -> bytes:
@@ -183,7 +185,8 @@ class FakeCache:
         answer = self.entries.get(self._key(request.key))
         if answer is None:
             return cache_pb2.LookupResponse(
-                decision=decision_pb2.CacheDecision(outcome=decision_pb2.CACHE_OUTCOME_MISS)
+                decision=decision_pb2.CacheDecision(outcome=decision_pb2.CACHE_OUTCOME_MISS),
+                question_embedding=self.miss_embedding,
             )
         return cache_pb2.LookupResponse(
             decision=decision_pb2.CacheDecision(outcome=decision_pb2.CACHE_OUTCOME_HIT_EXACT, similarity=1.0),
@@ -208,6 +211,7 @@ class FakeRouter:
     chunk_delay_seconds: float = 0.0
     seen_messages: list[str] = field(default_factory=list)
     counted_prompt_tokens: int = 0
+    routed: list[router_pb2.ModelCall] = field(default_factory=list)
 
     def _answer(self, call: router_pb2.ModelCall) -> str:
         text = message_text(call.messages[-1])
@@ -215,6 +219,7 @@ class FakeRouter:
         return f"you said: {text}"
 
     async def Route(self, request, timeout=None):
+        self.routed.append(request.call)
         model = request.call.model if request.call.model not in ("", "auto") else "balanced"
         return router_pb2.RouteResponse(
             decision=decision_pb2.RouteDecision(

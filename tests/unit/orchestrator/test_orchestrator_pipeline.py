@@ -184,6 +184,24 @@ async def test_a_probe_still_in_flight_gets_a_grace_before_the_plan_starts_besid
     assert fakes.metering.released == (["r1"] if reserved else [])
 
 
+async def test_an_auto_routed_miss_hands_the_caches_embedding_to_the_routers_classifier(fakes: Fakes) -> None:
+    fakes.cache.miss_embedding = b"\x01" * 1536
+    fakes.cache.lookup_seconds = 0.02  # slower than the guard and the grace: a speculative plan would start first
+    pipeline = fakes.make_pipeline()
+    auto = gateway_pb2.ChatRequest(messages=[text_message(chat_pb2.ROLE_USER, "hello")], model="auto")
+    hinted = gateway_pb2.ChatRequest(
+        messages=[text_message(chat_pb2.ROLE_USER, "hello")],
+        model="auto",
+        complexity_hint=chat_pb2.TASK_COMPLEXITY_SIMPLE,
+        cache=chat_pb2.CacheControl(namespace="other"),
+    )
+    await pipeline.chat(auto, KEY)
+    await pipeline.chat(hinted, KEY)
+    await pipeline.chat(chat("hello", cache=chat_pb2.CacheControl(namespace="third")), KEY)
+    # Only the call the router must classify carries the embedding (it waited for the lookup to have it).
+    assert [call.question_embedding == b"\x01" * 1536 for call in fakes.router.routed] == [True, False, False]
+
+
 async def test_a_probe_of_text_the_guard_sanitised_is_dropped_and_the_sanitised_text_looked_up(
     fakes: Fakes,
 ) -> None:

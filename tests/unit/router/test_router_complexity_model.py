@@ -59,3 +59,27 @@ async def test_without_a_learned_model_the_rules_classify() -> None:
 
     assert await classifier.ready()
     assert await classifier.classify("Brainstorm names") == (chat_pb2.TASK_COMPLEXITY_CREATIVE, "rules")
+
+
+async def test_a_callers_embedding_is_classified_without_embedding_again_and_a_bad_one_is_ignored() -> None:
+    class CountingEmbedder(AxisEmbedder):
+        calls = 0
+
+        def embed(self, texts):
+            CountingEmbedder.calls += 1
+            return super().embed(texts)
+
+    classifier = ComplexityClassifier(
+        KeywordClassifier(), lambda: EmbeddingClassifier(CountingEmbedder(), model_preferring("creative", 10.0, 0.5))
+    )
+    while not await classifier.ready():
+        await asyncio.sleep(0.01)
+    along_first_axis = np.zeros(384, dtype="<f4")
+    along_first_axis[0] = 1.0
+
+    decided = await classifier.classify("Please debug this", along_first_axis.tobytes())
+    assert decided == (chat_pb2.TASK_COMPLEXITY_CREATIVE, "classifier") and CountingEmbedder.calls == 0
+    # Wrong size, or not a unit vector (another model's output): the text is embedded here instead.
+    for bad in (along_first_axis[:100].tobytes(), (along_first_axis * 3).tobytes(), b"junk"):
+        await classifier.classify("Please debug this", bad)
+    assert CountingEmbedder.calls == 3

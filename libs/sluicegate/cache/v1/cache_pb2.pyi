@@ -52,12 +52,14 @@ class LookupRequest(_message.Message):
     def __init__(self, key: _Optional[_Union[CacheKey, _Mapping]] = ..., control: _Optional[_Union[_chat_pb2.CacheControl, _Mapping]] = ...) -> None: ...
 
 class LookupResponse(_message.Message):
-    __slots__ = ("decision", "answer")
+    __slots__ = ("decision", "answer", "question_embedding")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     decision: _decision_pb2.CacheDecision
     answer: CachedAnswer
-    def __init__(self, decision: _Optional[_Union[_decision_pb2.CacheDecision, _Mapping]] = ..., answer: _Optional[_Union[CachedAnswer, _Mapping]] = ...) -> None: ...
+    question_embedding: bytes
+    def __init__(self, decision: _Optional[_Union[_decision_pb2.CacheDecision, _Mapping]] = ..., answer: _Optional[_Union[CachedAnswer, _Mapping]] = ..., question_embedding: _Optional[bytes] = ...) -> None: ...
 
 class StoreRequest(_message.Message):
     __slots__ = ("key", "control", "answer", "guard_flagged")

@@ -21,7 +21,7 @@ BREAKER_STATE_OPEN: BreakerState
 BREAKER_STATE_HALF_OPEN: BreakerState
 
 class ModelCall(_message.Message):
-    __slots__ = ("principal", "messages", "model", "params", "complexity_hint", "policy", "region", "request_id")
+    __slots__ = ("principal", "messages", "model", "params", "complexity_hint", "policy", "region", "request_id", "question_embedding")
     PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class ModelCall(_message.Message):
     POLICY_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     principal: _chat_pb2.Principal
     messages: _containers.RepeatedCompositeFieldContainer[_chat_pb2.Message]
     model: str
@@ -38,7 +39,8 @@ class ModelCall(_message.Message):
     policy: str
     region: str
     request_id: str
-    def __init__(self, principal: _Optional[_Union[_chat_pb2.Principal, _Mapping]] = ..., messages: _Optional[_Iterable[_Union[_chat_pb2.Message, _Mapping]]] = ..., model: _Optional[str] = ..., params: _Optional[_Union[_chat_pb2.GenerationParams, _Mapping]] = ..., complexity_hint: _Optional[_Union[_chat_pb2.TaskComplexity, str]] = ..., policy: _Optional[str] = ..., region: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    question_embedding: bytes
+    def __init__(self, principal: _Optional[_Union[_chat_pb2.Principal, _Mapping]] = ..., messages: _Optional[_Iterable[_Union[_chat_pb2.Message, _Mapping]]] = ..., model: _Optional[str] = ..., params: _Optional[_Union[_chat_pb2.GenerationParams, _Mapping]] = ..., complexity_hint: _Optional[_Union[_chat_pb2.TaskComplexity, str]] = ..., policy: _Optional[str] = ..., region: _Optional[str] = ..., request_id: _Optional[str] = ..., question_embedding: _Optional[bytes] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
     __slots__ = ("call",)
