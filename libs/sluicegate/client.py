@@ -54,13 +54,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--system", default=None)
     parser.add_argument("--max-tokens", type=int, default=0)
     parser.add_argument("--stream", action="store_true")
+    parser.add_argument(
+        "--continue-on-interruption",
+        action="store_true",
+        help="with --stream: a stream the provider cuts continues on the next deployment instead of failing",
+    )
     args = parser.parse_args(argv)
     client = GatewayClient(args.address, args.api_key)
     params = chat_pb2.GenerationParams(max_tokens=args.max_tokens)
     try:
         if args.stream:
             summary = None
-            for event in client.chat_stream(args.prompt, args.model, args.system, params=params):
+            events = client.chat_stream(
+                args.prompt,
+                args.model,
+                args.system,
+                params=params,
+                continue_on_interruption=args.continue_on_interruption,
+            )
+            for event in events:
                 if event.HasField("delta"):
                     sys.stdout.write(event.delta.text)
                     sys.stdout.flush()
