@@ -167,11 +167,11 @@ async def test_a_hit_the_probe_found_before_the_guard_finished_reserves_nothing(
     assert [stage.stage for stage in second.decision.stages if stage.stage in ("route", "authorize")] == []
 
 
-@pytest.mark.parametrize(("lookup_seconds", "reserved"), [(0.001, False), (0.05, True)])
+@pytest.mark.parametrize(("lookup_seconds", "grace_ms", "reserved"), [(0.001, 200, False), (0.1, 10, True)])
 async def test_a_probe_still_in_flight_gets_a_grace_before_the_plan_starts_beside_it(
-    fakes: Fakes, lookup_seconds: float, reserved: bool
+    fakes: Fakes, lookup_seconds: float, grace_ms: float, reserved: bool
 ) -> None:
-    pipeline = fakes.make_pipeline(plan_grace_ms=20)
+    pipeline = fakes.make_pipeline(plan_grace_ms=grace_ms)
     await pipeline.chat(chat("hello"), KEY)
     await settle_background(pipeline)
     fakes.metering.calls.clear()
