@@ -328,13 +328,13 @@ class ChatPipeline:
         """Consults the cache and, for a miss, routes and reserves budget.
 
         With `speculative_authorize` the two run side by side: a miss then pays for the slower of the two,
-        not their sum, and a hit hands the reservation back off the client's path. A probe that already
-        answered needs no guessing: a hit then costs no route, reservation or release at all. An auto-routed
-        request without a hint plans after the lookup, whose embedding of the question the router's classifier
-        then reuses (one embedding a request instead of two). One still in
-        flight gets `plan_grace_ms` to answer first (an exact hit takes about a millisecond, while a miss that
-        embeds takes several, so the plan started after the grace still finishes before the lookup). The
-        provider is still never called before metering has said yes.
+        not their sum, and a hit hands the reservation back off the client's path. Two cases need no guessing:
+        - a probe (see `_guard_and_consult`) that has answered, or answers within `plan_grace_ms` (an exact hit
+          takes about a millisecond, a miss that embeds several, so a plan started after the grace still ends
+          before the lookup): a hit then costs no route, reservation or release at all;
+        - an auto-routed request without a hint: it plans after the lookup, whose embedding of the question the
+          router's classifier reuses (one embedding a request instead of two).
+        The provider is never called before metering has said yes.
         """
         if probe is not None and not probe.done() and self._settings.plan_grace_ms:
             await asyncio.wait({probe}, timeout=self._settings.plan_grace_ms / 1000)
