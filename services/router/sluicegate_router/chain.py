@@ -482,25 +482,21 @@ class ChainCaller:
     ) -> tuple[Candidate, int, float, _OpenedStream]:
         """Opens the continuation of a cut stream on the deployments of the chain not called yet (the plan's
         hard filters, region pinning included, made the chain); when none answers, the stream is interrupted."""
-        called = {attempt.deployment for attempt in walk.attempts}
-        rest = tuple(candidate for candidate in walk.plan.chain if candidate.deployment.name not in called)
-        if not rest:
+        if all(candidate.deployment.name in walk.called for candidate in walk.plan.chain):
             raise walk.interrupted(cut_deployment, "no other deployment of the chain is left to continue it")
         walk.continuing = True
         log.info("continuing a cut stream", deployment=cut_deployment)
         try:
-            return await self._first_success(walk, deadline, opens, rest)
+            # The walk skips every deployment this request has called already.
+            return await self._first_success(walk, deadline, opens)
         except ServiceError as error:
             raise walk.interrupted(cut_deployment, f"no deployment could continue it: {error.message}") from None
 
-    async def _first_success(
-        self, walk: _Walk, deadline: float, calls: _Calls[T], chain: tuple[Candidate, ...] | None = None
-    ) -> tuple[Candidate, int, float, T]:
-        """Walks the chain (the plan's, unless given) until a call succeeds: returns who answered, its retry
-        number, when its call started and the result. Records every failed attempt; raises when the chain is
-        spent."""
+    async def _first_success(self, walk: _Walk, deadline: float, calls: _Calls[T]) -> tuple[Candidate, int, float, T]:
+        """Walks the plan's chain until a call succeeds: returns who answered, its retry number, when its call
+        started and the result. Records every failed attempt; raises when the chain is spent."""
         policy = self._policy
-        for candidate in walk.plan.chain if chain is None else chain:
+        for candidate in walk.plan.chain:
             name = candidate.deployment.name
             if name in walk.called:
                 # Called already in this request (as a hedge): its one call was its turn.
