@@ -1,7 +1,7 @@
 """What the semantic layer compares: the last user turn's text, inside a partition that fixes everything else.
 
 Two requests may share an answer only when they sit in the same partition: same tenant, logical model,
-namespace, policy version, identical earlier context (system prompt and every earlier turn, canonicalised as for
+namespace, policy version, embedding model (vectors of two models are never compared), identical earlier context (system prompt and every earlier turn, canonicalised as for
 the exact key), and the same parameter class. The parameter class keeps what changes an answer's kind and drops
 what only nudges it: temperature and max_tokens fall into buckets, top_p is rounded, a seed counts as "set";
 stop sequences, response format, JSON schema, tools and tool choice count in full.
@@ -17,6 +17,7 @@ from typing import Any
 
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.common.v1 import chat_pb2
+from sluicegate.embedding.model import MODEL_ID
 from sluicegate_cache.canonical import FORMAT_VERSION, canonical_message, canonical_params, normalise_text
 
 PARTITION_BYTES = 16
@@ -47,6 +48,7 @@ def subject_of(key: cache_pb2.CacheKey, namespace: str) -> Subject | None:
         "model": key.model,
         "namespace": namespace,
         "policy_version": key.policy_version,
+        "embedding_model": MODEL_ID,
         "params": parameter_class(key.params),
         "context": [canonical_message(message) for message in key.messages[:-1]],
         "speaker": last.name,
