@@ -261,6 +261,7 @@ class ChatPipeline:
         ):
             key = self._cache_key(state, list(state.request.messages))
             probe = asyncio.ensure_future(self._probe_cache(key, control))
+            grace_ends = time.perf_counter() + self._settings.plan_grace_ms / 1000
         try:
             await self._guard_input(state)
         except BaseException:
@@ -270,7 +271,9 @@ class ChatPipeline:
         if probe is not None and state.messages != list(state.request.messages):
             probe.cancel()
             probe = None
-        return await self._lookup_and_plan(state, probe)
+        if probe is None:
+            return await self._lookup_and_plan(state)
+        return await self._lookup_and_plan(state, probe, grace_ends)
 
     def _cache_key(self, state: RequestState, messages: list[chat_pb2.Message]) -> cache_pb2.CacheKey:
         request = state.request
@@ -323,21 +326,24 @@ class ChatPipeline:
         return None
 
     async def _lookup_and_plan(
-        self, state: RequestState, probe: asyncio.Future[CacheProbe] | None = None
+        self, state: RequestState, probe: asyncio.Future[CacheProbe] | None = None, grace_ends: float = 0.0
     ) -> cache_pb2.CachedAnswer | None:
         """Consults the cache and, for a miss, routes and reserves budget.
 
         With `speculative_authorize` the two run side by side: a miss then pays for the slower of the two,
         not their sum, and a hit hands the reservation back off the client's path. Two cases need no guessing:
-        - a probe (see `_guard_and_consult`) that has answered, or answers within `plan_grace_ms` (an exact hit
-          takes about a millisecond, a miss that embeds several, so a plan started after the grace still ends
-          before the lookup): a hit then costs no route, reservation or release at all;
+        - a probe (see `_guard_and_consult`) that has answered, or answers by `grace_ends` (`plan_grace_ms` after
+          it started: an exact hit takes about a millisecond, a miss that embeds several, so a plan started after
+          the grace still ends before the lookup): a hit then costs no route, reservation or release at all. The
+          grace runs from the probe's start, beside the guard's scan: a miss whose guard took longer waits for
+          nothing;
         - an auto-routed request without a hint: it plans after the lookup, whose embedding of the question the
           router's classifier reuses (one embedding a request instead of two).
         The provider is never called before metering has said yes.
         """
-        if probe is not None and not probe.done() and self._settings.plan_grace_ms:
-            await asyncio.wait({probe}, timeout=self._settings.plan_grace_ms / 1000)
+        grace_seconds = grace_ends - time.perf_counter()
+        if probe is not None and not probe.done() and grace_seconds > 0:
+            await asyncio.wait({probe}, timeout=grace_seconds)
         answered = probe is not None and probe.done()
         if not self._settings.speculative_authorize or answered or self._classifies(state):
             hit = await self._lookup_cache(state, probe)

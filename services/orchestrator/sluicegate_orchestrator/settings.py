@@ -39,7 +39,7 @@ class OrchestratorSettings(ServiceSettings):
     plan_grace_ms: float = Field(
         default=3.0,
         ge=0,
-        description="how long a miss's route and reservation wait for a cache probe still in flight before starting",
+        description="how long after a cache probe started a miss's route and reservation wait for it to answer",
     )
     speculative_cache_lookup: bool = Field(
         default=True,
