@@ -41,6 +41,9 @@ pip_log=.run/setup-pip.log
   -e services/metering \
   -e services/observer \
   >>"$pip_log" 2>&1 || { cat "$pip_log"; exit 1; }
+# The embedding model the services run is derived from the installed one once per machine (about 3 s).
+.venv/bin/python -c "from sluicegate.embedding.model import quantized_model_path; quantized_model_path()" \
+  >>"$pip_log" 2>&1 || { cat "$pip_log"; exit 1; }
 
 if [ ! -d node_modules/@bufbuild/buf ] || [ ! -d node_modules/@grpc/grpc-js ]; then
   npm ci --no-audit --no-fund --silent
