@@ -127,3 +127,13 @@ async def test_expired_and_invalidated_entries_are_no_longer_near_hits(semantic)
     assert await semantic.service.invalidate("acme", "", "") == 1
     assert (await semantic.service.lookup(conversation(PARAPHRASE), NO_CONTROL)).outcome is Outcome.MISS
     assert await semantic.redis.hlen("sg:cache:{acme}:vec") == 0
+
+
+def test_the_embedding_model_is_part_of_the_partition(monkeypatch) -> None:
+    from sluicegate_cache import subject
+
+    before = subject.subject_of(conversation(STORED), "")
+    monkeypatch.setattr(subject, "MODEL_ID", "another-model/1")
+    after = subject.subject_of(conversation(STORED), "")
+    # Vectors of two models are never compared: the same question lands in another partition.
+    assert before.question == after.question and before.partition != after.partition

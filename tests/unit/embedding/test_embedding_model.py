@@ -1,0 +1,49 @@
+"""The derived embedding model: built once per directory, the same bytes every time, close to the published one."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sluicegate.embedding import SentenceEmbedder
+from sluicegate.embedding.model import published_model_path, quantized_model_path
+
+SENTENCES = [
+    "How do I reset my password?",
+    "Is aspirin safe for children?",
+    "Summarize the quarterly report in three bullet points",
+    "Write a poem about the sea",
+]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_model_is_built_once_per_directory_and_the_build_is_deterministic(tmp_path: Path) -> None:
+    first = quantized_model_path(tmp_path / "a")
+    built = first.stat().st_mtime_ns
+    assert quantized_model_path(tmp_path / "a") == first and first.stat().st_mtime_ns == built  # reused, not rebuilt
+    assert _digest(quantized_model_path(tmp_path / "b")) == _digest(first)  # a replica built apart holds the same bytes
+    assert [path.name for path in (tmp_path / "a").iterdir() if path.suffix == ".onnx"] == [first.name]
+
+
+@pytest.fixture(scope="module")
+def embedders() -> tuple[SentenceEmbedder, SentenceEmbedder]:
+    return SentenceEmbedder(), SentenceEmbedder(model_path=published_model_path())
+
+
+def test_derived_vectors_stay_close_to_the_published_models(embedders) -> None:
+    derived, published = embedders
+    cosines = (derived.embed(SENTENCES) * published.embed(SENTENCES)).sum(axis=1)
+    assert cosines.min() > 0.995
+
+
+def test_a_vector_depends_on_its_text_only(embedders) -> None:
+    derived, _ = embedders
+    alone = derived.embed_one(SENTENCES[1])
+    assert np.array_equal(derived.embed(SENTENCES)[1], alone)
+    assert np.array_equal(derived.embed([SENTENCES[1], "x " * 200])[0], alone)
