@@ -89,7 +89,7 @@ class Stack:
         metrics_port = free_port()
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         service_env = {
-            "router": {"ROUTER_CATALOG_PATH": str(self._catalog_path(use_mock))},
+            "router": {"ROUTER_CATALOG_PATH": str(self._catalog_path(use_mock)), "ROUTER_REDIS_URL": self.redis.url},
             "guard": {"GUARD_REDIS_URL": self.redis.url, "GUARD_VAULT_KEY": self._vault_key()},
             "cache": {"CACHE_REDIS_URL": self.redis.url},
             "metering": {

@@ -19,12 +19,14 @@ from sluicegate.catalog import Catalog, CatalogError, Deployment, load_catalog
 from sluicegate.router.v1 import router_pb2, router_pb2_grpc
 from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.metrics import serve_metrics
+from sluicegate.runtime.redis import create_redis
 from sluicegate.runtime.server import Build, ServiceApp
 from sluicegate_router.breaker import CircuitBreakers
 from sluicegate_router.chain import ChainCaller, RetryPolicy
 from sluicegate_router.classifier import KeywordClassifier
 from sluicegate_router.complexity_model import DEFAULT_MODEL_PATH, ComplexityClassifier, load_embedding_classifier
 from sluicegate_router.health import DeploymentHealth
+from sluicegate_router.limits import DeploymentLimits, Limits, SharedDeploymentLimits
 from sluicegate_router.metrics import DeploymentCollector
 from sluicegate_router.openai_http import HTTPPoolLimits, OpenAICompatibleProvider, is_openai_compatible
 from sluicegate_router.planner import RoutePlanner
@@ -119,6 +121,7 @@ def make_build(
                 RetryPolicy.from_settings(settings),
                 shared_rng,
                 retry_budget=RetryBudget(settings.retry_budget_ratio, settings.retry_budget_floor_per_second),
+                limits=_deployment_limits(app, settings),
             ),
             health,
             breakers,
@@ -137,6 +140,16 @@ def make_build(
             app.add_validator(request_type, validate_call_request)
 
     return build
+
+
+def _deployment_limits(app: ServiceApp, settings: RouterSettings) -> Limits:
+    """Shared by every replica through Redis when `ROUTER_REDIS_URL` is set, else counted by this one. No readiness
+    check: the router serves without Redis, counting per replica while it is unreachable."""
+    if not settings.redis_url:
+        return DeploymentLimits()
+    client = create_redis(settings.redis_url, settings.redis_max_connections, settings.redis_timeout_seconds)
+    app.on_shutdown(client.aclose)
+    return SharedDeploymentLimits(client, settings.redis_timeout_seconds)
 
 
 def _deployments(catalog: Catalog) -> list[Deployment]:

@@ -24,7 +24,7 @@ from sluicegate_router.breaker import BreakerState, CircuitBreakers
 from sluicegate_router.continuation import CONTINUE_INSTRUCTION, RepeatFilter, continuation_request
 from sluicegate_router.failures import REFUSED, Failure
 from sluicegate_router.health import DeploymentHealth
-from sluicegate_router.limits import DeploymentLimits
+from sluicegate_router.limits import DeploymentLimits, Limits
 from sluicegate_router.openai_format import assistant_message, finish_reason
 from sluicegate_router.planner import Candidate, RoutePlan
 from sluicegate_router.provider import Provider, ProviderAnswer, ProviderChunk, ProviderRequest
@@ -371,11 +371,11 @@ class ChainCaller:
         rng: random.Random,
         tracer: Tracer | None = None,
         retry_budget: RetryBudget | None = None,
-        limits: DeploymentLimits | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._tracer = tracer or get_tracer("sluicegate.router")
         self._retry_budget = retry_budget or RetryBudget()
-        self._limits = limits or DeploymentLimits()
+        self._limits: Limits = limits or DeploymentLimits()
         self._provider = provider
         self._health = health
         self._breakers = breakers
@@ -504,7 +504,7 @@ class ChainCaller:
             if not self._breakers.allow(name):
                 walk.record(candidate, 0, time.monotonic(), decision_pb2.ATTEMPT_OUTCOME_CIRCUIT_OPEN, self._open(name))
                 continue
-            wait = self._limits.admit(candidate.deployment, walk.tokens)
+            wait = await self._limits.admit(candidate.deployment, walk.tokens)
             if wait is not None:
                 at_limit = Failure(
                     decision_pb2.ATTEMPT_OUTCOME_RATE_LIMITED,

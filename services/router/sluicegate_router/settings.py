@@ -127,6 +127,17 @@ class RouterSettings(ServiceSettings):
         description="logical models (comma-separated; *: all, empty: none) whose deployments' content-policy "
         "refusals fall back to the next deployment; a refusal of any other ends the call",
     )
+    redis_url: str = Field(
+        default="",
+        description="Redis that keeps the deployments' rpm / tpm counts shared by every replica; empty: each "
+        "replica counts its own calls",
+    )
+    redis_timeout_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        description="an admit that waits longer on Redis is counted by this replica alone (the call goes on)",
+    )
+    redis_max_connections: int = Field(default=32, gt=0, description="connections to that Redis at most")
     ewma_alpha: float = Field(default=0.2, gt=0, le=1, description="weight of the newest call in the health averages")
 
     @property

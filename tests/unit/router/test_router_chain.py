@@ -334,16 +334,16 @@ async def test_a_deployment_called_as_a_hedge_is_not_called_again_later_in_the_r
     assert [name for name, _ in provider.calls] == ["a", "b", "a", "c"]
 
 
-def test_a_deployment_at_its_tokens_per_minute_limit_admits_no_call_that_would_pass_it() -> None:
+async def test_a_deployment_at_its_tokens_per_minute_limit_admits_no_call_that_would_pass_it() -> None:
     from sluicegate_router.limits import DeploymentLimits
 
     deployment = plan_for("a").chain[0].deployment.model_copy(update={"tpm": 100})
     now = [0.0]
     limits = DeploymentLimits(clock=lambda: now[0])
 
-    assert limits.admit(deployment, 60) is None
+    assert await limits.admit(deployment, 60) is None
     now[0] = 10.0
-    assert limits.admit(deployment, 60) == 50.0, "the first call's tokens leave the window at 60 s"
-    assert limits.admit(deployment, 40) is None, "a call that still fits goes through"
+    assert await limits.admit(deployment, 60) == 50.0, "the first call's tokens leave the window at 60 s"
+    assert await limits.admit(deployment, 40) is None, "a call that still fits goes through"
     now[0] = 60.0
-    assert limits.admit(deployment, 60) is None
+    assert await limits.admit(deployment, 60) is None
