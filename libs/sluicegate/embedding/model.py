@@ -58,10 +58,16 @@ def quantized_model_path(directory: Path | None = None) -> Path:
     target = directory / f"minilm-l6-v2-{hashlib.sha256(MODEL_ID.encode()).hexdigest()[:12]}.onnx"
     if target.exists():
         return target
-    directory.mkdir(parents=True, exist_ok=True)
-    with _exclusive(directory / ".build.lock"):
-        if not target.exists():
-            _quantize(published_model_path(), target)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with _exclusive(directory / ".build.lock"):
+            if not target.exists():
+                _quantize(published_model_path(), target)
+    except OSError as exc:
+        raise RuntimeError(
+            f"cannot build the embedding model in {directory} ({exc.strerror}): point ${MODEL_DIR_VARIABLE} at a "
+            "writable directory, or build it there ahead of time (the images do)"
+        ) from exc
     return target
 
 

@@ -47,3 +47,10 @@ def test_a_vector_depends_on_its_text_only(embedders) -> None:
     alone = derived.embed_one(SENTENCES[1])
     assert np.array_equal(derived.embed(SENTENCES)[1], alone)
     assert np.array_equal(derived.embed([SENTENCES[1], "x " * 200])[0], alone)
+
+
+def test_an_unwritable_model_directory_fails_with_a_message_naming_the_setting(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(RuntimeError, match="SLUICEGATE_MODEL_DIR"):
+        quantized_model_path(blocker / "models")
