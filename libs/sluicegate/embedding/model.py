@@ -53,7 +53,7 @@ def model_dir() -> Path:
 
 
 def quantized_model_path(directory: Path | None = None) -> Path:
-    """The dynamically quantized model, built on first use; concurrent first uses build it once."""
+    """The derived model's file, built on first use; concurrent first uses (processes included) build it once."""
     directory = directory or model_dir()
     target = directory / f"minilm-l6-v2-{hashlib.sha256(MODEL_ID.encode()).hexdigest()[:12]}.onnx"
     if target.exists():
