@@ -101,7 +101,8 @@ class Deployment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
+    # No braces or spaces: the name is a Redis Cluster hash tag in the router's shared rpm/tpm keys.
+    name: str = Field(pattern=r"^[^{}\s]+$")
     litellm_model: str = Field(min_length=1, description="provider/model as litellm names it, e.g. openai/gpt-4o")
     api_base: str | None = None
     api_key_env: str | None = Field(default=None, description="name of the environment variable holding the key")

@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,8 @@ MODEL_ID = "all-minilm-l6-v2/matmul-8bit-block128-int8-compute/1"
 MODEL_DIR_VARIABLE = "SLUICEGATE_MODEL_DIR"
 # MatMulNBits' accuracy level 4: activations quantized to int8 per block, products in int8.
 INT8_COMPUTE = 4
+# A build's scratch directory (tens of MB) in the model directory; a builder killed mid-build leaves it behind.
+SCRATCH_PREFIX = ".build-"
 
 
 def published_model_path() -> Path:
@@ -62,6 +65,7 @@ def quantized_model_path(directory: Path | None = None) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         with _exclusive(directory / ".build.lock"):
             if not target.exists():
+                _remove_scratch(directory)
                 _quantize(published_model_path(), target)
     except OSError as exc:
         raise RuntimeError(
@@ -69,6 +73,12 @@ def quantized_model_path(directory: Path | None = None) -> Path:
             "writable directory, or build it there ahead of time (the images do)"
         ) from exc
     return target
+
+
+def _remove_scratch(directory: Path) -> None:
+    """Deletes what builders killed mid-build left (only a builder holding the lock makes scratch directories)."""
+    for leftover in directory.glob(f"{SCRATCH_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -89,7 +99,7 @@ def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)  # a line a node
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=target.parent) as scratch:
         folded = Path(scratch) / "folded.onnx"
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
@@ -101,4 +111,6 @@ def _quantize(source: Path, target: Path) -> None:
         quantizer.process()
         quantized = Path(scratch) / "quantized.onnx"
         quantizer.model.save_model_to_file(str(quantized), use_external_data_format=False)
+        with open(quantized, "rb") as written:
+            os.fsync(written.fileno())  # on disk before it has the name that says "built"
         os.replace(quantized, target)

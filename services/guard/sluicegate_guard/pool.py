@@ -15,6 +15,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Protocol
@@ -83,9 +84,10 @@ class _Worker:
         loop = asyncio.get_running_loop()
         self._attach(loop)
         call_id = next(self._call_ids)
+        frame = encode(call_id, OK, (texts, options))  # before the call is registered: a pickling error leaves none
         future = loop.create_future()
         self._calls[call_id] = future
-        self._send(encode(call_id, OK, (texts, options)))
+        self._send(frame)
         # A cancelled caller leaves its call id in flight: the worker is still busy with it, and its reply is dropped.
         return await future
 
@@ -167,6 +169,8 @@ class _Worker:
             return
         if status == OK:
             future.set_result(value)
+        elif isinstance(value, StopIteration):  # a future refuses it (TypeError), which would leave the call hanging
+            future.set_exception(RuntimeError(f"the scan failed with {value!r}"))
         else:
             future.set_exception(value)
 
@@ -181,6 +185,8 @@ class _Worker:
                 pipe.close()  # type: ignore[union-attr]
         if self.process.poll() is None:
             self.process.kill()
+        # Reaped off the event loop, so a killed worker does not linger as a zombie until the next spawn.
+        threading.Thread(target=self.process.wait, name="reap-scan-worker", daemon=True).start()
         calls, self._calls = self._calls, {}
         for future in calls.values():
             if not future.done():

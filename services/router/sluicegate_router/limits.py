@@ -107,12 +107,18 @@ local calls, held = KEYS[1], KEYS[2]
 local rpm, tpm, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local window = tonumber(ARGV[6])
 local now = tonumber(ARGV[5])
+local member = ARGV[4] .. ':' .. ARGV[3]
+if redis.call('ZSCORE', calls, member) then
+  -- The same call again (the client retried the command after losing its reply): it is counted already.
+  return -1
+end
 if not now then
   local clock = redis.call('TIME')
   now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
 end
 
-local used = tonumber(redis.call('GET', held) or '0')
+local total = redis.call('GET', held)
+local used = tonumber(total or '0')
 local left = redis.call('ZRANGEBYSCORE', calls, '-inf', now - window)
 if #left > 0 then
   for _, call in ipairs(left) do
@@ -124,6 +130,12 @@ local count = redis.call('ZCARD', calls)
 if count == 0 then
   -- An empty window holds no tokens, whatever a lost or stale total says.
   used = 0
+elseif not total then
+  -- A total lost (evicted: both keys carry a TTL) beside calls still in the window is summed again from them.
+  used = 0
+  for _, call in ipairs(redis.call('ZRANGE', calls, 0, -1)) do
+    used = used + tonumber(string.match(call, ':(%d+)$'))
+  end
 end
 
 local refused, wait = false, 0
@@ -159,7 +171,7 @@ if refused then
   end
   return math.min(math.max(math.ceil(wait), 1), window)
 end
-redis.call('ZADD', calls, now, ARGV[4] .. ':' .. ARGV[3])
+redis.call('ZADD', calls, now, member)
 redis.call('SET', held, used + tokens, 'PX', ARGV[7])
 redis.call('PEXPIRE', calls, ARGV[7])
 return -1

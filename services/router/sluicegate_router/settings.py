@@ -133,7 +133,7 @@ class RouterSettings(ServiceSettings):
         "replica counts its own calls",
     )
     redis_timeout_seconds: float = Field(
-        default=0.1,
+        default=0.25,
         gt=0,
         description="an admit that waits longer on Redis is counted by this replica alone (the call goes on)",
     )

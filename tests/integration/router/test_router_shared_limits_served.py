@@ -19,8 +19,9 @@ async def test_two_routers_on_one_redis_admit_a_deployments_rpm_once_between_the
             "backup": {"deployments": [mock_upstream.deployment("d-spare", "mock-fast-spare")]},
         }
     )
-    first = await start_router(shared_catalog, redis_url=redis_url)
-    second = await start_router(shared_catalog, redis_url=redis_url)
+    # A generous Redis timeout: on a crowded test machine a slow answer would send a router to its local count.
+    first = await start_router(shared_catalog, redis_url=redis_url, redis_timeout_seconds=5)
+    second = await start_router(shared_catalog, redis_url=redis_url, redis_timeout_seconds=5)
 
     answered = await first.complete("primary")
     skipped = await second.complete("primary")
@@ -32,7 +33,9 @@ async def test_two_routers_on_one_redis_admit_a_deployments_rpm_once_between_the
     ]
     assert (await mock_upstream.stats("mock-fast"))["received"] == 1
 
-    alone = await start_router(catalog({"primary": {"deployments": [limited]}}), redis_url=redis_url)
+    alone = await start_router(
+        catalog({"primary": {"deployments": [limited]}}), redis_url=redis_url, redis_timeout_seconds=5
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await alone.complete("primary")
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
