@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 
+from sluicegate_guard import pool as pool_module
 from sluicegate_guard.engine import ScanOptions
 from sluicegate_guard.pool import PoolScanner, ScanWorkerLost
 
@@ -106,6 +107,39 @@ async def test_an_engine_factory_that_raises_fails_calls_promptly(make_pool) -> 
     with pytest.raises(ScanWorkerLost):
         await asyncio.wait_for(pool.scan(["hello"]), 10)
     assert not await pool.ready()
+
+
+async def test_workers_failing_at_start_up_are_restarted_after_a_growing_pause(make_pool, monkeypatch) -> None:
+    started: list[int] = []
+    spawn = pool_module._Worker.__init__
+
+    def counting_spawn(worker, *args, **kwargs) -> None:
+        spawn(worker, *args, **kwargs)
+        started.append(worker.process.pid)
+
+    monkeypatch.setattr(pool_module._Worker, "__init__", counting_spawn)
+    pool = make_pool(factory=failing_factory)
+    for _ in range(2):  # the first failure restarts at once, the second opens a pause
+        with pytest.raises(ScanWorkerLost):
+            await asyncio.wait_for(pool.scan(["hello"]), 10)
+    for _ in range(5):  # during the pause: refused at once, no process started
+        with pytest.raises(ScanWorkerLost, match="failed at start-up 2 times in a row"):
+            await asyncio.wait_for(pool.scan(["hello"]), 1)
+        assert not await pool.ready()
+    assert len(started) == 2
+    await asyncio.sleep(pool_module.RESTART_BACKOFF_SECONDS + 0.1)
+    with pytest.raises(ScanWorkerLost):
+        await asyncio.wait_for(pool.scan(["hello"]), 10)
+    assert len(started) == 3  # started again once the pause was over
+
+
+async def test_a_worker_that_served_and_then_died_is_replaced_at_once(make_pool) -> None:
+    pool = make_pool()
+    for _ in range(3):
+        first = await asyncio.wait_for(pool.scan(["hello"]), 10)
+        os.kill(first[0][0], signal.SIGKILL)
+        await asyncio.sleep(0.2)
+    assert (await asyncio.wait_for(pool.scan(["again"]), 10))[0][1] == "again"
 
 
 def test_a_pool_shared_across_event_loops_serves_each_after_the_last_left_a_call_behind() -> None:
