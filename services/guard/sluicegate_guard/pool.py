@@ -23,7 +23,7 @@ from typing import Protocol
 
 from sluicegate.runtime.logs import get_logger
 from sluicegate_guard.engine import EngineConfig, ScanEngine, ScanOptions, TextScan, build_engine
-from sluicegate_guard.worker import HEADER, OK, encode
+from sluicegate_guard.worker import HEADER, OK, START_UP_CALL_ID, encode
 
 log = get_logger(__name__)
 
@@ -81,6 +81,8 @@ class _Worker:
         self.warm = False
         # Whether it ever answered: a worker that dies before its first reply failed at start-up.
         self.replied = False
+        # Why it could not build its engine, when it said so before exiting.
+        self.start_up_error = ""
 
     @property
     def in_flight(self) -> int:
@@ -167,6 +169,9 @@ class _Worker:
             self._settle(call_id, status, payload)
 
     def _settle(self, call_id: int, status: int, payload: bytearray) -> None:
+        if call_id == START_UP_CALL_ID:
+            self._note_start_up_failure(payload)
+            return
         self.replied = True
         future = self._calls.pop(call_id, None)
         if future is None or future.done():
@@ -182,6 +187,13 @@ class _Worker:
             future.set_exception(RuntimeError(f"the scan failed with {value!r}"))
         else:
             future.set_exception(value)
+
+    def _note_start_up_failure(self, payload: bytearray) -> None:
+        try:
+            self.start_up_error = repr(pickle.loads(payload))
+        except Exception as exc:  # noqa: BLE001 - the reason itself could not be decoded
+            self.start_up_error = f"an undecodable error ({type(exc).__name__})"
+        log.error("scan worker could not build its engine", pid=self.process.pid, error=self.start_up_error)
 
     def _lose(self) -> None:
         """Stops serving the pipes, makes sure the process is gone and fails every call in flight."""
@@ -199,8 +211,13 @@ class _Worker:
         calls, self._calls = self._calls, {}
         for future in calls.values():
             if not future.done():
-                future.set_exception(ScanWorkerLost(f"scan worker {self.process.pid} ended with the call in flight"))
+                future.set_exception(ScanWorkerLost(self._ended()))
         self._on_lost(self)
+
+    def _ended(self) -> str:
+        if self.start_up_error:
+            return f"scan worker {self.process.pid} could not build its engine: {self.start_up_error}"
+        return f"scan worker {self.process.pid} ended with the call in flight"
 
     async def stop(self, grace_seconds: float) -> None:
         """Closes stdin so the worker ends after its current call; kills it after `grace_seconds`."""
@@ -236,6 +253,7 @@ class PoolScanner:
         self._closed = False
         self._start_up_failures = 0
         self._restart_at = 0.0
+        self._start_up_error = ""
 
     @classmethod
     def from_config(cls, config: EngineConfig, workers: int = 1) -> PoolScanner:
@@ -253,7 +271,8 @@ class PoolScanner:
         live = [worker for worker in self._slots if worker is not None and worker.alive]
         if not live:
             raise ScanWorkerLost(
-                f"scan workers failed at start-up {self._start_up_failures} times in a row; the next starts in "
+                f"scan workers failed at start-up {self._start_up_failures} times in a row "
+                f"({self._start_up_error or 'no reason given'}); the next starts in "
                 f"{self._restart_at - time.monotonic():.1f} s"
             )
         return live
@@ -265,6 +284,7 @@ class PoolScanner:
             self._start_up_failures = 0
         else:
             self._start_up_failures += 1
+            self._start_up_error = worker.start_up_error
             if self._start_up_failures > 1:
                 pause = RESTART_BACKOFF_SECONDS * 2 ** (self._start_up_failures - 2)
                 self._restart_at = time.monotonic() + min(pause, RESTART_BACKOFF_CAP_SECONDS)

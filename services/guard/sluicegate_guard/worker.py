@@ -19,6 +19,8 @@ from typing import BinaryIO
 HEADER = struct.Struct("!IQB")
 OK = 0
 FAILED = 1
+# The call id of the first frame (the engine factory); a worker that cannot build its engine answers it with why.
+START_UP_CALL_ID = 0
 
 
 def encode(call_id: int, status: int, payload: object) -> bytes:
@@ -51,7 +53,12 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     sys_path, factory = pickle.loads(first[1])
     # As multiprocessing's spawn does: the factory may live in a module only the parent's path reaches.
     sys.path[:] = sys_path
-    engine = pickle.loads(factory)()
+    try:
+        engine = pickle.loads(factory)()
+    except Exception as exc:  # noqa: BLE001 - the server learns why before the pipe closes
+        replies.write(_failure(START_UP_CALL_ID, exc))
+        replies.flush()
+        return
     while (frame := _read_frame(requests)) is not None:
         call_id, payload = frame
         try:

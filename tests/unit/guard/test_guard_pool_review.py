@@ -104,7 +104,8 @@ async def test_a_worker_killed_with_a_write_pending_fails_both_calls_and_is_repl
 
 async def test_an_engine_factory_that_raises_fails_calls_promptly(make_pool) -> None:
     pool = make_pool(factory=failing_factory)
-    with pytest.raises(ScanWorkerLost):
+    # The worker says why before it exits: the caller (and the guard's log) get the reason, not just "it died".
+    with pytest.raises(ScanWorkerLost, match="could not build its engine: RuntimeError.'the engine cannot be built'"):
         await asyncio.wait_for(pool.scan(["hello"]), 10)
     assert not await pool.ready()
 
@@ -123,7 +124,7 @@ async def test_workers_failing_at_start_up_are_restarted_after_a_growing_pause(m
         with pytest.raises(ScanWorkerLost):
             await asyncio.wait_for(pool.scan(["hello"]), 10)
     for _ in range(5):  # during the pause: refused at once, no process started
-        with pytest.raises(ScanWorkerLost, match="failed at start-up 2 times in a row"):
+        with pytest.raises(ScanWorkerLost, match="failed at start-up 2 times in a row .RuntimeError"):
             await asyncio.wait_for(pool.scan(["hello"]), 1)
         assert not await pool.ready()
     assert len(started) == 2
