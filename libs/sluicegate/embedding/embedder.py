@@ -36,10 +36,10 @@ class SentenceEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """A (len(texts), 384) float32 array of unit vectors; an empty input gives an empty array.
 
-        Each text runs alone: the quantized products scale their activations over the whole input, so a text
-        batched with others would come out slightly different from the same text alone, and a vector must
-        depend on its text only (replicas and the stored entries compare them). Short texts lose little: a
-        batch pays for its padding.
+        Each text runs alone, at its own length, so a vector depends on its text only, whatever it was embedded
+        beside (replicas and stored entries compare vectors; with quantized activations a batch can change them:
+        the dynamically quantized model measured first gave a batched text a slightly different vector), and no
+        text pays for another's padding.
         """
         if not texts:
             return np.zeros((0, EMBEDDING_DIMENSIONS), dtype=np.float32)
