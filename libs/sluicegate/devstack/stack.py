@@ -87,9 +87,19 @@ class Stack:
             )
             common["MOCK_UPSTREAM_URL"] = "http://" + self.mock.start()
         metrics_port = free_port()
+        # Ports are chosen before anything starts, so services can be told where their peers will listen.
+        ports = {
+            name: [free_port() for _ in range(max(1, self.config.replicas.get(name, 1)))]
+            for name in (*BACKEND_SERVICES, "orchestrator")
+        }
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         service_env = {
-            "router": {"ROUTER_CATALOG_PATH": str(self._catalog_path(use_mock)), "ROUTER_REDIS_URL": self.redis.url},
+            "router": {
+                "ROUTER_CATALOG_PATH": str(self._catalog_path(use_mock)),
+                "ROUTER_REDIS_URL": self.redis.url,
+                # The router reserves each call's budget with metering right before it calls the provider.
+                "ROUTER_METERING_ADDR": grpc_target([f"127.0.0.1:{port}" for port in ports["metering"]]),
+            },
             "guard": {"GUARD_REDIS_URL": self.redis.url, "GUARD_VAULT_KEY": self._vault_key()},
             "cache": {"CACHE_REDIS_URL": self.redis.url},
             "metering": {
@@ -101,12 +111,12 @@ class Stack:
             },
             "observer": {"OBSERVER_ADMIN_TOKEN": self.admin_token, "OBSERVER_METRICS_PORT": str(metrics_port)},
         }
-        addresses = self._start_services(BACKEND_SERVICES, common, service_env)
+        addresses = self._start_services(BACKEND_SERVICES, common, service_env, ports)
         orchestrator_env = {
             "ORCHESTRATOR_REDIS_URL": self.redis.url,
             **{f"ORCHESTRATOR_{name.upper()}_ADDR": grpc_target(addresses[name]) for name in BACKEND_SERVICES},
         }
-        addresses.update(self._start_services(("orchestrator",), common, {"orchestrator": orchestrator_env}))
+        addresses.update(self._start_services(("orchestrator",), common, {"orchestrator": orchestrator_env}, ports))
         self.envoy = EnvoyProxy(
             self.run_dir,
             listen_port=self.config.gateway_port,
@@ -141,17 +151,21 @@ class Stack:
         return path.read_text().strip()
 
     def _start_services(
-        self, names: tuple[str, ...], common: Mapping[str, str], service_env: Mapping[str, Mapping[str, str]]
+        self,
+        names: tuple[str, ...],
+        common: Mapping[str, str],
+        service_env: Mapping[str, Mapping[str, str]],
+        ports: Mapping[str, list[int]],
     ) -> dict[str, list[str]]:
-        """Starts every replica of the named services at once and waits for all of them to listen."""
+        """Starts every replica of the named services at once, on its port, and waits for all of them to listen."""
         launched: list[tuple[str, ManagedProcess]] = []
         for name in names:
-            count = max(1, self.config.replicas.get(name, 1))
-            for index in range(count):
+            count = len(ports[name])
+            for index, port in enumerate(ports[name]):
                 label = name if count == 1 else f"{name}-{index + 1}"
                 # A fixed port per replica (rather than 0) lets a test stop a service and start it again at
                 # the address its callers already have.
-                env = {**common, **service_env.get(name, {}), f"{name.upper()}_PORT": str(free_port())}
+                env = {**common, **service_env.get(name, {}), f"{name.upper()}_PORT": str(port)}
                 # Each replica serves its own /metrics; the first observer's port is the one `make up` prints.
                 if name == "router" or (name == "observer" and index > 0):
                     env[f"{name.upper()}_METRICS_PORT"] = str(free_port())

@@ -18,6 +18,18 @@ ERROR_DOMAIN = "sluicegate.dev"
 # charge) happened. Envoy retries only errors that carry it.
 RETRY_SAFE_KEY = "x-sluicegate-retry-safe"
 _REASON_PREFIX = "ERROR_REASON_"
+# Statuses of a control-plane service (guard, metering) that mean it could not answer, as opposed to an answer
+# it gave (a refusal): its callers fail closed on these.
+OUTAGE_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.CANCELLED,
+    }
+)
 
 
 def reason_name(reason: int) -> str:
@@ -139,6 +151,17 @@ def unavailable(reason: int, message: str, retry_after_seconds: float | None = N
     if retry_after_seconds is not None:
         details.append(retry_info(retry_after_seconds))
     return ServiceError(grpc.StatusCode.UNAVAILABLE, message, details)
+
+
+def control_plane_error(error: grpc.RpcError, outage_reason: int, service: str) -> ServiceError:
+    """A control-plane service's failure as its caller passes it on: an answer (a refusal and its details) as it
+    is, an outage as UNAVAILABLE naming the service (fail closed)."""
+    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
+    if code in OUTAGE_CODES:
+        return unavailable(
+            outage_reason, f"{service} is unavailable ({code.name}); failing closed", retry_after_seconds=1.0
+        )
+    return ServiceError.from_rpc_error(error)
 
 
 def denied(code: grpc.StatusCode, reason: int, message: str, metadata: Mapping[str, str] | None = None) -> ServiceError:

@@ -21,7 +21,14 @@ from sluicegate.metering.v1 import metering_pb2
 from sluicegate.observer.v1 import observer_pb2
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.context import remaining_seconds, request_id_var
-from sluicegate.runtime.errors import ServiceError, denied, unavailable
+from sluicegate.runtime.errors import (
+    OUTAGE_CODES,
+    ServiceError,
+    control_plane_error,
+    denied,
+    reason_name,
+    unavailable,
+)
 from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.tracing import current_trace_id
 from sluicegate_orchestrator.downstream import Downstreams
@@ -38,15 +45,7 @@ log = get_logger(__name__)
 
 AUTO_MODELS = ("", "auto")
 REPLAY_CHUNK_CHARS = 64
-# Failures of a control-plane service that mean "it could not answer" (fail closed), as opposed to an answer.
-_OUTAGE_CODES = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.INTERNAL,
-    grpc.StatusCode.UNKNOWN,
-    grpc.StatusCode.UNIMPLEMENTED,
-    grpc.StatusCode.CANCELLED,
-}
+_METERING_UNAVAILABLE = reason_name(errors_pb2.ERROR_REASON_METERING_UNAVAILABLE)
 _BLOCK_REASONS = {
     decision_pb2.FINDING_KIND_INJECTION: errors_pb2.ERROR_REASON_PROMPT_INJECTION,
     decision_pb2.FINDING_KIND_SECRET: errors_pb2.ERROR_REASON_SECRET_BLOCKED,
@@ -217,7 +216,7 @@ class ChatPipeline:
                     request, timeout=remaining_seconds(self._settings.control_timeout_seconds)
                 )
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in _OUTAGE_CODES:
+                if exc.code() not in OUTAGE_CODES:
                     raise ServiceError.from_rpc_error(exc) from None
                 self._guard_unavailable(state, decision_pb2.GUARD_STAGE_INPUT, exc)
                 state.messages = messages
@@ -347,7 +346,7 @@ class ChatPipeline:
         answered = probe is not None and probe.done()
         if not self._settings.speculative_authorize or answered or self._classifies(state):
             hit = await self._lookup_cache(state, probe)
-            if hit is None:
+            if hit is None and not self._settings.router_authorizes:
                 self._apply_plan(state, await self._plan(state))
             return hit
         plan = asyncio.ensure_future(self._plan(state))
@@ -367,8 +366,6 @@ class ChatPipeline:
         deployment) and reserves the worst case on that count."""
         request = state.request
         call = self._call(state, request.model or "auto")
-        if self._classifies(state):
-            call.question_embedding = state.question_embedding
         with state.stage("route"):
             routed = await self._router_call(self._services.router.Route, router_pb2.RouteRequest(call=call))
         model = request.model
@@ -402,9 +399,13 @@ class ChatPipeline:
             requested = state.decision.route.requested_model
             state.decision.route.CopyFrom(plan.route)
             state.decision.route.requested_model = requested
-        reservation = plan.reservation
-        state.reservation_id = reservation.reservation_id
+        self._apply_reservation(state, plan.reservation)
         state.model = plan.model
+
+    @staticmethod
+    def _apply_reservation(state: RequestState, reservation: metering_pb2.AuthorizeResponse) -> None:
+        state.reservation_id = reservation.reservation_id
+        state.model = reservation.model or state.model
         budget = state.decision.budget
         budget.reservation_id = reservation.reservation_id
         budget.reserved_micros_usd = reservation.reserved_micros_usd
@@ -412,6 +413,17 @@ class ChatPipeline:
         if reservation.downgraded_from:
             budget.downgraded_to = reservation.model
             state.decision.route.downgraded_from = reservation.downgraded_from
+
+    def _authorization(self, state: RequestState) -> metering_pb2.AuthorizeRequest | None:
+        """What the router reserves before it calls a provider, for a request that holds no reservation yet."""
+        if state.reservation_id:
+            return None
+        return metering_pb2.AuthorizeRequest(
+            principal=state.principal,
+            max_tokens=state.request.params.max_tokens or self._settings.default_max_tokens,
+            request_id=state.decision.request_id,
+            allow_downgrade=self._settings.allow_downgrade,
+        )
 
     def _discard_plan(self, plan: asyncio.Future) -> None:
         """A plan made for a request the cache answered (or that failed): its reservation goes back."""
@@ -444,6 +456,7 @@ class ChatPipeline:
             complexity_hint=state.request.complexity_hint,
             policy=state.request.routing_policy,
             request_id=state.decision.request_id,
+            question_embedding=state.question_embedding if self._classifies(state) else b"",
         )
 
     async def _complete_or_join(self, state: RequestState) -> router_pb2.CompleteResponse:
@@ -455,6 +468,9 @@ class ChatPipeline:
             return await self._complete(state)
         leader = self._in_flight.get(key)
         if leader is not None:
+            if not state.reservation_id:
+                # A follower is charged nothing, but its budget and rate limits must still let it through.
+                self._apply_plan(state, await self._plan(state))
             with state.stage("coalesced"):
                 outcome = await asyncio.shield(leader)
             if isinstance(outcome, router_pb2.CompleteResponse):
@@ -487,14 +503,18 @@ class ChatPipeline:
 
     async def _complete(self, state: RequestState) -> router_pb2.CompleteResponse:
         state.provider_called = True
+        request = router_pb2.CompleteRequest(
+            call=self._call(state, state.model or state.request.model or "auto"), authorize=self._authorization(state)
+        )
         with state.stage("route_and_call"):
             try:
-                response = await self._router_call(
-                    self._services.router.Complete, router_pb2.CompleteRequest(call=self._call(state, state.model))
-                )
-            except BaseException:
+                response = await self._router_call(self._services.router.Complete, request)
+            except BaseException as exc:
+                _note_unreserved(state, exc)
                 self._release(state)
                 raise
+        if response.HasField("reservation"):
+            self._apply_reservation(state, response.reservation)
         self._take_route_result(
             state, response.route, response.attempts, response.usage, response.cost_micros_usd, response.model
         )
@@ -510,8 +530,9 @@ class ChatPipeline:
         state.provider_called = True
         router_stream = self._services.router.CompleteStream(
             router_pb2.CompleteStreamRequest(
-                call=self._call(state, state.model),
+                call=self._call(state, state.model or state.request.model or "auto"),
                 continue_on_interruption=state.request.continue_on_interruption,
+                authorize=self._authorization(state),
             ),
             timeout=remaining_seconds(self._settings.request_timeout_seconds),
         )
@@ -534,10 +555,14 @@ class ChatPipeline:
                         meter.progress(event.delta.completion_tokens_so_far)
                         if event.delta.text:
                             yield event.delta.text
+                    elif event.HasField("reservation"):
+                        self._apply_reservation(state, event.reservation)
                     else:
                         summary = event.summary
             except grpc.aio.AioRpcError as exc:
-                raise ServiceError.from_rpc_error(exc) from None
+                error = ServiceError.from_rpc_error(exc)
+                _note_unreserved(state, error)
+                raise error from None
 
         stage_started = time.perf_counter()
         try:
@@ -622,7 +647,7 @@ class ChatPipeline:
                 if released.HasField("verdict"):
                     state.decision.guard_verdicts.append(released.verdict)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in _OUTAGE_CODES and not pump_error:
+            if exc.code() in OUTAGE_CODES and not pump_error:
                 self._guard_unavailable(state, decision_pb2.GUARD_STAGE_OUTPUT, exc)
             if not pump_error:
                 raise ServiceError.from_rpc_error(exc) from None
@@ -646,7 +671,7 @@ class ChatPipeline:
                     timeout=remaining_seconds(self._settings.control_timeout_seconds),
                 )
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in _OUTAGE_CODES:
+                if exc.code() not in OUTAGE_CODES:
                     raise ServiceError.from_rpc_error(exc) from None
                 self._guard_unavailable(state, decision_pb2.GUARD_STAGE_OUTPUT, exc)
                 return text
@@ -785,13 +810,7 @@ class ChatPipeline:
         try:
             return await method(request, timeout=remaining_seconds(self._settings.control_timeout_seconds))
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in _OUTAGE_CODES:
-                raise unavailable(
-                    outage_reason,
-                    f"{service} is unavailable ({exc.code().name}); failing closed",
-                    retry_after_seconds=1.0,
-                ) from None
-            raise ServiceError.from_rpc_error(exc) from None
+            raise control_plane_error(exc, outage_reason, service) from None
 
     async def _router_call(self, method: Callable[..., Awaitable], request):
         try:
@@ -803,6 +822,12 @@ class ChatPipeline:
         task = asyncio.ensure_future(_logged(work))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _note_unreserved(state: RequestState, exc: BaseException) -> None:
+    """A router that could not reserve the budget called no provider: the request may be sent again as is."""
+    if not state.reservation_id and isinstance(exc, ServiceError) and exc.reason == _METERING_UNAVAILABLE:
+        state.provider_called = False
 
 
 async def _logged(work: Awaitable) -> None:

@@ -33,6 +33,11 @@ class OrchestratorSettings(ServiceSettings):
         default=0.5, ge=0, le=1, description="answers to prompts the guard scored this suspicious are not cached"
     )
     allow_downgrade: bool = True
+    router_authorizes: bool = Field(
+        default=True,
+        description="a miss's budget is reserved by the router right before its provider call (one round trip and "
+        "no Route call before it); off: the orchestrator routes and reserves, then calls the router",
+    )
     speculative_authorize: bool = Field(
         default=True, description="route and reserve while the cache is consulted; a hit returns the reservation"
     )

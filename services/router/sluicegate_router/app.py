@@ -16,12 +16,15 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from sluicegate.catalog import Catalog, CatalogError, Deployment, load_catalog
+from sluicegate.metering.v1 import metering_pb2_grpc
 from sluicegate.router.v1 import router_pb2, router_pb2_grpc
+from sluicegate.runtime.channels import create_channel
 from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.metrics import serve_metrics
 from sluicegate.runtime.redis import create_redis
 from sluicegate.runtime.server import Build, ServiceApp
 from sluicegate_router.breaker import CircuitBreakers
+from sluicegate_router.budget import BudgetGate
 from sluicegate_router.chain import ChainCaller, RetryPolicy
 from sluicegate_router.classifier import KeywordClassifier
 from sluicegate_router.complexity_model import DEFAULT_MODEL_PATH, ComplexityClassifier, load_embedding_classifier
@@ -127,6 +130,7 @@ def make_build(
             breakers,
             settings.max_request_seconds,
             token_counter,
+            _budget_gate(app, settings),
         )
         if settings.metrics_port is not None:
             registry = CollectorRegistry()
@@ -150,6 +154,24 @@ def _deployment_limits(app: ServiceApp, settings: RouterSettings) -> Limits:
     client = create_redis(settings.redis_url, settings.redis_max_connections, settings.redis_timeout_seconds)
     app.on_shutdown(client.aclose)
     return SharedDeploymentLimits(client, settings.redis_timeout_seconds)
+
+
+def _budget_gate(app: ServiceApp, settings: RouterSettings) -> BudgetGate:
+    """Metering, for calls that ask the router to reserve their budget. No readiness check: the router serves calls
+    that reserve nothing while metering is down, and fails the others closed."""
+    if not settings.metering_addr:
+        return BudgetGate(None, settings.metering_timeout_seconds)
+    channel = create_channel(
+        settings.metering_addr, ["sluicegate.metering.v1.MeteringService"], settings.metering_timeout_seconds
+    )
+    gate = BudgetGate(metering_pb2_grpc.MeteringServiceStub(channel), settings.metering_timeout_seconds)
+
+    async def close() -> None:
+        await gate.drain()
+        await channel.close()
+
+    app.on_shutdown(close)
+    return gate
 
 
 def _deployments(catalog: Catalog) -> list[Deployment]:

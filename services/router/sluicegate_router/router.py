@@ -12,15 +12,18 @@ import grpc
 from sluicegate.catalog import Catalog
 from sluicegate.common.v1 import errors_pb2
 from sluicegate.convert import last_user_text
+from sluicegate.metering.v1 import metering_pb2
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.context import remaining_seconds
 from sluicegate.runtime.errors import denied
 from sluicegate_router.breaker import BreakerState, CircuitBreakers
+from sluicegate_router.budget import BudgetGate
 from sluicegate_router.chain import ChainCaller
 from sluicegate_router.complexity_model import ComplexityClassifier
 from sluicegate_router.health import DeploymentHealth
 from sluicegate_router.openai_format import provider_request
 from sluicegate_router.planner import AUTO_MODELS, COMPLEXITY_OF_TIER, RoutePlan, RoutePlanner
+from sluicegate_router.provider import ProviderRequest
 from sluicegate_router.token_count import PromptTokenCounter
 
 _BREAKER_STATES = {
@@ -51,6 +54,7 @@ class Router:
         breakers: CircuitBreakers,
         max_request_seconds: float,
         token_counter: PromptTokenCounter,
+        budget: BudgetGate | None = None,
     ) -> None:
         self._catalog = catalog
         self._planner = planner
@@ -60,6 +64,7 @@ class Router:
         self._breakers = breakers
         self._max_request_seconds = max_request_seconds
         self._token_counter = token_counter
+        self._budget = budget or BudgetGate(None, 0.0)
 
     @property
     def catalog(self) -> Catalog:
@@ -73,30 +78,84 @@ class Router:
 
     async def route(self, call: router_pb2.ModelCall) -> Routed:
         plan = await self._plan(call)
-        prompt_tokens = plan.prompt_tokens
-        if plan.chain:
-            # Counted for the deployment Complete would call first: metering reserves on this count.
-            prompt_tokens = await self._token_counter.count(
-                plan.chain[0].deployment.litellm_model, provider_request(call), plan.prompt_tokens
-            )
-        return Routed(plan, prompt_tokens)
+        return Routed(plan, await self._count_prompt(plan, provider_request(call)))
 
-    async def complete(self, call: router_pb2.ModelCall) -> router_pb2.CompleteResponse:
+    async def complete(
+        self, call: router_pb2.ModelCall, authorize: metering_pb2.AuthorizeRequest | None = None
+    ) -> router_pb2.CompleteResponse:
+        """Carries the call out; with `authorize`, reserves its budget with metering first (see BudgetGate)."""
         deadline = self._deadline()
         plan = await self._plan(call)
-        return await self._caller.complete(plan, provider_request(call), plan.prompt_tokens, deadline)
+        request = provider_request(call)
+        if authorize is None:
+            return await self._caller.complete(plan, request, plan.prompt_tokens, deadline)
+        plan, reservation = await self._reserve(call, plan, request, authorize)
+        try:
+            response = await self._caller.complete(plan, request, plan.prompt_tokens, deadline)
+        except BaseException:
+            self._budget.release(reservation.reservation_id)
+            raise
+        response.reservation.CopyFrom(reservation)
+        return response
 
     async def stream(
-        self, call: router_pb2.ModelCall, continue_on_interruption: bool = False
-    ) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary]:
+        self,
+        call: router_pb2.ModelCall,
+        continue_on_interruption: bool = False,
+        authorize: metering_pb2.AuthorizeRequest | None = None,
+    ) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary | metering_pb2.AuthorizeResponse]:
+        """The answer's events; with `authorize`, the reservation comes first and is the caller's once delivered
+        (it reports usage on it and settles it), the router's to give back if the stream ends before that."""
         deadline = self._deadline()
         plan = await self._plan(call)
-        events = self._caller.stream(
-            plan, provider_request(call), plan.prompt_tokens, deadline, continue_on_interruption
-        )
+        request = provider_request(call)
+        if authorize is not None:
+            plan, reservation = await self._reserve(call, plan, request, authorize)
+            try:
+                yield reservation
+            except BaseException:
+                self._budget.release(reservation.reservation_id)
+                raise
+        events = self._caller.stream(plan, request, plan.prompt_tokens, deadline, continue_on_interruption)
         async with aclosing(events):
             async for event in events:
                 yield event
+
+    async def _count_prompt(self, plan: RoutePlan, request: ProviderRequest) -> int:
+        """The prompt counted for the deployment the plan calls first (metering reserves on this count)."""
+        if not plan.chain:
+            return plan.prompt_tokens
+        return await self._token_counter.count(plan.chain[0].deployment.litellm_model, request, plan.prompt_tokens)
+
+    async def _reserve(
+        self,
+        call: router_pb2.ModelCall,
+        plan: RoutePlan,
+        request: ProviderRequest,
+        authorize: metering_pb2.AuthorizeRequest,
+    ) -> tuple[RoutePlan, metering_pb2.AuthorizeResponse]:
+        """Reserves the planned model's worst case. When metering downgrades the model to fit the budget, the
+        call is planned again for the cheaper model, keeping why the first model was chosen."""
+        model = plan.decision.model
+        reservation = await self._budget.reserve(authorize, model, await self._count_prompt(plan, request))
+        if not reservation.downgraded_from:
+            return plan, reservation
+        try:
+            downgraded_call = router_pb2.ModelCall()
+            downgraded_call.CopyFrom(call)
+            downgraded_call.model = reservation.model
+            downgraded = self._planner.plan(downgraded_call)
+        except BaseException:
+            self._budget.release(reservation.reservation_id)
+            raise
+        decision = downgraded.decision
+        decision.complexity, decision.complexity_source = plan.decision.complexity, plan.decision.complexity_source
+        decision.downgraded_from = model
+        decision.reason = (
+            f"{plan.decision.reason.rstrip('.')}; the budget cannot cover {model}, so metering downgraded the call "
+            f"to {reservation.model}, which {decision.deployment} serves."
+        )
+        return downgraded, reservation
 
     async def _plan(self, call: router_pb2.ModelCall) -> RoutePlan:
         classified = None

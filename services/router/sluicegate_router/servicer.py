@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import aclosing
 
+from sluicegate.metering.v1 import metering_pb2
 from sluicegate.router.v1 import router_pb2, router_pb2_grpc
 from sluicegate_router.router import Router
 
@@ -32,17 +33,26 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         )
 
     async def Complete(self, request: router_pb2.CompleteRequest, context) -> router_pb2.CompleteResponse:
-        return await self._router.complete(request.call)
+        return await self._router.complete(request.call, _authorize_of(request))
 
     async def CompleteStream(self, request: router_pb2.CompleteStreamRequest, context):
-        async with aclosing(self._router.stream(request.call, request.continue_on_interruption)) as events:
+        events = self._router.stream(request.call, request.continue_on_interruption, _authorize_of(request))
+        async with aclosing(events):
             async for event in events:
                 if isinstance(event, router_pb2.StreamDelta):
                     yield router_pb2.CompleteStreamResponse(delta=event)
-                else:
+                elif isinstance(event, router_pb2.StreamSummary):
                     yield router_pb2.CompleteStreamResponse(summary=event)
+                else:
+                    yield router_pb2.CompleteStreamResponse(reservation=event)
 
     async def ListDeployments(
         self, request: router_pb2.ListDeploymentsRequest, context
     ) -> router_pb2.ListDeploymentsResponse:
         return router_pb2.ListDeploymentsResponse(deployments=self._router.deployments(request.model))
+
+
+def _authorize_of(
+    request: router_pb2.CompleteRequest | router_pb2.CompleteStreamRequest,
+) -> metering_pb2.AuthorizeRequest | None:
+    return request.authorize if request.HasField("authorize") else None

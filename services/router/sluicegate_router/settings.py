@@ -18,6 +18,13 @@ class RouterSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_")
 
     catalog_path: str = Field(default="deploy/catalog/mock.yaml", description="the model catalog (YAML)")
+    metering_addr: str = Field(
+        default="127.0.0.1:50064",
+        description="metering, for calls that ask the router to reserve their budget; empty: such calls are refused",
+    )
+    metering_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="cap for an Authorize or Release call to metering"
+    )
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, description="Prometheus /metrics (breakers, health) on this port; unset: off"
     )

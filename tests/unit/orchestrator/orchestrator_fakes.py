@@ -11,15 +11,17 @@ import pytest
 
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.common.v1 import chat_pb2, decision_pb2
-from sluicegate.convert import message_text, text_message
+from sluicegate.convert import estimate_prompt_tokens, message_text, text_message
 from sluicegate.guard.v1 import guard_pb2
 from sluicegate.metering.v1 import metering_pb2
 from sluicegate.observer.v1 import observer_pb2
 from sluicegate.router.v1 import router_pb2
+from sluicegate.runtime.errors import ServiceError
 from sluicegate_orchestrator.downstream import Downstreams
 from sluicegate_orchestrator.pipeline import ChatPipeline
 from sluicegate_orchestrator.recorder import TraceRecorder
 from sluicegate_orchestrator.settings import OrchestratorSettings
+from sluicegate_router.budget import BudgetGate
 
 EMAIL = "jane@example.com"
 PLACEHOLDER = "<EMAIL_ADDRESS_1>"
@@ -53,6 +55,8 @@ class FakeMetering:
     budget_covers_tokens: int | None = None
     authorized: list[metering_pb2.AuthorizeRequest] = field(default_factory=list)
     reports: list[metering_pb2.ReportUsageRequest] = field(default_factory=list)
+    # A cheaper model every reservation is downgraded to (as when the budget cannot cover the one asked for).
+    downgrade_to: str = ""
 
     async def Authenticate(self, request, timeout=None):
         self.calls.append("Authenticate")
@@ -65,6 +69,10 @@ class FakeMetering:
         self.authorized.append(request)
         if self.authorize_error is not None:
             raise self.authorize_error
+        if self.downgrade_to:
+            return metering_pb2.AuthorizeResponse(
+                reservation_id="r1", reserved_micros_usd=900, model=self.downgrade_to, downgraded_from=request.model
+            )
         return metering_pb2.AuthorizeResponse(reservation_id="r1", reserved_micros_usd=5000, model=request.model)
 
     async def ReportUsage(self, request, timeout=None):
@@ -202,7 +210,8 @@ class FakeCache:
 
 @dataclass
 class FakeRouter:
-    """Echoes the last user message; `stream_cut_after` breaks a stream after that many chunks."""
+    """Echoes the last user message; `stream_cut_after` breaks a stream after that many chunks. `calls` are the
+    calls that reached a provider (after the reservation a request asked for)."""
 
     calls: list[router_pb2.ModelCall] = field(default_factory=list)
     error: grpc.aio.AioRpcError | None = None
@@ -212,15 +221,36 @@ class FakeRouter:
     seen_messages: list[str] = field(default_factory=list)
     counted_prompt_tokens: int = 0
     routed: list[router_pb2.ModelCall] = field(default_factory=list)
+    # The metering a request's `authorize` reserves on, through the real router's BudgetGate.
+    metering: FakeMetering | None = None
 
     def _answer(self, call: router_pb2.ModelCall) -> str:
         text = message_text(call.messages[-1])
         self.seen_messages.append(text)
         return f"you said: {text}"
 
+    @staticmethod
+    def _model_of(call: router_pb2.ModelCall) -> str:
+        return call.model if call.model not in ("", "auto") else "balanced"
+
+    async def _reserve(self, request) -> metering_pb2.AuthorizeResponse | None:
+        """What the router does for a request with `authorize`: reserve the planned model's budget first."""
+        if not request.HasField("authorize"):
+            return None
+        prompt_tokens = self.counted_prompt_tokens or estimate_prompt_tokens(request.call.messages)
+        try:
+            return await BudgetGate(self.metering, 5.0).reserve(
+                request.authorize, self._model_of(request.call), prompt_tokens
+            )
+        except ServiceError as exc:
+            status = exc.to_status()
+            raise grpc.aio.AioRpcError(
+                status.code, grpc.aio.Metadata(), grpc.aio.Metadata(*status.trailing_metadata), status.details
+            ) from None
+
     async def Route(self, request, timeout=None):
         self.routed.append(request.call)
-        model = request.call.model if request.call.model not in ("", "auto") else "balanced"
+        model = self._model_of(request.call)
         return router_pb2.RouteResponse(
             decision=decision_pb2.RouteDecision(
                 model=model, deployment=f"mock-{model}", complexity=chat_pb2.TASK_COMPLEXITY_MEDIUM
@@ -228,35 +258,46 @@ class FakeRouter:
             prompt_tokens=self.counted_prompt_tokens,
         )
 
-    def _attempt(self, call) -> decision_pb2.Attempt:
+    def _attempt(self, model: str) -> decision_pb2.Attempt:
         return decision_pb2.Attempt(
-            model=call.model,
-            deployment=f"mock-{call.model}",
+            model=model,
+            deployment=f"mock-{model}",
             outcome=decision_pb2.ATTEMPT_OUTCOME_SUCCESS,
             usage=chat_pb2.Usage(prompt_tokens=10, completion_tokens=5),
             cost_micros_usd=42,
         )
 
     async def Complete(self, request, timeout=None):
+        reservation = await self._reserve(request)
         self.calls.append(request.call)
-        if self.delay_seconds:
-            await asyncio.sleep(self.delay_seconds)
-        if self.error is not None:
-            raise self.error
+        try:
+            if self.delay_seconds:
+                await asyncio.sleep(self.delay_seconds)
+            if self.error is not None:
+                raise self.error
+        except BaseException:
+            if reservation is not None:  # failed or cancelled after reserving: the router gives it back
+                await self.metering.Release(metering_pb2.ReleaseRequest(reservation_id=reservation.reservation_id))
+            raise
+        model = reservation.model if reservation is not None else self._model_of(request.call)
         return router_pb2.CompleteResponse(
             message=text_message(chat_pb2.ROLE_ASSISTANT, self._answer(request.call)),
             finish_reason=chat_pb2.FINISH_REASON_STOP,
-            route=decision_pb2.RouteDecision(model=request.call.model, deployment=f"mock-{request.call.model}"),
-            attempts=[self._attempt(request.call)],
+            route=decision_pb2.RouteDecision(model=model, deployment=f"mock-{model}"),
+            attempts=[self._attempt(model)],
             usage=chat_pb2.Usage(prompt_tokens=10, completion_tokens=5),
             cost_micros_usd=42,
-            model=request.call.model,
+            model=model,
+            reservation=reservation,
         )
 
     def CompleteStream(self, request, timeout=None):
-        self.calls.append(request.call)
-
         async def events():
+            reservation = await self._reserve(request)
+            self.calls.append(request.call)
+            model = reservation.model if reservation is not None else self._model_of(request.call)
+            if reservation is not None:
+                yield router_pb2.CompleteStreamResponse(reservation=reservation)
             answer = self._answer(request.call)
             pieces = [answer[i : i + 4] for i in range(0, len(answer), 4)]
             for index, piece in enumerate(pieces):
@@ -270,11 +311,11 @@ class FakeRouter:
             yield router_pb2.CompleteStreamResponse(
                 summary=router_pb2.StreamSummary(
                     finish_reason=chat_pb2.FINISH_REASON_STOP,
-                    route=decision_pb2.RouteDecision(model=request.call.model, deployment=f"mock-{request.call.model}"),
-                    attempts=[self._attempt(request.call)],
+                    route=decision_pb2.RouteDecision(model=model, deployment=f"mock-{model}"),
+                    attempts=[self._attempt(model)],
                     usage=chat_pb2.Usage(prompt_tokens=10, completion_tokens=5),
                     cost_micros_usd=42,
-                    model=request.call.model,
+                    model=model,
                 )
             )
 
@@ -310,7 +351,8 @@ class Fakes:
 
 @pytest.fixture
 def fakes() -> Fakes:
-    metering, guard, router, observer = FakeMetering(), FakeGuard(), FakeRouter(), FakeObserver()
+    metering, guard, observer = FakeMetering(), FakeGuard(), FakeObserver()
+    router = FakeRouter(metering=metering)
     cache = FakeCache(guard=guard)
     downstreams = Downstreams(router=router, guard=guard, cache=cache, metering=metering, observer=observer)
     recorder = TraceRecorder(observer, queue_size=100, batch_size=10, flush_seconds=0.01)

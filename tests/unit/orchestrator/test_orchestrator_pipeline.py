@@ -101,6 +101,7 @@ async def test_metering_outage_fails_closed(fakes: Fakes) -> None:
     with pytest.raises(ServiceError) as caught:
         await pipeline.chat(chat("hello"), KEY)
     assert caught.value.code == grpc.StatusCode.UNAVAILABLE and caught.value.reason == "METERING_UNAVAILABLE"
+    assert caught.value.retry_safe  # no provider was called: Envoy may send it again (to another replica)
     assert fakes.router.calls == []
 
 
@@ -199,7 +200,7 @@ async def test_an_auto_routed_miss_hands_the_caches_embedding_to_the_routers_cla
     await pipeline.chat(hinted, KEY)
     await pipeline.chat(chat("hello", cache=chat_pb2.CacheControl(namespace="third")), KEY)
     # Only the call the router must classify carries the embedding (it waited for the lookup to have it).
-    assert [call.question_embedding == b"\x01" * 1536 for call in fakes.router.routed] == [True, False, False]
+    assert [call.question_embedding == b"\x01" * 1536 for call in fakes.router.calls] == [True, False, False]
 
 
 async def test_a_probe_of_text_the_guard_sanitised_is_dropped_and_the_sanitised_text_looked_up(
@@ -516,3 +517,73 @@ async def test_a_failed_request_gives_its_idempotency_key_back(fakes: Fakes, red
     assert retried.message.content[0].text == "you said: retry me" and not retried.decision.idempotent_replay
     assert len(fakes.router.calls) == 2
     await redis.aclose()
+
+
+async def test_a_miss_is_routed_reserved_and_called_in_one_round_trip_to_the_router(fakes: Fakes) -> None:
+    pipeline = fakes.make_pipeline()
+    response = await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+    assert fakes.router.routed == []  # no dry run before the call: the router planned, reserved and called
+    assert [(a.model, a.principal.tenant_id, a.max_tokens) for a in fakes.metering.authorized] == [
+        ("balanced", "acme", 1024)
+    ]
+    assert [s.reservation_id for s in fakes.metering.settled] == ["r1"] and fakes.metering.released == []
+    budget = response.decision.budget
+    assert (budget.reservation_id, budget.reserved_micros_usd, budget.charged_micros_usd) == ("r1", 5000, 42)
+    assert "route_and_call" in [stage.stage for stage in response.decision.stages]
+    assert not {"route", "authorize"} & {stage.stage for stage in response.decision.stages}
+
+
+async def test_with_router_authorizes_off_the_orchestrator_routes_and_reserves_before_the_call(fakes: Fakes) -> None:
+    pipeline = fakes.make_pipeline(router_authorizes=False)
+    response = await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+    assert len(fakes.router.routed) == 1 and len(fakes.metering.authorized) == 1
+    assert [s.reservation_id for s in fakes.metering.settled] == ["r1"]
+    stages = [stage.stage for stage in response.decision.stages]
+    assert stages.index("route") < stages.index("authorize") < stages.index("route_and_call")
+
+
+@pytest.mark.parametrize("router_authorizes", [True, False])
+async def test_a_downgrade_is_carried_out_and_recorded(fakes: Fakes, router_authorizes: bool) -> None:
+    fakes.metering.downgrade_to = "cheap"
+    pipeline = fakes.make_pipeline(router_authorizes=router_authorizes)
+    response = await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+    assert response.model == "cheap" and fakes.router.calls[0].model == ("balanced" if router_authorizes else "cheap")
+    assert response.decision.route.downgraded_from == "balanced"
+    assert response.decision.route.requested_model == "balanced"
+    assert response.decision.budget.downgraded_to == "cheap"
+
+
+async def test_a_streamed_miss_takes_its_reservation_from_the_routers_first_event(fakes: Fakes) -> None:
+    pipeline = fakes.make_pipeline(usage_report_tokens=2)
+    events = [event async for event in pipeline.chat_stream(chat_stream("hello there"), KEY)]
+    await settle_background(pipeline)
+    assert fakes.router.routed == [] and len(fakes.metering.authorized) == 1
+    assert fakes.metering.reports and {r.reservation_id for r in fakes.metering.reports} == {"r1"}
+    assert [s.reservation_id for s in fakes.metering.settled] == ["r1"]
+    assert events[-1].summary.decision.budget.reservation_id == "r1"
+
+
+async def test_a_stream_refused_by_the_budget_calls_no_provider_and_passes_the_refusal_on(fakes: Fakes) -> None:
+    fakes.metering.authorize_error = rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "daily budget spent")
+    pipeline = fakes.make_pipeline()
+    with pytest.raises(ServiceError) as caught:
+        async for _ in pipeline.chat_stream(chat_stream("hello"), KEY):
+            pass
+    await settle_background(pipeline)
+    assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and fakes.router.calls == []
+    assert fakes.metering.settled == [] and fakes.metering.released == []
+
+
+async def test_a_request_joining_another_ones_call_is_still_authorized(fakes: Fakes) -> None:
+    fakes.router.delay_seconds = 0.1
+    pipeline = fakes.make_pipeline()
+    leader = asyncio.ensure_future(pipeline.chat(chat("same question"), KEY))
+    await asyncio.sleep(0.02)
+    fakes.metering.authorize_error = rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "rate limit")
+    with pytest.raises(ServiceError) as caught:
+        await pipeline.chat(chat("same question"), KEY)
+    assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED  # refused, not handed the leader's answer
+    assert (await leader).message.content[0].text == "you said: same question"

@@ -1,5 +1,6 @@
 from sluicegate.common.v1 import chat_pb2 as _chat_pb2
 from sluicegate.common.v1 import decision_pb2 as _decision_pb2
+from sluicegate.metering.v1 import metering_pb2 as _metering_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -59,13 +60,15 @@ class RouteResponse(_message.Message):
     def __init__(self, decision: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., ranking: _Optional[_Iterable[_Union[RankedCandidate, _Mapping]]] = ..., prompt_tokens: _Optional[int] = ...) -> None: ...
 
 class CompleteRequest(_message.Message):
-    __slots__ = ("call",)
+    __slots__ = ("call", "authorize")
     CALL_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZE_FIELD_NUMBER: _ClassVar[int]
     call: ModelCall
-    def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ...) -> None: ...
+    authorize: _metering_pb2.AuthorizeRequest
+    def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ..., authorize: _Optional[_Union[_metering_pb2.AuthorizeRequest, _Mapping]] = ...) -> None: ...
 
 class CompleteResponse(_message.Message):
-    __slots__ = ("message", "finish_reason", "route", "attempts", "usage", "cost_micros_usd", "model")
+    __slots__ = ("message", "finish_reason", "route", "attempts", "usage", "cost_micros_usd", "model", "reservation")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +76,7 @@ class CompleteResponse(_message.Message):
     USAGE_FIELD_NUMBER: _ClassVar[int]
     COST_MICROS_USD_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_FIELD_NUMBER: _ClassVar[int]
     message: _chat_pb2.Message
     finish_reason: _chat_pb2.FinishReason
     route: _decision_pb2.RouteDecision
@@ -80,23 +84,28 @@ class CompleteResponse(_message.Message):
     usage: _chat_pb2.Usage
     cost_micros_usd: int
     model: str
-    def __init__(self, message: _Optional[_Union[_chat_pb2.Message, _Mapping]] = ..., finish_reason: _Optional[_Union[_chat_pb2.FinishReason, str]] = ..., route: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[_decision_pb2.Attempt, _Mapping]]] = ..., usage: _Optional[_Union[_chat_pb2.Usage, _Mapping]] = ..., cost_micros_usd: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
+    reservation: _metering_pb2.AuthorizeResponse
+    def __init__(self, message: _Optional[_Union[_chat_pb2.Message, _Mapping]] = ..., finish_reason: _Optional[_Union[_chat_pb2.FinishReason, str]] = ..., route: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[_decision_pb2.Attempt, _Mapping]]] = ..., usage: _Optional[_Union[_chat_pb2.Usage, _Mapping]] = ..., cost_micros_usd: _Optional[int] = ..., model: _Optional[str] = ..., reservation: _Optional[_Union[_metering_pb2.AuthorizeResponse, _Mapping]] = ...) -> None: ...
 
 class CompleteStreamRequest(_message.Message):
-    __slots__ = ("call", "continue_on_interruption")
+    __slots__ = ("call", "continue_on_interruption", "authorize")
     CALL_FIELD_NUMBER: _ClassVar[int]
     CONTINUE_ON_INTERRUPTION_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZE_FIELD_NUMBER: _ClassVar[int]
     call: ModelCall
     continue_on_interruption: bool
-    def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ..., continue_on_interruption: _Optional[bool] = ...) -> None: ...
+    authorize: _metering_pb2.AuthorizeRequest
+    def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ..., continue_on_interruption: _Optional[bool] = ..., authorize: _Optional[_Union[_metering_pb2.AuthorizeRequest, _Mapping]] = ...) -> None: ...
 
 class CompleteStreamResponse(_message.Message):
-    __slots__ = ("delta", "summary")
+    __slots__ = ("delta", "summary", "reservation")
     DELTA_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_FIELD_NUMBER: _ClassVar[int]
     delta: StreamDelta
     summary: StreamSummary
-    def __init__(self, delta: _Optional[_Union[StreamDelta, _Mapping]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ...) -> None: ...
+    reservation: _metering_pb2.AuthorizeResponse
+    def __init__(self, delta: _Optional[_Union[StreamDelta, _Mapping]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ..., reservation: _Optional[_Union[_metering_pb2.AuthorizeResponse, _Mapping]] = ...) -> None: ...
 
 class StreamDelta(_message.Message):
     __slots__ = ("text", "tool_calls", "completion_tokens_so_far")

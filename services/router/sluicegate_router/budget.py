@@ -1,0 +1,69 @@
+"""Reserves a call's budget with metering right before the provider is called, when the caller asks the router to."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from sluicegate.common.v1 import errors_pb2
+from sluicegate.metering.v1 import metering_pb2, metering_pb2_grpc
+from sluicegate.runtime.context import remaining_seconds
+from sluicegate.runtime.errors import control_plane_error, unavailable
+from sluicegate.runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class BudgetGate:
+    """Metering's Authorize and Release as the router needs them.
+
+    The caller's AuthorizeRequest names who pays and the most the answer may cost (principal, max_tokens); the
+    router adds the model it planned and the prompt counted for that model's first deployment. Metering's refusal
+    passes through with its details; metering that cannot answer fails the call closed. Without a metering address
+    the router cannot reserve, and refuses such calls as it would if metering were down.
+    """
+
+    def __init__(self, metering: metering_pb2_grpc.MeteringServiceStub | None, timeout_seconds: float) -> None:
+        self._metering = metering
+        self._timeout_seconds = timeout_seconds
+        self._releases: set[asyncio.Task] = set()
+
+    async def reserve(
+        self, template: metering_pb2.AuthorizeRequest, model: str, prompt_tokens: int
+    ) -> metering_pb2.AuthorizeResponse:
+        if self._metering is None:
+            raise unavailable(
+                errors_pb2.ERROR_REASON_METERING_UNAVAILABLE,
+                "this router has no metering address (ROUTER_METERING_ADDR) to reserve the budget with; failing closed",
+                retry_after_seconds=1.0,
+            )
+        request = metering_pb2.AuthorizeRequest()
+        request.CopyFrom(template)
+        request.model, request.prompt_tokens = model, prompt_tokens
+        try:
+            return await self._metering.Authorize(request, timeout=remaining_seconds(self._timeout_seconds))
+        except grpc.aio.AioRpcError as exc:
+            raise control_plane_error(exc, errors_pb2.ERROR_REASON_METERING_UNAVAILABLE, "metering") from None
+
+    def release(self, reservation_id: str) -> None:
+        """Gives a reservation back off the caller's path (the call failed or was cancelled after reserving)."""
+        if self._metering is None:
+            return
+        task = asyncio.ensure_future(self._release(self._metering, reservation_id))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def drain(self) -> None:
+        """Waits for the releases under way (at shutdown: a reservation handed back is not left to expire)."""
+        if self._releases:
+            await asyncio.gather(*self._releases, return_exceptions=True)
+
+    async def _release(self, metering: metering_pb2_grpc.MeteringServiceStub, reservation_id: str) -> None:
+        try:
+            await metering.Release(
+                metering_pb2.ReleaseRequest(reservation_id=reservation_id), timeout=self._timeout_seconds
+            )
+        except grpc.aio.AioRpcError as exc:
+            # The reservation is not lost: metering reclaims it when it expires.
+            log.warning("release failed; the reservation expires instead", code=exc.code().name)
