@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 from google.protobuf import timestamp_pb2
+from google.rpc import error_details_pb2
 from opentelemetry import trace
 
 from sluicegate.cache.v1 import cache_pb2
@@ -329,10 +330,13 @@ class ChatPipeline:
     ) -> cache_pb2.CachedAnswer | None:
         """Consults the cache and, for a miss, routes and reserves budget.
 
-        With `speculative_authorize` the two run side by side: a miss then pays for the slower of the two,
-        not their sum, and a hit hands the reservation back off the client's path. Two cases need no guessing:
-        - a probe (see `_guard_and_consult`) that has answered, or answers by `grace_ends` (`plan_grace_ms` after
-          it started: an exact hit takes about a millisecond, a miss that embeds several, so a plan started after
+        With `router_authorizes` a miss needs no plan here: the router routes, reserves and calls in one round trip
+        (`_complete`). Routing and reserving beside the lookup (`speculative_authorize`) is worth it only while
+        the lookup is still running: a miss then pays for the slower of the two, not their sum, and a hit hands
+        the reservation back off the client's path. No plan is made beside the lookup when:
+        - there is no lookup to wait for (cache off, or `no_cache`);
+        - a probe (see `_guard_and_consult`) has answered, or answers by `grace_ends` (`plan_grace_ms` after it
+          started: an exact hit takes about a millisecond, a miss that embeds several, so a plan started after
           the grace still ends before the lookup): a hit then costs no route, reservation or release at all. The
           grace runs from the probe's start, beside the guard's scan: a miss whose guard took longer waits for
           nothing;
@@ -344,7 +348,8 @@ class ChatPipeline:
         if probe is not None and not probe.done() and grace_seconds > 0:
             await asyncio.wait({probe}, timeout=grace_seconds)
         answered = probe is not None and probe.done()
-        if not self._settings.speculative_authorize or answered or self._classifies(state):
+        consulted = self._settings.cache_enabled and not state.request.cache.no_cache
+        if not self._settings.speculative_authorize or answered or not consulted or self._classifies(state):
             hit = await self._lookup_cache(state, probe)
             if hit is None and not self._settings.router_authorizes:
                 self._apply_plan(state, await self._plan(state))
@@ -363,9 +368,18 @@ class ChatPipeline:
 
     async def _plan(self, state: RequestState) -> Plan:
         """Routes (a dry run: the model for "auto", and the prompt counted with litellm's counter for the chosen
-        deployment) and reserves the worst case on that count."""
+        deployment) and reserves the worst case on that count: in one round trip when the router reserves
+        (`router_authorizes`), else a Route and then an Authorize."""
         request = state.request
         call = self._call(state, request.model or "auto")
+        if self._settings.router_authorizes:
+            with state.stage("route_and_authorize"):
+                routed = await self._router_call(
+                    self._services.router.Route,
+                    router_pb2.RouteRequest(call=call, authorize=self._authorization(state)),
+                )
+            route = routed.decision if request.model in AUTO_MODELS else None
+            return Plan(route=route, reservation=routed.reservation, model=routed.reservation.model)
         with state.stage("route"):
             routed = await self._router_call(self._services.router.Route, router_pb2.RouteRequest(call=call))
         model = request.model
@@ -401,6 +415,14 @@ class ChatPipeline:
             state.decision.route.requested_model = requested
         self._apply_reservation(state, plan.reservation)
         state.model = plan.model
+
+    @staticmethod
+    def _model_to_call(state: RequestState) -> str:
+        """The model the router is asked for: the reserved one, else the one requested (so the trace names it even
+        when the call fails), else "auto"."""
+        if not state.model and state.request.model not in AUTO_MODELS:
+            state.model = state.request.model
+        return state.model or "auto"
 
     @staticmethod
     def _apply_reservation(state: RequestState, reservation: metering_pb2.AuthorizeResponse) -> None:
@@ -504,13 +526,13 @@ class ChatPipeline:
     async def _complete(self, state: RequestState) -> router_pb2.CompleteResponse:
         state.provider_called = True
         request = router_pb2.CompleteRequest(
-            call=self._call(state, state.model or state.request.model or "auto"), authorize=self._authorization(state)
+            call=self._call(state, self._model_to_call(state)), authorize=self._authorization(state)
         )
         with state.stage("route_and_call"):
             try:
                 response = await self._router_call(self._services.router.Complete, request)
             except BaseException as exc:
-                _note_unreserved(state, exc)
+                _note_router_failure(state, exc)
                 self._release(state)
                 raise
         if response.HasField("reservation"):
@@ -530,7 +552,7 @@ class ChatPipeline:
         state.provider_called = True
         router_stream = self._services.router.CompleteStream(
             router_pb2.CompleteStreamRequest(
-                call=self._call(state, state.model or state.request.model or "auto"),
+                call=self._call(state, self._model_to_call(state)),
                 continue_on_interruption=state.request.continue_on_interruption,
                 authorize=self._authorization(state),
             ),
@@ -561,7 +583,7 @@ class ChatPipeline:
                         summary = event.summary
             except grpc.aio.AioRpcError as exc:
                 error = ServiceError.from_rpc_error(exc)
-                _note_unreserved(state, error)
+                _note_router_failure(state, error)
                 raise error from None
 
         stage_started = time.perf_counter()
@@ -824,10 +846,17 @@ class ChatPipeline:
         task.add_done_callback(self._background.discard)
 
 
-def _note_unreserved(state: RequestState, exc: BaseException) -> None:
-    """A router that could not reserve the budget called no provider: the request may be sent again as is."""
-    if not state.reservation_id and isinstance(exc, ServiceError) and exc.reason == _METERING_UNAVAILABLE:
+def _note_router_failure(state: RequestState, exc: BaseException) -> None:
+    """What a failed router call tells the record: the model it planned (its ErrorInfo names it; an auto-routed
+    request learns it only so), and, when it could not reserve the budget, that no provider was called (the
+    request may be sent again as is)."""
+    if not isinstance(exc, ServiceError):
+        return
+    if not state.reservation_id and exc.reason == _METERING_UNAVAILABLE:
         state.provider_called = False
+    for detail in exc.details:
+        if isinstance(detail, error_details_pb2.ErrorInfo) and not state.model:
+            state.model = detail.metadata.get("model", "")
 
 
 async def _logged(work: Awaitable) -> None:

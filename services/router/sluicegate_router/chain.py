@@ -177,6 +177,7 @@ class _Walk:
     ) -> ServiceError:
         """An error whose ErrorInfo tells the caller what the failed attempts were and cost (metering charges it)."""
         metadata = {
+            "model": self.plan.decision.model,
             "attempts": str(len(self.attempts)),
             "cost_micros_usd": str(self.cost_micros_usd),
             "deployments": ",".join(dict.fromkeys(a.deployment for a in self.attempts)),

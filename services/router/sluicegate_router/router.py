@@ -35,10 +35,12 @@ _BREAKER_STATES = {
 
 @dataclass(frozen=True, slots=True)
 class Routed:
-    """A dry run's answer: the plan, and the prompt's tokens counted for the chosen deployment's model."""
+    """A dry run's answer: the plan, the prompt's tokens counted for the chosen deployment's model, and the
+    reservation when the caller asked for one."""
 
     plan: RoutePlan
     prompt_tokens: int
+    reservation: metering_pb2.AuthorizeResponse | None = None
 
 
 class Router:
@@ -76,9 +78,14 @@ class Router:
         self._catalog = catalog
         self._planner.replace_catalog(catalog)
 
-    async def route(self, call: router_pb2.ModelCall) -> Routed:
+    async def route(self, call: router_pb2.ModelCall, authorize: metering_pb2.AuthorizeRequest | None = None) -> Routed:
+        """A dry run; with `authorize`, the plan's budget is reserved too (the caller settles or releases it)."""
         plan = await self._plan(call)
-        return Routed(plan, await self._count_prompt(plan, provider_request(call)))
+        prompt_tokens = await self._count_prompt(plan, provider_request(call))
+        if authorize is None:
+            return Routed(plan, prompt_tokens)
+        plan, reservation = await self._reserve(call, plan, prompt_tokens, authorize)
+        return Routed(plan, prompt_tokens, reservation)
 
     async def complete(
         self, call: router_pb2.ModelCall, authorize: metering_pb2.AuthorizeRequest | None = None
@@ -89,7 +96,7 @@ class Router:
         request = provider_request(call)
         if authorize is None:
             return await self._caller.complete(plan, request, plan.prompt_tokens, deadline)
-        plan, reservation = await self._reserve(call, plan, request, authorize)
+        plan, reservation = await self._reserve(call, plan, await self._count_prompt(plan, request), authorize)
         try:
             response = await self._caller.complete(plan, request, plan.prompt_tokens, deadline)
         except BaseException:
@@ -110,7 +117,7 @@ class Router:
         plan = await self._plan(call)
         request = provider_request(call)
         if authorize is not None:
-            plan, reservation = await self._reserve(call, plan, request, authorize)
+            plan, reservation = await self._reserve(call, plan, await self._count_prompt(plan, request), authorize)
             try:
                 yield reservation
             except BaseException:
@@ -131,13 +138,13 @@ class Router:
         self,
         call: router_pb2.ModelCall,
         plan: RoutePlan,
-        request: ProviderRequest,
+        prompt_tokens: int,
         authorize: metering_pb2.AuthorizeRequest,
     ) -> tuple[RoutePlan, metering_pb2.AuthorizeResponse]:
-        """Reserves the planned model's worst case. When metering downgrades the model to fit the budget, the
-        call is planned again for the cheaper model, keeping why the first model was chosen."""
+        """Reserves the planned model's worst case on the prompt's count. When metering downgrades the model to
+        fit the budget, the call is planned again for the cheaper model, keeping why the first one was chosen."""
         model = plan.decision.model
-        reservation = await self._budget.reserve(authorize, model, await self._count_prompt(plan, request))
+        reservation = await self._budget.reserve(authorize, model, prompt_tokens)
         if not reservation.downgraded_from:
             return plan, reservation
         try:

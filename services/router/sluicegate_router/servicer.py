@@ -16,10 +16,11 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         self._router = router
 
     async def Route(self, request: router_pb2.RouteRequest, context) -> router_pb2.RouteResponse:
-        routed = await self._router.route(request.call)
+        routed = await self._router.route(request.call, _authorize_of(request))
         plan = routed.plan
         return router_pb2.RouteResponse(
             prompt_tokens=routed.prompt_tokens,
+            reservation=routed.reservation,
             decision=plan.decision,
             ranking=[
                 router_pb2.RankedCandidate(
@@ -53,6 +54,6 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
 
 
 def _authorize_of(
-    request: router_pb2.CompleteRequest | router_pb2.CompleteStreamRequest,
+    request: router_pb2.RouteRequest | router_pb2.CompleteRequest | router_pb2.CompleteStreamRequest,
 ) -> metering_pb2.AuthorizeRequest | None:
     return request.authorize if request.HasField("authorize") else None

@@ -57,7 +57,7 @@ async def metering() -> AsyncIterator[tuple[RecordingMetering, str]]:
 
 async def released(recording: RecordingMetering) -> list[str]:
     """The reservations given back, once one is (the router releases off the failed call's path)."""
-    for _ in range(100):
+    for _ in range(500):
         if recording.released:
             break
         await asyncio.sleep(0.02)
@@ -178,3 +178,19 @@ async def test_a_stream_sends_its_reservation_first(mock_upstream, start_router,
     assert events[0].WhichOneof("event") == "reservation" and events[0].reservation.reservation_id == "r1"
     assert {event.WhichOneof("event") for event in events[1:-1]} == {"delta"}
     assert events[-1].HasField("summary") and len(recording.authorized) == 1 and recording.released == []
+
+
+async def test_a_dry_run_with_authorize_routes_and_reserves_in_one_call(mock_upstream, start_router, metering) -> None:
+    recording, address = metering
+    recording.downgrade_to = "cheap"
+    router = await start_router(two_models(mock_upstream, "mock-dry-run"), metering_addr=address)
+
+    request = router_pb2.RouteRequest(call=model_call("primary", "hello there"), authorize=AUTHORIZE)
+    routed = await router.stub.Route(request, timeout=10)
+
+    [authorized] = recording.authorized
+    assert authorized.model == "primary" and authorized.prompt_tokens == routed.prompt_tokens > 0
+    assert routed.reservation.reservation_id == "r1" and routed.reservation.model == "cheap"
+    assert routed.decision.model == "cheap" and routed.decision.downgraded_from == "primary"
+    assert (await mock_upstream.stats("mock-dry-run")).get("received", 0) == 0  # a dry run calls no provider
+    assert recording.released == []  # the caller settles or releases it

@@ -251,7 +251,9 @@ class FakeRouter:
     async def Route(self, request, timeout=None):
         self.routed.append(request.call)
         model = self._model_of(request.call)
+        reservation = await self._reserve(request)
         return router_pb2.RouteResponse(
+            reservation=reservation,
             decision=decision_pb2.RouteDecision(
                 model=model, deployment=f"mock-{model}", complexity=chat_pb2.TASK_COMPLEXITY_MEDIUM
             ),

@@ -9,10 +9,10 @@ import grpc
 import pytest
 from orchestrator_fakes import EMAIL, PLACEHOLDER, Fakes, rpc_error
 
-from sluicegate.common.v1 import chat_pb2, decision_pb2
+from sluicegate.common.v1 import chat_pb2, decision_pb2, errors_pb2
 from sluicegate.convert import text_message
 from sluicegate.gateway.v1 import gateway_pb2
-from sluicegate.runtime.errors import ServiceError
+from sluicegate.runtime.errors import ServiceError, error_info
 from sluicegate_orchestrator.idempotency import IdempotencyStore
 
 KEY = "good-key"
@@ -260,6 +260,23 @@ async def test_router_failure_releases_the_reservation(fakes: Fakes) -> None:
     await settle_background(pipeline)
     assert caught.value.code == grpc.StatusCode.UNAVAILABLE
     assert fakes.metering.released == ["r1"] and fakes.metering.settled == []
+    assert [(t.model, t.status_code) for t in fakes.traces] == [("balanced", "UNAVAILABLE")]  # errors by model
+
+
+async def test_a_failed_auto_routed_call_is_recorded_under_the_model_the_router_planned(fakes: Fakes) -> None:
+    failure = ServiceError(
+        grpc.StatusCode.UNAVAILABLE,
+        "all deployments failed",
+        [error_info(errors_pb2.ERROR_REASON_UPSTREAM_UNAVAILABLE, {"model": "balanced", "attempts": "2"})],
+    ).to_status()
+    fakes.router.error = grpc.aio.AioRpcError(
+        failure.code, grpc.aio.Metadata(), grpc.aio.Metadata(*failure.trailing_metadata), failure.details
+    )
+    pipeline = fakes.make_pipeline()
+    with pytest.raises(ServiceError):
+        await pipeline.chat(gateway_pb2.ChatRequest(messages=[text_message(chat_pb2.ROLE_USER, "hi")]), KEY)
+    await settle_background(pipeline)
+    assert [(t.requested_model, t.model) for t in fakes.traces] == [("auto", "balanced")]
 
 
 async def test_client_cancellation_releases_the_reservation(fakes: Fakes) -> None:
@@ -587,3 +604,30 @@ async def test_a_request_joining_another_ones_call_is_still_authorized(fakes: Fa
         await pipeline.chat(chat("same question"), KEY)
     assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED  # refused, not handed the leader's answer
     assert (await leader).message.content[0].text == "you said: same question"
+
+
+@pytest.mark.parametrize("router_authorizes", [True, False])
+async def test_a_plan_beside_a_slow_lookup_routes_and_reserves_in_one_round_trip_when_the_router_reserves(
+    fakes: Fakes, router_authorizes: bool
+) -> None:
+    fakes.cache.lookup_seconds = 0.05  # still running after the guard and the grace: the plan starts beside it
+    pipeline = fakes.make_pipeline(router_authorizes=router_authorizes)
+    response = await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+    stages = {stage.stage for stage in response.decision.stages}
+    if router_authorizes:
+        assert "route_and_authorize" in stages and not {"route", "authorize"} & stages
+    else:
+        assert {"route", "authorize"} <= stages and "route_and_authorize" not in stages
+    assert len(fakes.router.routed) == 1 and len(fakes.metering.authorized) == 1  # reserved once, not again
+    assert [s.reservation_id for s in fakes.metering.settled] == ["r1"] and fakes.metering.released == []
+
+
+@pytest.mark.parametrize("cache", [{"cache_enabled": False}, {}])
+async def test_without_a_lookup_to_wait_for_no_plan_is_made_before_the_call(fakes: Fakes, cache: dict) -> None:
+    pipeline = fakes.make_pipeline(**cache)
+    control = chat_pb2.CacheControl(no_cache=not cache)
+    response = await pipeline.chat(chat("hello", cache=control), KEY)
+    await settle_background(pipeline)
+    assert fakes.router.routed == [] and len(fakes.metering.authorized) == 1
+    assert response.decision.budget.reservation_id == "r1"

@@ -161,6 +161,7 @@ async def test_when_the_continuation_fails_too_the_stream_ends_with_an_error_and
     assert caught.value.reason == "STREAM_INTERRUPTED"
     [info] = caught.value.details
     assert info.metadata["attempts"] == "3" and int(info.metadata["cost_micros_usd"]) > 0
+    assert info.metadata["model"] == "a"  # the caller records the failure under the model planned
 
 
 async def test_a_continuation_never_goes_back_to_a_deployment_already_called() -> None:

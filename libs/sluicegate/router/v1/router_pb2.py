@@ -27,41 +27,41 @@ from sluicegate.common.v1 import decision_pb2 as sluicegate_dot_common_dot_v1_do
 from sluicegate.metering.v1 import metering_pb2 as sluicegate_dot_metering_dot_v1_dot_metering__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!sluicegate/router/v1/router.proto\x12\x14sluicegate.router.v1\x1a\x1fsluicegate/common/v1/chat.proto\x1a#sluicegate/common/v1/decision.proto\x1a%sluicegate/metering/v1/metering.proto\"\xc6\x02\n\tModelCall\x12\x32\n\tprincipal\x18\x01 \x01(\x0b\x32\x1f.sluicegate.common.v1.Principal\x12/\n\x08messages\x18\x02 \x03(\x0b\x32\x1d.sluicegate.common.v1.Message\x12\r\n\x05model\x18\x03 \x01(\t\x12\x36\n\x06params\x18\x04 \x01(\x0b\x32&.sluicegate.common.v1.GenerationParams\x12=\n\x0f\x63omplexity_hint\x18\x05 \x01(\x0e\x32$.sluicegate.common.v1.TaskComplexity\x12\x0e\n\x06policy\x18\x06 \x01(\t\x12\x0e\n\x06region\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x1a\n\x12question_embedding\x18\t \x01(\x0c\"=\n\x0cRouteRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\"\x95\x01\n\rRouteResponse\x12\x35\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12\x36\n\x07ranking\x18\x02 \x03(\x0b\x32%.sluicegate.router.v1.RankedCandidate\x12\x15\n\rprompt_tokens\x18\x03 \x01(\x03\"}\n\x0f\x43ompleteRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\x12;\n\tauthorize\x18\x02 \x01(\x0b\x32(.sluicegate.metering.v1.AuthorizeRequest\"\xf6\x02\n\x10\x43ompleteResponse\x12.\n\x07message\x18\x01 \x01(\x0b\x32\x1d.sluicegate.common.v1.Message\x12\x39\n\rfinish_reason\x18\x02 \x01(\x0e\x32\".sluicegate.common.v1.FinishReason\x12\x32\n\x05route\x18\x03 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12/\n\x08\x61ttempts\x18\x04 \x03(\x0b\x32\x1d.sluicegate.common.v1.Attempt\x12*\n\x05usage\x18\x05 \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x17\n\x0f\x63ost_micros_usd\x18\x06 \x01(\x03\x12\r\n\x05model\x18\x07 \x01(\t\x12>\n\x0breservation\x18\x08 \x01(\x0b\x32).sluicegate.metering.v1.AuthorizeResponse\"\xa5\x01\n\x15\x43ompleteStreamRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\x12 \n\x18\x63ontinue_on_interruption\x18\x02 \x01(\x08\x12;\n\tauthorize\x18\x03 \x01(\x0b\x32(.sluicegate.metering.v1.AuthorizeRequest\"\xcf\x01\n\x16\x43ompleteStreamResponse\x12\x32\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32!.sluicegate.router.v1.StreamDeltaH\x00\x12\x36\n\x07summary\x18\x02 \x01(\x0b\x32#.sluicegate.router.v1.StreamSummaryH\x00\x12@\n\x0breservation\x18\x03 \x01(\x0b\x32).sluicegate.metering.v1.AuthorizeResponseH\x00\x42\x07\n\x05\x65vent\"q\n\x0bStreamDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x32\n\ntool_calls\x18\x02 \x03(\x0b\x32\x1e.sluicegate.common.v1.ToolCall\x12 \n\x18\x63ompletion_tokens_so_far\x18\x03 \x01(\x03\"\x83\x02\n\rStreamSummary\x12\x39\n\rfinish_reason\x18\x01 \x01(\x0e\x32\".sluicegate.common.v1.FinishReason\x12\x32\n\x05route\x18\x02 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12/\n\x08\x61ttempts\x18\x03 \x03(\x0b\x32\x1d.sluicegate.common.v1.Attempt\x12*\n\x05usage\x18\x04 \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x17\n\x0f\x63ost_micros_usd\x18\x05 \x01(\x03\x12\r\n\x05model\x18\x06 \x01(\t\"\'\n\x16ListDeploymentsRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\xea\x02\n\x10\x44\x65ploymentStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x32\n\x04tier\x18\x05 \x01(\x0e\x32$.sluicegate.common.v1.TaskComplexity\x12\x33\n\x07\x62reaker\x18\x06 \x01(\x0e\x32\".sluicegate.router.v1.BreakerState\x12\x17\n\x0f\x65wma_latency_ms\x18\x07 \x01(\x01\x12\x14\n\x0c\x65wma_ttft_ms\x18\x08 \x01(\x01\x12\x19\n\x11recent_error_rate\x18\t \x01(\x01\x12!\n\x19input_micros_usd_per_mtok\x18\n \x01(\x03\x12\"\n\x1aoutput_micros_usd_per_mtok\x18\x0b \x01(\x03\x12\x1d\n\x15\x63ontext_window_tokens\x18\x0c \x01(\x03\"V\n\x17ListDeploymentsResponse\x12;\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32&.sluicegate.router.v1.DeploymentStatus\"S\n\x0fRankedCandidate\x12\r\n\x05model\x18\x01 \x01(\t\x12\x12\n\ndeployment\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t*|\n\x0c\x42reakerState\x12\x1d\n\x19\x42REAKER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42REAKER_STATE_CLOSED\x10\x01\x12\x16\n\x12\x42REAKER_STATE_OPEN\x10\x02\x12\x1b\n\x17\x42REAKER_STATE_HALF_OPEN\x10\x03\x32\x9b\x03\n\rRouterService\x12P\n\x05Route\x12\".sluicegate.router.v1.RouteRequest\x1a#.sluicegate.router.v1.RouteResponse\x12Y\n\x08\x43omplete\x12%.sluicegate.router.v1.CompleteRequest\x1a&.sluicegate.router.v1.CompleteResponse\x12m\n\x0e\x43ompleteStream\x12+.sluicegate.router.v1.CompleteStreamRequest\x1a,.sluicegate.router.v1.CompleteStreamResponse0\x01\x12n\n\x0fListDeployments\x12,.sluicegate.router.v1.ListDeploymentsRequest\x1a-.sluicegate.router.v1.ListDeploymentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!sluicegate/router/v1/router.proto\x12\x14sluicegate.router.v1\x1a\x1fsluicegate/common/v1/chat.proto\x1a#sluicegate/common/v1/decision.proto\x1a%sluicegate/metering/v1/metering.proto\"\xc6\x02\n\tModelCall\x12\x32\n\tprincipal\x18\x01 \x01(\x0b\x32\x1f.sluicegate.common.v1.Principal\x12/\n\x08messages\x18\x02 \x03(\x0b\x32\x1d.sluicegate.common.v1.Message\x12\r\n\x05model\x18\x03 \x01(\t\x12\x36\n\x06params\x18\x04 \x01(\x0b\x32&.sluicegate.common.v1.GenerationParams\x12=\n\x0f\x63omplexity_hint\x18\x05 \x01(\x0e\x32$.sluicegate.common.v1.TaskComplexity\x12\x0e\n\x06policy\x18\x06 \x01(\t\x12\x0e\n\x06region\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x1a\n\x12question_embedding\x18\t \x01(\x0c\"z\n\x0cRouteRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\x12;\n\tauthorize\x18\x02 \x01(\x0b\x32(.sluicegate.metering.v1.AuthorizeRequest\"\xd5\x01\n\rRouteResponse\x12\x35\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12\x36\n\x07ranking\x18\x02 \x03(\x0b\x32%.sluicegate.router.v1.RankedCandidate\x12\x15\n\rprompt_tokens\x18\x03 \x01(\x03\x12>\n\x0breservation\x18\x04 \x01(\x0b\x32).sluicegate.metering.v1.AuthorizeResponse\"}\n\x0f\x43ompleteRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\x12;\n\tauthorize\x18\x02 \x01(\x0b\x32(.sluicegate.metering.v1.AuthorizeRequest\"\xf6\x02\n\x10\x43ompleteResponse\x12.\n\x07message\x18\x01 \x01(\x0b\x32\x1d.sluicegate.common.v1.Message\x12\x39\n\rfinish_reason\x18\x02 \x01(\x0e\x32\".sluicegate.common.v1.FinishReason\x12\x32\n\x05route\x18\x03 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12/\n\x08\x61ttempts\x18\x04 \x03(\x0b\x32\x1d.sluicegate.common.v1.Attempt\x12*\n\x05usage\x18\x05 \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x17\n\x0f\x63ost_micros_usd\x18\x06 \x01(\x03\x12\r\n\x05model\x18\x07 \x01(\t\x12>\n\x0breservation\x18\x08 \x01(\x0b\x32).sluicegate.metering.v1.AuthorizeResponse\"\xa5\x01\n\x15\x43ompleteStreamRequest\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.sluicegate.router.v1.ModelCall\x12 \n\x18\x63ontinue_on_interruption\x18\x02 \x01(\x08\x12;\n\tauthorize\x18\x03 \x01(\x0b\x32(.sluicegate.metering.v1.AuthorizeRequest\"\xcf\x01\n\x16\x43ompleteStreamResponse\x12\x32\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32!.sluicegate.router.v1.StreamDeltaH\x00\x12\x36\n\x07summary\x18\x02 \x01(\x0b\x32#.sluicegate.router.v1.StreamSummaryH\x00\x12@\n\x0breservation\x18\x03 \x01(\x0b\x32).sluicegate.metering.v1.AuthorizeResponseH\x00\x42\x07\n\x05\x65vent\"q\n\x0bStreamDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x32\n\ntool_calls\x18\x02 \x03(\x0b\x32\x1e.sluicegate.common.v1.ToolCall\x12 \n\x18\x63ompletion_tokens_so_far\x18\x03 \x01(\x03\"\x83\x02\n\rStreamSummary\x12\x39\n\rfinish_reason\x18\x01 \x01(\x0e\x32\".sluicegate.common.v1.FinishReason\x12\x32\n\x05route\x18\x02 \x01(\x0b\x32#.sluicegate.common.v1.RouteDecision\x12/\n\x08\x61ttempts\x18\x03 \x03(\x0b\x32\x1d.sluicegate.common.v1.Attempt\x12*\n\x05usage\x18\x04 \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x17\n\x0f\x63ost_micros_usd\x18\x05 \x01(\x03\x12\r\n\x05model\x18\x06 \x01(\t\"\'\n\x16ListDeploymentsRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\xea\x02\n\x10\x44\x65ploymentStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x32\n\x04tier\x18\x05 \x01(\x0e\x32$.sluicegate.common.v1.TaskComplexity\x12\x33\n\x07\x62reaker\x18\x06 \x01(\x0e\x32\".sluicegate.router.v1.BreakerState\x12\x17\n\x0f\x65wma_latency_ms\x18\x07 \x01(\x01\x12\x14\n\x0c\x65wma_ttft_ms\x18\x08 \x01(\x01\x12\x19\n\x11recent_error_rate\x18\t \x01(\x01\x12!\n\x19input_micros_usd_per_mtok\x18\n \x01(\x03\x12\"\n\x1aoutput_micros_usd_per_mtok\x18\x0b \x01(\x03\x12\x1d\n\x15\x63ontext_window_tokens\x18\x0c \x01(\x03\"V\n\x17ListDeploymentsResponse\x12;\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32&.sluicegate.router.v1.DeploymentStatus\"S\n\x0fRankedCandidate\x12\r\n\x05model\x18\x01 \x01(\t\x12\x12\n\ndeployment\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t*|\n\x0c\x42reakerState\x12\x1d\n\x19\x42REAKER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42REAKER_STATE_CLOSED\x10\x01\x12\x16\n\x12\x42REAKER_STATE_OPEN\x10\x02\x12\x1b\n\x17\x42REAKER_STATE_HALF_OPEN\x10\x03\x32\x9b\x03\n\rRouterService\x12P\n\x05Route\x12\".sluicegate.router.v1.RouteRequest\x1a#.sluicegate.router.v1.RouteResponse\x12Y\n\x08\x43omplete\x12%.sluicegate.router.v1.CompleteRequest\x1a&.sluicegate.router.v1.CompleteResponse\x12m\n\x0e\x43ompleteStream\x12+.sluicegate.router.v1.CompleteStreamRequest\x1a,.sluicegate.router.v1.CompleteStreamResponse0\x01\x12n\n\x0fListDeployments\x12,.sluicegate.router.v1.ListDeploymentsRequest\x1a-.sluicegate.router.v1.ListDeploymentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sluicegate.router.v1.router_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BREAKERSTATE']._serialized_start=2550
-  _globals['_BREAKERSTATE']._serialized_end=2674
+  _globals['_BREAKERSTATE']._serialized_start=2675
+  _globals['_BREAKERSTATE']._serialized_end=2799
   _globals['_MODELCALL']._serialized_start=169
   _globals['_MODELCALL']._serialized_end=495
   _globals['_ROUTEREQUEST']._serialized_start=497
-  _globals['_ROUTEREQUEST']._serialized_end=558
-  _globals['_ROUTERESPONSE']._serialized_start=561
-  _globals['_ROUTERESPONSE']._serialized_end=710
-  _globals['_COMPLETEREQUEST']._serialized_start=712
-  _globals['_COMPLETEREQUEST']._serialized_end=837
-  _globals['_COMPLETERESPONSE']._serialized_start=840
-  _globals['_COMPLETERESPONSE']._serialized_end=1214
-  _globals['_COMPLETESTREAMREQUEST']._serialized_start=1217
-  _globals['_COMPLETESTREAMREQUEST']._serialized_end=1382
-  _globals['_COMPLETESTREAMRESPONSE']._serialized_start=1385
-  _globals['_COMPLETESTREAMRESPONSE']._serialized_end=1592
-  _globals['_STREAMDELTA']._serialized_start=1594
-  _globals['_STREAMDELTA']._serialized_end=1707
-  _globals['_STREAMSUMMARY']._serialized_start=1710
-  _globals['_STREAMSUMMARY']._serialized_end=1969
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=1971
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=2010
-  _globals['_DEPLOYMENTSTATUS']._serialized_start=2013
-  _globals['_DEPLOYMENTSTATUS']._serialized_end=2375
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=2377
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=2463
-  _globals['_RANKEDCANDIDATE']._serialized_start=2465
-  _globals['_RANKEDCANDIDATE']._serialized_end=2548
-  _globals['_ROUTERSERVICE']._serialized_start=2677
-  _globals['_ROUTERSERVICE']._serialized_end=3088
+  _globals['_ROUTEREQUEST']._serialized_end=619
+  _globals['_ROUTERESPONSE']._serialized_start=622
+  _globals['_ROUTERESPONSE']._serialized_end=835
+  _globals['_COMPLETEREQUEST']._serialized_start=837
+  _globals['_COMPLETEREQUEST']._serialized_end=962
+  _globals['_COMPLETERESPONSE']._serialized_start=965
+  _globals['_COMPLETERESPONSE']._serialized_end=1339
+  _globals['_COMPLETESTREAMREQUEST']._serialized_start=1342
+  _globals['_COMPLETESTREAMREQUEST']._serialized_end=1507
+  _globals['_COMPLETESTREAMRESPONSE']._serialized_start=1510
+  _globals['_COMPLETESTREAMRESPONSE']._serialized_end=1717
+  _globals['_STREAMDELTA']._serialized_start=1719
+  _globals['_STREAMDELTA']._serialized_end=1832
+  _globals['_STREAMSUMMARY']._serialized_start=1835
+  _globals['_STREAMSUMMARY']._serialized_end=2094
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=2096
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=2135
+  _globals['_DEPLOYMENTSTATUS']._serialized_start=2138
+  _globals['_DEPLOYMENTSTATUS']._serialized_end=2500
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=2502
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=2588
+  _globals['_RANKEDCANDIDATE']._serialized_start=2590
+  _globals['_RANKEDCANDIDATE']._serialized_end=2673
+  _globals['_ROUTERSERVICE']._serialized_start=2802
+  _globals['_ROUTERSERVICE']._serialized_end=3213
 # @@protoc_insertion_point(module_scope)

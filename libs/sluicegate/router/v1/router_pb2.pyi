@@ -44,20 +44,24 @@ class ModelCall(_message.Message):
     def __init__(self, principal: _Optional[_Union[_chat_pb2.Principal, _Mapping]] = ..., messages: _Optional[_Iterable[_Union[_chat_pb2.Message, _Mapping]]] = ..., model: _Optional[str] = ..., params: _Optional[_Union[_chat_pb2.GenerationParams, _Mapping]] = ..., complexity_hint: _Optional[_Union[_chat_pb2.TaskComplexity, str]] = ..., policy: _Optional[str] = ..., region: _Optional[str] = ..., request_id: _Optional[str] = ..., question_embedding: _Optional[bytes] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
-    __slots__ = ("call",)
+    __slots__ = ("call", "authorize")
     CALL_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZE_FIELD_NUMBER: _ClassVar[int]
     call: ModelCall
-    def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ...) -> None: ...
+    authorize: _metering_pb2.AuthorizeRequest
+    def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ..., authorize: _Optional[_Union[_metering_pb2.AuthorizeRequest, _Mapping]] = ...) -> None: ...
 
 class RouteResponse(_message.Message):
-    __slots__ = ("decision", "ranking", "prompt_tokens")
+    __slots__ = ("decision", "ranking", "prompt_tokens", "reservation")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     RANKING_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_FIELD_NUMBER: _ClassVar[int]
     decision: _decision_pb2.RouteDecision
     ranking: _containers.RepeatedCompositeFieldContainer[RankedCandidate]
     prompt_tokens: int
-    def __init__(self, decision: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., ranking: _Optional[_Iterable[_Union[RankedCandidate, _Mapping]]] = ..., prompt_tokens: _Optional[int] = ...) -> None: ...
+    reservation: _metering_pb2.AuthorizeResponse
+    def __init__(self, decision: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., ranking: _Optional[_Iterable[_Union[RankedCandidate, _Mapping]]] = ..., prompt_tokens: _Optional[int] = ..., reservation: _Optional[_Union[_metering_pb2.AuthorizeResponse, _Mapping]] = ...) -> None: ...
 
 class CompleteRequest(_message.Message):
     __slots__ = ("call", "authorize")
