@@ -3,9 +3,11 @@
 Starts its own Redis and a metering server process (port 0, request logging off), gives the benchmark
 principal a budget on all four scopes so every reservation touches four buckets, and tenant and model rate
 limits too high to refuse (so every Authorize also checks and counts three rate limits), then times pairs of
-Authorize and Settle calls over loopback gRPC, each call on its own as well as the pair. The machine's load
-average is printed before and after: on a shared machine the figures move with it.
-    .venv/bin/python services/metering/bench.py [--pairs N]
+Authorize and Settle calls over loopback gRPC, each call on its own as well as the pair, and the CPU time the
+metering process (and Redis) spent per pair, read from /proc. The machine's load average is printed before and
+after: on a shared machine the figures move with it. `--profile-seconds N` pauses N seconds under load first,
+printing the metering pid, so `py-spy record -p PID` can sample it.
+    .venv/bin/python services/metering/bench.py [--pairs N] [--profile-seconds N]
 """
 
 from __future__ import annotations
@@ -64,12 +66,20 @@ async def pair(stub: metering_pb2_grpc.MeteringServiceStub) -> tuple[float, floa
     return (authorized - began) * 1000, (time.perf_counter() - authorized) * 1000
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentiles(latencies: list[float]) -> str:
     cuts = statistics.quantiles(latencies, n=100)
     return f"p50 {cuts[49]:.2f} ms, p99 {cuts[98]:.2f} ms"
 
 
-async def run(stub: metering_pb2_grpc.MeteringServiceStub, pairs: int, concurrency: int) -> None:
+async def run(
+    stub: metering_pb2_grpc.MeteringServiceStub, pairs: int, concurrency: int, servers: dict[str, int]
+) -> None:
     timings: list[tuple[float, float]] = []
     remaining = iter(range(pairs))
 
@@ -77,17 +87,32 @@ async def run(stub: metering_pb2_grpc.MeteringServiceStub, pairs: int, concurren
         for _ in remaining:
             timings.append(await pair(stub))
 
+    cpu_before = {name: cpu_seconds(pid) for name, pid in servers.items()}
     began = time.perf_counter()
     await asyncio.gather(*[worker() for _ in range(concurrency)])
     elapsed = time.perf_counter() - began
+    cpu = ", ".join(
+        f"{name} {(cpu_seconds(pid) - cpu_before[name]) * 1000 / pairs:.2f}" for name, pid in servers.items()
+    )
     report(
         f"concurrency {concurrency:>2}: {pairs} Authorize+Settle pairs, {percentiles([a + s for a, s in timings])}, "
         f"{pairs / elapsed:.0f} pairs/s; Authorize {percentiles([a for a, _ in timings])}; "
-        f"Settle {percentiles([s for _, s in timings])}"
+        f"Settle {percentiles([s for _, s in timings])}; CPU ms per pair: {cpu}"
     )
 
 
-async def bench(address: str, pairs: int) -> None:
+async def load_for(stub: metering_pb2_grpc.MeteringServiceStub, seconds: float, concurrency: int) -> None:
+    """Keeps the server busy for `seconds` (for a profiler to sample)."""
+    until = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < until:
+            await pair(stub)
+
+    await asyncio.gather(*[worker() for _ in range(concurrency)])
+
+
+async def bench(address: str, pairs: int, servers: dict[str, int], profile_seconds: float) -> None:
     channel = create_channel(
         address, ["sluicegate.metering.v1.MeteringService", "sluicegate.metering.v1.MeteringAdminService"], 10.0
     )
@@ -105,9 +130,12 @@ async def bench(address: str, pairs: int) -> None:
     stub = metering_pb2_grpc.MeteringServiceStub(channel)
     for _ in range(100):
         await pair(stub)
+    if profile_seconds:
+        report(f"profiling window: metering pid {servers['metering']}, {profile_seconds:.0f} s at concurrency 50")
+        await load_for(stub, profile_seconds, 50)
     report_load("before")
-    await run(stub, pairs, 1)
-    await run(stub, pairs * 4, 50)
+    await run(stub, pairs, 1, servers)
+    await run(stub, pairs * 4, 50, servers)
     report_load("after")
     await channel.close()
 
@@ -115,6 +143,7 @@ async def bench(address: str, pairs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=1000, help="pairs at concurrency 1 (four times that at 50)")
+    parser.add_argument("--profile-seconds", type=float, default=0, help="load to run first, for a profiler")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -139,7 +168,8 @@ def main() -> None:
                 f"metering at {address}, Redis at {redis_server.address}; four budget buckets and three rate "
                 "limits per reservation"
             )
-            asyncio.run(bench(address, arguments.pairs))
+            servers = {"metering": metering.process.pid, "redis": redis_server.process.pid}
+            asyncio.run(bench(address, arguments.pairs, servers, arguments.profile_seconds))
         finally:
             metering.stop()
             redis_server.stop()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from sluicegate.catalog import Catalog, LogicalModel
+from sluicegate.catalog import Catalog, Deployment, LogicalModel, Price
 from sluicegate.common.v1 import errors_pb2
 from sluicegate.runtime.errors import denied
 from sluicegate_metering.records import Principal, UsageCharge
@@ -21,28 +21,33 @@ class Quote:
 
 
 class Pricer:
-    """Prices calls with the catalog the router uses, so metering and routing always agree."""
+    """Prices calls with the catalog the router uses, so metering and routing always agree. The catalog is
+    fixed for the process's life, so each model's worst case and each deployment are looked up once."""
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
-
-    def _model(self, name: str) -> LogicalModel:
-        model = self._catalog.model(name)
-        if model is None:
-            raise denied(grpc.StatusCode.NOT_FOUND, errors_pb2.ERROR_REASON_MODEL_UNKNOWN, f"unknown model {name!r}")
-        return model
+        self._worst_prices = {name: catalog.worst_case_price(name) for name in catalog.models}
+        self._output_limits = {
+            name: min(d.capabilities.max_output_tokens for d in model.deployments)
+            for name, model in catalog.models.items()
+        }
+        self._deployments: dict[str, Deployment] = {}
+        for model in catalog.models.values():
+            for deployment in model.deployments:
+                self._deployments.setdefault(deployment.name, deployment)
 
     def quote(self, model_name: str, prompt_tokens: int, max_tokens: int) -> Quote:
         """Prompt and output tokens at the dearest deployment's prices; no max_tokens means the smallest
         output limit among the deployments (no deployment can produce more than its own limit)."""
         output_tokens = self.output_tokens(model_name, max_tokens)
-        price = self._catalog.worst_case_price(model_name)
-        return Quote(model_name, price.cost_micros(prompt_tokens, output_tokens))
+        return Quote(model_name, self._worst_prices[model_name].cost_micros(prompt_tokens, output_tokens))
 
     def output_tokens(self, model_name: str, max_tokens: int) -> int:
         """The most output tokens a call may produce: max_tokens, or else the smallest deployment limit."""
-        model = self._model(model_name)
-        return max_tokens or min(d.capabilities.max_output_tokens for d in model.deployments)
+        limit = self._output_limits.get(model_name)
+        if limit is None:
+            raise _unknown_model(model_name)
+        return max_tokens or limit
 
     def cheapest_alternative(
         self, principal: Principal, requested: Quote, prompt_tokens: int, max_tokens: int
@@ -60,16 +65,22 @@ class Pricer:
     def cost(self, charge: UsageCharge, fallback_model: str) -> int:
         """The charge at its deployment's price (cached and reasoning tokens at their own rates); an unknown
         deployment is priced at its model's worst case, so a stale catalog never under-charges."""
-        found = self._catalog.deployment(charge.deployment)
-        if found is not None:
-            price = found[1].price
+        deployment = self._deployments.get(charge.deployment)
+        price: Price
+        if deployment is not None:
+            price = deployment.price
         else:
-            model_name = charge.model if self._catalog.model(charge.model) is not None else fallback_model
-            self._model(model_name)  # MODEL_UNKNOWN when the catalog knows neither model
-            price = self._catalog.worst_case_price(model_name)
+            model_name = charge.model if charge.model in self._worst_prices else fallback_model
+            if model_name not in self._worst_prices:
+                raise _unknown_model(model_name)
+            price = self._worst_prices[model_name]
         return price.cost_micros(
             charge.prompt_tokens, charge.completion_tokens, charge.cached_prompt_tokens, charge.reasoning_tokens
         )
+
+
+def _unknown_model(name: str) -> Exception:
+    return denied(grpc.StatusCode.NOT_FOUND, errors_pb2.ERROR_REASON_MODEL_UNKNOWN, f"unknown model {name!r}")
 
 
 def _capable(model: LogicalModel, prompt_tokens: int, max_tokens: int) -> bool:

@@ -13,6 +13,7 @@ does); Settle corrects the tokens to the actual usage and Release takes them bac
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,11 +52,13 @@ def _config_field(scope: RateScope, model: str = "") -> str:
     return f"{scope}:{model}:" if scope is RateScope.MODEL else f"{scope}:"
 
 
+@functools.lru_cache(maxsize=4096)
 def rate_subjects(
-    principal: Principal, models: Sequence[str], default_requests: int = 0, default_tokens: int = 0
-) -> list[RateSubject]:
+    principal: Principal, models: tuple[str, ...], default_requests: int = 0, default_tokens: int = 0
+) -> tuple[RateSubject, ...]:
     """The limits that may apply to a call: the key's own (kept in its record), the tenant's (the default when
-    it has none), and, per candidate model, the tenant's limit on that model and every tenant's together."""
+    it has none), and, per candidate model, the tenant's limit on that model and every tenant's together.
+    A pure function of its arguments, remembered for the principals and models in use."""
     tenant = principal.tenant_id
     tenant_config = storage.tenant_rate_limits(tenant)
     subjects = []
@@ -70,7 +73,7 @@ def rate_subjects(
         prefix = _config_field(RateScope.MODEL, model)
         subjects.append(RateSubject(f"model:{tenant}/{model}", tenant_config, prefix, option=option))
         subjects.append(RateSubject(f"model:{EVERY_TENANT}/{model}", storage.GLOBAL_RATE_LIMITS, prefix, option=option))
-    return subjects
+    return tuple(subjects)
 
 
 def window_keys(subject: RateSubject, now_ms: int) -> tuple[str, str]:

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Mapping, Sequence
 
 import grpc
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from sluicegate.common.v1 import errors_pb2
-from sluicegate.runtime.errors import denied, resource_exhausted
+from sluicegate.runtime.errors import denied, resource_exhausted, unavailable
 from sluicegate.runtime.logs import get_logger
 from sluicegate_metering import storage
-from sluicegate_metering.budgets import BudgetBook, bucket_expires_at, bucket_id, utc_day
-from sluicegate_metering.pricing import Pricer
+from sluicegate_metering.budgets import BudgetBook, BudgetView, utc_day
+from sluicegate_metering.holds import HeldReservation, RecentHolds
+from sluicegate_metering.pricing import Pricer, Quote
 from sluicegate_metering.ratelimits import (
     NO_DEFAULT_RATES,
     WINDOW_MS,
@@ -47,20 +47,11 @@ from sluicegate_metering.storage import fails_closed
 log = get_logger(__name__)
 
 RECLAIM_BATCH = 100
-
-
-@dataclass(frozen=True)
-class HeldReservation:
-    """A live reservation as stored: whose it is, what it holds and where."""
-
-    principal: Principal
-    model: str
-    request_id: str
-    amount_micros: int
-    buckets: list[str]
-    limits: list[int]
-    rate_windows: list[str]
-    rate_tokens: int
+# The authorize script's answer when the budgets it was given changed since they were read.
+STALE_BUDGETS = 3
+# A budget view is refused only when an administrator changed a budget in between: one fresh read nearly
+# always suffices; more attempts guard against a burst of changes.
+MAX_AUTHORIZE_ATTEMPTS = 3
 
 
 def _unknown_reservation(reservation_id: str) -> Exception:
@@ -71,15 +62,20 @@ def _unknown_reservation(reservation_id: str) -> Exception:
     )
 
 
-def _script_keys(reservation_id: str, buckets: Sequence[str], *between: str) -> list[str]:
-    """The keys every reservation script declares: the record, the expiry index, the holds, then the buckets."""
+def _script_keys(reservation_id: str, counter_keys: Sequence[str], *between: str) -> list[str]:
+    """The keys every reservation script declares: the record, the expiry index, the holds, then the buckets'
+    counters."""
     return [
         storage.reservation(reservation_id),
         storage.RESERVATION_EXPIRY,
         storage.RESERVATION_HOLDS,
         *between,
-        *[storage.bucket_counters(bucket) for bucket in buckets],
+        *counter_keys,
     ]
+
+
+def _counter_keys(buckets: Sequence[str]) -> list[str]:
+    return [storage.bucket_counters(bucket) for bucket in buckets]
 
 
 def _rate_windows(encoded: str | bytes | None) -> list[str]:
@@ -87,8 +83,10 @@ def _rate_windows(encoded: str | bytes | None) -> list[str]:
     return list(json.loads(encoded)) if encoded else []
 
 
-def _flat(pairs: dict[str, object]) -> list[object]:
-    return [item for pair in pairs.items() for item in pair]
+def _json_pairs(pairs: Mapping[str, object]) -> str:
+    """Field/value pairs as one script argument: a JSON list of strings (a script gets one argument in about
+    the time redis-py takes to pack each of many, and the values arrive as the strings Python wrote)."""
+    return json.dumps([str(item) for pair in pairs.items() for item in pair], ensure_ascii=False)
 
 
 class Meter:
@@ -111,6 +109,7 @@ class Meter:
         self._ttl_seconds = reservation_ttl_seconds
         self._spend_ttl_seconds = spend_retention_days * 86_400
         self._default_rates = default_rates
+        self._recent = RecentHolds()
         self._authorize_script = storage.load_script(client, "authorize")
         self._settle_script = storage.load_script(client, "settle")
         self._return_script = storage.load_script(client, "return_hold")
@@ -137,7 +136,32 @@ class Meter:
                 errors_pb2.ERROR_REASON_MODEL_NOT_ALLOWED,
                 f"the API key may not use model {model!r}",
             )
-        rules = await self._budgets.applicable(principal)
+        view = await self._budgets.view(principal)
+        for _ in range(MAX_AUTHORIZE_ATTEMPTS):
+            reservation = await self._reserve(
+                principal, view, requested, prompt_tokens, max_tokens, request_id, allow_downgrade
+            )
+            if reservation is not None:
+                return reservation
+            view = await self._budgets.view(principal, stale=view)
+        raise unavailable(
+            errors_pb2.ERROR_REASON_METERING_UNAVAILABLE,
+            "budgets kept changing during the authorization",
+            retry_after_seconds=1.0,
+        )
+
+    async def _reserve(
+        self,
+        principal: Principal,
+        view: BudgetView,
+        requested: Quote,
+        prompt_tokens: int,
+        max_tokens: int,
+        request_id: str,
+        allow_downgrade: bool,
+    ) -> Reservation | None:
+        """One run of the authorize script under a budget view; None when the view was stale."""
+        rules = view.rules
         options = [requested]
         if allow_downgrade or any(rule.allow_downgrade for rule in rules):
             alternative = self._pricer.cheapest_alternative(principal, requested, prompt_tokens, max_tokens)
@@ -147,10 +171,14 @@ class Meter:
         now = self._clock()
         now_ms = int(now * 1000)
         expires_at = now + self._ttl_seconds
-        reservation_id = f"rsv_{uuid.uuid4().hex}"
-        buckets = [bucket_id(rule, now) for rule in rules]
+        reservation_id = f"rsv_{os.urandom(16).hex()}"
+        placed = view.placed(now)
+        buckets = placed.buckets
         subjects = rate_subjects(
-            principal, [option.model for option in options], self._default_rates.requests, self._default_rates.tokens
+            principal,
+            tuple(option.model for option in options),
+            self._default_rates.requests,
+            self._default_rates.tokens,
         )
         args: list[object] = [
             reservation_id,
@@ -158,41 +186,38 @@ class Meter:
             self._ttl_seconds * 1000,
             int(allow_downgrade),
             len(options),
-            json.dumps(buckets),
-            model,
+            placed.buckets_json,
+            requested.model,
             len(buckets),
             len(subjects),
             now_ms,
             WINDOW_MS,
+            view.fields_json,
+            view.stored_json,
+            *placed.script_args,
         ]
-        for rule in rules:
-            args += [
-                rule.limit_micros,
-                bucket_expires_at(rule.window, now, rule.reset_hour_utc),
-                int(rule.allow_downgrade),
-            ]
-        for option in options:
-            args += [
-                option.amount_micros,
-                option.model,
-                prompt_tokens + self._pricer.output_tokens(option.model, max_tokens),
-            ]
+        tokens = [prompt_tokens + self._pricer.output_tokens(option.model, max_tokens) for option in options]
+        for option, option_tokens in zip(options, tokens, strict=True):
+            args += [option.amount_micros, option.model, option_tokens]
         rate_keys: list[str] = []
         for subject in subjects:
             args += [subject.config_prefix, subject.default_requests, subject.default_tokens, subject.option]
             rate_keys += [*window_keys(subject, now_ms), subject.config_key]
-        args += _flat(
-            {
-                "tenant_id": principal.tenant_id,
-                "team_id": principal.team_id,
-                "user_id": principal.user_id,
-                "key_id": principal.key_id,
-                "request_id": request_id,
-                "created_at": repr(now),
-                "limits": json.dumps([rule.limit_micros for rule in rules]),
-            }
+        record = {
+            "tenant_id": principal.tenant_id,
+            "team_id": principal.team_id,
+            "user_id": principal.user_id,
+            "key_id": principal.key_id,
+            "request_id": request_id,
+            "created_at": repr(now),
+            "limits": placed.limits_json,
+        }
+        args.append(_json_pairs(record))
+        result = await self._authorize_script(
+            keys=[*_script_keys(reservation_id, placed.counter_keys, view.key), *rate_keys], args=args
         )
-        result = await self._authorize_script(keys=[*_script_keys(reservation_id, buckets), *rate_keys], args=args)
+        if result[0] == STALE_BUDGETS:
+            return None
         if result[0] == 0:
             bucket, room = buckets[result[1] - 1], max(result[2], 0)
             raise resource_exhausted(
@@ -203,11 +228,26 @@ class Meter:
         if result[0] == 2:
             raise rate_limited(subjects[result[1] - 1], result[2], result[3], result[4])
         chosen = options[result[1] - 1]
+        rooms = result[2 : 2 + len(buckets)]
+        self._recent.remember(
+            reservation_id,
+            HeldReservation(
+                principal=principal,
+                model=chosen.model,
+                request_id=request_id,
+                buckets=buckets,
+                limits=[rule.limit_micros for rule in rules],
+                rate_windows=[window.decode() for window in result[2 + len(buckets) :]],
+                rate_tokens=tokens[result[1] - 1],
+            ),
+            expires_at,
+            now,
+        )
         return Reservation(
             reservation_id=reservation_id,
             amount_micros=chosen.amount_micros,
             model=chosen.model,
-            downgraded_from="" if chosen is requested else model,
+            downgraded_from="" if chosen is requested else requested.model,
             expires_at=expires_at,
             buckets=[
                 BucketCharge(
@@ -217,7 +257,7 @@ class Meter:
                     limit_micros=rule.limit_micros,
                     soft_threshold_reached=_past_soft_threshold(rule, room),
                 )
-                for bucket, rule, room in zip(buckets, rules, result[2:], strict=True)
+                for bucket, rule, room in zip(buckets, rules, rooms, strict=True)
             ],
         )
 
@@ -226,11 +266,11 @@ class Meter:
         """Charges a stream's progress against its reservation: usage beyond it grows the reservation when every
         bucket has room, else the stream is no longer within budget. Every report extends the reservation's
         life by the TTL, so a long stream is not reclaimed under its caller."""
-        held = await self._held(reservation_id)
+        held = self._recent.get(reservation_id) or await self._held(reservation_id)
         cost = sum(self._pricer.cost(charge, held.model) for charge in charges)
         expires_at = self._clock() + self._ttl_seconds
         result = await self._report_script(
-            keys=_script_keys(reservation_id, held.buckets),
+            keys=_script_keys(reservation_id, _counter_keys(held.buckets)),
             args=[reservation_id, cost, int(expires_at * 1000), self._ttl_seconds * 1000],
         )
         if result[0] == -1:
@@ -242,7 +282,7 @@ class Meter:
     @fails_closed
     async def settle(self, reservation_id: str, charges: Sequence[UsageCharge]) -> Settlement:
         """Charges the actual cost once; settling the same reservation again is RESERVATION_UNKNOWN."""
-        held = await self._held(reservation_id)
+        held = self._recent.forget(reservation_id) or await self._held(reservation_id)
         costs = [self._pricer.cost(charge, held.model) for charge in charges]
         cost = sum(costs)
         now = self._clock()
@@ -262,7 +302,6 @@ class Meter:
             "cached_prompt_tokens": sum(charge.cached_prompt_tokens for charge in charges),
             "reasoning_tokens": sum(charge.reasoning_tokens for charge in charges),
             "cost_micros_usd": cost,
-            "reserved_micros_usd": held.amount_micros,
             "reserved_model": held.model,
             "buckets": json.dumps(held.buckets),
             "bucket_limits": json.dumps(held.limits),
@@ -283,13 +322,15 @@ class Meter:
                 ]
             ),
         }
-        ledger_args = _flat(ledger)
         increments = spend_increments(held.principal, charges, costs, held.model)
         tokens_used = sum(charge.prompt_tokens + charge.completion_tokens for charge in charges)
         result = await self._settle_script(
             keys=[
                 *_script_keys(
-                    reservation_id, held.buckets, storage.LEDGER, storage.daily_spend(held.principal.tenant_id, day)
+                    reservation_id,
+                    _counter_keys(held.buckets),
+                    storage.LEDGER,
+                    storage.daily_spend(held.principal.tenant_id, day),
                 ),
                 *held.rate_windows,
             ],
@@ -299,9 +340,8 @@ class Meter:
                 self._spend_ttl_seconds,
                 len(held.buckets),
                 tokens_used - held.rate_tokens,
-                len(ledger_args),
-                *ledger_args,
-                *_flat(increments),
+                _json_pairs(ledger),
+                _json_pairs(increments),
             ],
         )
         if result[0] == -1:
@@ -337,21 +377,27 @@ class Meter:
     async def _return_hold(self, reservation_id: str) -> int | None:
         """Returns a reservation's money and takes back the tokens it counted on rate limits (when its record,
         which names them, is still there: an expired one's windows have long passed)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hget(storage.RESERVATION_HOLDS, reservation_id)
-            pipe.hmget(storage.reservation(reservation_id), "rate_windows", "rate_tokens")
-            hold, (rate_windows, rate_tokens) = await pipe.execute()
-        if hold is None:
-            await self._redis.zrem(storage.RESERVATION_EXPIRY, reservation_id)
-            return None
-        buckets = json.loads(hold.decode().partition("|")[2])
+        held = self._recent.forget(reservation_id)
+        if held is not None:
+            buckets, windows, tokens = held.buckets, held.rate_windows, held.rate_tokens
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hget(storage.RESERVATION_HOLDS, reservation_id)
+                pipe.hmget(storage.reservation(reservation_id), "rate_windows", "rate_tokens")
+                hold, (rate_windows, rate_tokens) = await pipe.execute()
+            if hold is None:
+                await self._redis.zrem(storage.RESERVATION_EXPIRY, reservation_id)
+                return None
+            buckets = json.loads(hold.decode().partition("|")[2])
+            windows, tokens = _rate_windows(rate_windows), int(rate_tokens or 0)
         returned = await self._return_script(
-            keys=[*_script_keys(reservation_id, buckets), *_rate_windows(rate_windows)],
-            args=[reservation_id, len(buckets), -int(rate_tokens or 0)],
+            keys=[*_script_keys(reservation_id, _counter_keys(buckets)), *windows],
+            args=[reservation_id, len(buckets), -tokens],
         )
         return None if returned == -1 else returned
 
     async def _held(self, reservation_id: str) -> HeldReservation:
+        """A reservation another replica made (or this one forgot), read from its record."""
         fields = storage.decoded(await self._redis.hgetall(storage.reservation(reservation_id)))
         if not fields:
             raise _unknown_reservation(reservation_id)
@@ -364,7 +410,6 @@ class Meter:
             ),
             model=fields["model"],
             request_id=fields["request_id"],
-            amount_micros=int(fields["amount"]),
             buckets=json.loads(fields["buckets"]),
             limits=json.loads(fields.get("limits", "[]")),
             rate_windows=_rate_windows(fields.get("rate_windows")),

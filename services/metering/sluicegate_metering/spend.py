@@ -29,26 +29,31 @@ def spend_increments(
 ) -> dict[str, int]:
     """What one settled request adds to its day. Tokens and money go to each charge's own model; the request
     counts once, for the model that answered last (a fallback's, when the first model failed)."""
-    increments: Counter[str] = Counter()
+    increments: dict[str, int] = {}
 
-    def add(metric: str, amount: int, model: str) -> None:
-        groups = {
-            TOTAL: "",
-            SpendGroup.MODEL: model,
-            SpendGroup.TEAM: principal.team_id,
-            SpendGroup.KEY: principal.key_id,
-            SpendGroup.USER: principal.user_id,
-            ROW: json.dumps([principal.team_id, principal.key_id, principal.user_id, model]),
-        }
-        for dimension, value in groups.items():
-            increments[f"{dimension}:{value}:{metric}"] += amount
+    def add(model: str, **amounts: int) -> None:
+        groups = (
+            (TOTAL, ""),
+            (SpendGroup.MODEL.value, model),
+            (SpendGroup.TEAM.value, principal.team_id),
+            (SpendGroup.KEY.value, principal.key_id),
+            (SpendGroup.USER.value, principal.user_id),
+            (ROW, json.dumps([principal.team_id, principal.key_id, principal.user_id, model])),
+        )
+        for dimension, value in groups:
+            prefix = f"{dimension}:{value}:"
+            for metric, amount in amounts.items():
+                field = prefix + metric
+                increments[field] = increments.get(field, 0) + amount
 
     for charge, cost in zip(charges, costs, strict=True):
-        model = charge.model or reserved_model
-        add("micros", cost, model)
-        add("prompt_tokens", charge.prompt_tokens, model)
-        add("completion_tokens", charge.completion_tokens, model)
-    add("requests", 1, (charges[-1].model or reserved_model) if charges else reserved_model)
+        add(
+            charge.model or reserved_model,
+            micros=cost,
+            prompt_tokens=charge.prompt_tokens,
+            completion_tokens=charge.completion_tokens,
+        )
+    add((charges[-1].model or reserved_model) if charges else reserved_model, requests=1)
     return {field: amount for field, amount in increments.items() if amount}
 
 

@@ -116,3 +116,30 @@ async def test_spend_exports_as_csv_and_json_grouped_as_asked(replicas):
             "completion_tokens": 200,
         }
     ]
+
+
+async def test_a_budget_set_on_one_replica_binds_the_other_at_once_and_either_settles(replicas):
+    (_, first, first_admin), (_, second, second_admin) = replicas
+    principal = chat_pb2.Principal(tenant_id="acme", team_id="eng")
+    budget = metering_pb2.Budget(
+        scope=metering_pb2.BUDGET_SCOPE_TENANT,
+        tenant_id="acme",
+        window=metering_pb2.BUDGET_WINDOW_DAILY,
+        limit_micros_usd=1_000_000,
+    )
+    await first_admin.SetBudget(metering_pb2.SetBudgetRequest(budget=budget), metadata=ADMIN)
+    held = await second.Authorize(_authorize(principal))
+    usage = chat_pb2.Usage(prompt_tokens=1_000, completion_tokens=100)
+    charge = metering_pb2.UsageCharge(model="fast", deployment="mock-fast", usage=usage)
+    settled = await first.Settle(metering_pb2.SettleRequest(reservation_id=held.reservation_id, charges=[charge]))
+    with pytest.raises(grpc.aio.AioRpcError) as again:
+        await second.Settle(metering_pb2.SettleRequest(reservation_id=held.reservation_id, charges=[charge]))
+    assert again.value.code() == grpc.StatusCode.NOT_FOUND
+
+    budget.limit_micros_usd = settled.charged_micros_usd + held.reserved_micros_usd - 1
+    await first_admin.SetBudget(metering_pb2.SetBudgetRequest(budget=budget), metadata=ADMIN)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await second.Authorize(_authorize(principal))
+    assert ServiceError.from_rpc_error(refused.value).reason == "BUDGET_EXCEEDED"
+    status = await second_admin.GetBudgetStatus(metering_pb2.GetBudgetStatusRequest(tenant_id="acme"), metadata=ADMIN)
+    assert [(b.spent_micros_usd, b.reserved_micros_usd) for b in status.budgets] == [(settled.charged_micros_usd, 0)]

@@ -2,33 +2,50 @@
 -- Options are tried in order (the requested model, then a cheaper one): the first amount that fits every
 -- bucket is chosen. A later option is tried only when the request, or the budget of the bucket that
 -- refused, allows a downgrade. The chosen option must then fit every rate limit that applies to it.
+-- The caller's budgets come from a cached view: the budget fields it was read from are compared with the
+-- tenant's budget hash first, and a stale view reserves nothing (the caller reads the budgets again).
 -- KEYS[1] reservation record, KEYS[2] reservation expiry sorted set, KEYS[3] reservation holds hash,
--- KEYS[4 .. 3+B] bucket counters, then per rate subject: previous window, current window, configuration hash.
+-- KEYS[4] the tenant's budget hash, KEYS[5 .. 4+B] bucket counters, then per rate subject: previous window,
+-- current window, configuration hash.
 -- ARGV[1] reservation id, ARGV[2] expiry score (epoch ms), ARGV[3] record TTL (ms),
 -- ARGV[4] request allows a downgrade (1/0), ARGV[5] option count, ARGV[6] bucket ids as JSON,
 -- ARGV[7] requested model, ARGV[8] bucket count B, ARGV[9] rate subject count, ARGV[10] now (epoch ms),
--- ARGV[11] window length (ms),
+-- ARGV[11] window length (ms), ARGV[12] the budget fields the view was read from (JSON list), ARGV[13] the
+-- values it read for them (JSON list, '' = not set),
 -- then per bucket: limit, expire-at (epoch s, 0 = never), budget allows a downgrade (1/0),
 -- then per option: amount, model, tokens,
 -- then per rate subject: configuration field prefix, default requests, default tokens, option (0 = every one),
--- then the record's remaining field/value pairs.
--- Returns {1, chosen option, room left in each bucket...}, {0, index of the refusing bucket, its room}, or
--- {2, index of the refusing rate subject, 1 for requests / 2 for tokens, wait in ms (-1 = never fits), limit}.
+-- then the record's remaining field/value pairs (one JSON list of strings).
+-- Returns {1, chosen option, room left in each bucket..., the rate windows counted on...},
+-- {0, index of the refusing bucket, its room},
+-- {2, index of the refusing rate subject, 1 for requests / 2 for tokens, wait in ms (-1 = never fits), limit},
+-- or {3} when the budget view is stale.
+local fields = cjson.decode(ARGV[12])
+if #fields > 0 then
+  local expected = cjson.decode(ARGV[13])
+  local stored = redis.call('HMGET', KEYS[4], unpack(fields))
+  for i = 1, #fields do
+    if (stored[i] or '') ~= expected[i] then
+      return {3}
+    end
+  end
+end
+
 local request_downgrade = ARGV[4] == '1'
 local option_count = tonumber(ARGV[5])
 local bucket_count = tonumber(ARGV[8])
 local subject_count = tonumber(ARGV[9])
 local now = tonumber(ARGV[10])
 local window = tonumber(ARGV[11])
-local bucket_args = 11
+local bucket_args = 13
 local option_args = bucket_args + 3 * bucket_count
 local subject_args = option_args + 3 * option_count
 local record_args = subject_args + 4 * subject_count
-local subject_keys = 3 + bucket_count
+local subject_keys = 4 + bucket_count
 
 local room = {}
 for i = 1, bucket_count do
-  local counters = redis.call('HMGET', KEYS[3 + i], 'spent', 'reserved')
+  local counters = redis.call('HMGET', KEYS[4 + i], 'spent', 'reserved')
   room[i] = tonumber(ARGV[bucket_args + 3 * i - 2]) - tonumber(counters[1] or '0') - tonumber(counters[2] or '0')
 end
 
@@ -114,7 +131,7 @@ end
 
 local result = {1, chosen}
 for i = 1, bucket_count do
-  local counters = KEYS[3 + i]
+  local counters = KEYS[4 + i]
   redis.call('HINCRBY', counters, 'reserved', amount)
   redis.call('HSET', counters, 'limit', ARGV[bucket_args + 3 * i - 2])
   local expire_at = tonumber(ARGV[bucket_args + 3 * i - 1])
@@ -139,8 +156,11 @@ if chosen > 1 then
 end
 redis.call('HSET', KEYS[1], 'amount', amount, 'model', model, 'downgraded_from', downgraded_from,
   'buckets', ARGV[6], 'rate_windows', cjson.encode(counted), 'rate_tokens', tokens,
-  unpack(ARGV, record_args + 1))
+  unpack(cjson.decode(ARGV[record_args + 1])))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], amount .. '|' .. ARGV[6])
+for _, counter in ipairs(counted) do
+  result[#result + 1] = counter
+end
 return result

@@ -5,8 +5,9 @@
 -- KEYS[4] ledger stream, KEYS[5] the tenant's spend of the day, KEYS[6 .. 5+B] bucket counters, then the
 -- rate-limit windows the reservation counted on.
 -- ARGV[1] reservation id, ARGV[2] cost, ARGV[3] spend TTL (s), ARGV[4] bucket count B, ARGV[5] token
--- correction (actual minus counted), ARGV[6] number of ledger arguments (n), ARGV[7 .. 6+n] ledger
--- field/value pairs, then spend field/increment pairs.
+-- correction (actual minus counted), ARGV[6] the ledger entry's field/value pairs (a JSON list of strings; the
+-- reserved amount, read here, is added as `reserved_micros_usd`), ARGV[7] the day's spend field/increment
+-- pairs (a JSON list of strings).
 -- Returns {reserved amount, room left in each bucket...} or {-1} when the reservation is gone.
 local hold = redis.call('HGET', KEYS[3], ARGV[1])
 if not hold then
@@ -33,10 +34,10 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 
-local ledger_args = tonumber(ARGV[6])
-redis.call('XADD', KEYS[4], '*', unpack(ARGV, 7, 6 + ledger_args))
-for j = 7 + ledger_args, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[5], ARGV[j], ARGV[j + 1])
+redis.call('XADD', KEYS[4], '*', 'reserved_micros_usd', amount, unpack(cjson.decode(ARGV[6])))
+local increments = cjson.decode(ARGV[7])
+for j = 1, #increments, 2 do
+  redis.call('HINCRBY', KEYS[5], increments[j], increments[j + 1])
 end
 redis.call('EXPIRE', KEYS[5], ARGV[3])
 return result
