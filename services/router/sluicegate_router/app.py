@@ -76,11 +76,7 @@ def make_build(
             return is_openai_compatible(deployment, lean_providers)
 
         lean = OpenAICompatibleProvider(
-            HTTPPoolLimits(
-                settings.http_max_connections,
-                settings.http_max_keepalive_connections,
-                settings.http_keepalive_expiry_seconds,
-            ),
+            HTTPPoolLimits(settings.http_max_connections, settings.http_keepalive_expiry_seconds),
             environ,
         )
         # If a deployment needs litellm, the server answers health checks (NOT_SERVING) while litellm loads

@@ -1,4 +1,4 @@
-"""The lean provider path: OpenAI-compatible chat completions over one shared, pooled httpx client.
+"""The lean provider path: OpenAI-compatible chat completions over one shared, pooled aiohttp session.
 
 litellm's client costs about 9 ms of CPU a call here; most deployments speak OpenAI's chat-completions
 protocol, which needs no translation. This module calls them directly (plain and streamed, with server-sent
@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import proxy_bypass_environment
 
-import httpx
+import aiohttp
 
 from sluicegate.catalog import Deployment
 from sluicegate.common.v1 import chat_pb2, decision_pb2
@@ -67,10 +69,10 @@ class IncompleteStream(Exception):
 
 @dataclass(frozen=True, slots=True)
 class HTTPPoolLimits:
-    """The shared client's connection pool; sized by settings."""
+    """The shared session's connection pool; sized by settings. Any of the `max_connections` may stay open idle
+    for `keepalive_expiry_seconds` (aiohttp has no separate cap on idle connections)."""
 
     max_connections: int = 200
-    max_keepalive_connections: int = 100
     keepalive_expiry_seconds: float = 30.0
 
 
@@ -82,53 +84,44 @@ def is_openai_compatible(deployment: Deployment, lean_providers: Iterable[str]) 
 
 
 class OpenAICompatibleProvider:
-    """Calls OpenAI-compatible deployments with one pooled HTTP/1.1 keep-alive client; no retries of its own."""
+    """Calls OpenAI-compatible deployments with one pooled HTTP/1.1 keep-alive session; no retries of its own."""
 
-    def __init__(
-        self,
-        limits: HTTPPoolLimits = HTTPPoolLimits(),
-        environ: Mapping[str, str] = os.environ,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, limits: HTTPPoolLimits = HTTPPoolLimits(), environ: Mapping[str, str] = os.environ) -> None:
+        self._limits = limits
         self._environ = environ
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            limits=httpx.Limits(
-                max_connections=limits.max_connections,
-                max_keepalive_connections=limits.max_keepalive_connections,
-                keepalive_expiry=limits.keepalive_expiry_seconds,
-            ),
-            # The chain walk bounds every attempt by the request's deadline; these are per-request backstops.
-            timeout=httpx.Timeout(60.0),
-        )
+        # Opened on the first call: an aiohttp session belongs to the running event loop, and the provider may be
+        # constructed outside one.
+        self._client: aiohttp.ClientSession | None = None
         self._headers: dict[str, dict[str, str]] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._proxies: dict[str, str | None] = {}
 
     async def complete(self, deployment: Deployment, request: ProviderRequest) -> ProviderAnswer:
-        response = await self._client.send(self._request(deployment, request, stream=False))
-        if response.status_code >= 400:
-            raise _http_error(response)
+        async with await self._post(deployment, request, stream=False) as response:
+            content = await response.read()
+        if response.status >= 400:
+            raise _http_error(response.status, content, response.headers)
         try:
-            return _answer(json.loads(response.content))
+            return _answer(json.loads(content))
         except (ValueError, LookupError, TypeError, AttributeError) as error:
             raise _unreadable() from error
 
     async def stream(self, deployment: Deployment, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
-        response = await self._client.send(self._request(deployment, request, stream=True), stream=True)
-        if response.status_code >= 400:
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-            raise _http_error(response)
+        response = await self._post(deployment, request, stream=True)
+        if response.status >= 400:
+            async with response:
+                content = await response.read()
+            raise _http_error(response.status, content, response.headers)
         return _chunks(response)
 
     def classify(self, error: Exception) -> Failure | None:
         return classify_http_failure(error)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.close()
 
-    def _request(self, deployment: Deployment, request: ProviderRequest, stream: bool) -> httpx.Request:
+    async def _post(self, deployment: Deployment, request: ProviderRequest, stream: bool) -> aiohttp.ClientResponse:
         body: dict[str, Any] = {
             "model": deployment.litellm_model.split("/", 1)[-1],
             "messages": request.messages,
@@ -138,13 +131,42 @@ class OpenAICompatibleProvider:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         base = (deployment.api_base or OPENAI_API_BASE).rstrip("/")
-        return self._client.build_request(
-            "POST",
+        return await self._session().post(
             f"{base}/chat/completions",
-            content=json.dumps(body, separators=(",", ":")).encode(),
+            data=json.dumps(body, separators=(",", ":")).encode(),
             headers=self._headers_for(deployment),
-            timeout=deployment.timeout_seconds,
+            timeout=self._timeout(deployment.timeout_seconds),
+            proxy=self._proxy(base),
+            # A redirect is the provider's answer (an unreadable one), not a hop to a server the catalog never named.
+            allow_redirects=False,
         )
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._client is None:
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self._limits.max_connections, keepalive_timeout=self._limits.keepalive_expiry_seconds
+                ),
+                # Providers' cookies would be shared by every caller of the gateway: none are kept.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                # Proxies come from `_proxy`: aiohttp's trust_env would read .netrc and the proxy variables in a
+                # worker thread on every call (more than doubling the client's CPU per call).
+                trust_env=False,
+            )
+        return self._client
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        # Bounds the wait for a connection and for each read, never the whole answer: a long stream goes on.
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(connect=seconds, sock_read=seconds)
+        return timeout
+
+    def _proxy(self, base: str) -> str | None:
+        # The environment is read once per server, not on every call.
+        if base not in self._proxies:
+            self._proxies[base] = environment_proxy(base, self._environ)
+        return self._proxies[base]
 
     def _headers_for(self, deployment: Deployment) -> dict[str, str]:
         # The key is drawn per call (a deployment may spread calls over several); headers are kept per key.
@@ -158,9 +180,23 @@ class OpenAICompatibleProvider:
         return headers
 
 
-async def _chunks(response: httpx.Response) -> AsyncIterator[ProviderChunk]:
+def environment_proxy(url: str, environ: Mapping[str, str]) -> str | None:
+    """The proxy the environment names for a URL: `<scheme>_proxy` or `all_proxy` (either case), unless `no_proxy`
+    covers its host."""
+    proxies = {
+        name.lower().removesuffix("_proxy"): value
+        for name, value in environ.items()
+        if value and name.lower().endswith("_proxy")
+    }
+    parts = urlsplit(url)
+    if parts.hostname and proxy_bypass_environment(parts.hostname, proxies):
+        return None
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
+async def _chunks(response: aiohttp.ClientResponse) -> AsyncIterator[ProviderChunk]:
     """The stream's pieces, parsed from its server-sent events; closing this generator (or cancelling it)
-    closes the HTTP response.
+    ends the HTTP response.
 
     Events that arrived in one network read leave as one piece: the first token is never held back, and a
     provider (or a busy router) that delivers a burst of tokens costs one message per burst, not per token, on
@@ -202,7 +238,11 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[ProviderChunk]:
         if not finished:
             raise IncompleteStream("the stream ended before [DONE] and without a finish reason")
     finally:
-        await response.aclose()
+        if response.content.at_eof():
+            response.release()
+        else:
+            # Left mid-body (cut, cancelled, or [DONE] before the body's end): the connection is closed, not pooled.
+            response.close()
 
 
 def _joined(chunks: list[ProviderChunk]) -> ProviderChunk:
@@ -216,11 +256,11 @@ def _joined(chunks: list[ProviderChunk]) -> ProviderChunk:
     )
 
 
-async def _event_batches(response: httpx.Response) -> AsyncIterator[list[bytes]]:
+async def _event_batches(response: aiohttp.ClientResponse) -> AsyncIterator[list[bytes]]:
     """The `data:` payloads of a server-sent event stream (comments and other fields are skipped), in one list
-    per network read."""
+    per network read (or per reads that arrived while the previous batch was being handled)."""
     pending = b""
-    async for data in response.aiter_bytes():
+    async for data in response.content.iter_any():
         lines = (pending + data).split(b"\n")
         pending = lines.pop()
         payloads = [line[len(_DATA_PREFIX) :].strip() for line in lines if line.startswith(_DATA_PREFIX)]
@@ -292,10 +332,10 @@ def usage_of(usage: dict[str, Any] | None) -> chat_pb2.Usage | None:
     )
 
 
-def _http_error(response: httpx.Response) -> UpstreamHTTPError:
+def _http_error(status: int, content: bytes, headers: Mapping[str, str]) -> UpstreamHTTPError:
     code, text = "", ""
     try:
-        error = json.loads(response.content).get("error")
+        error = json.loads(content).get("error")
     except (ValueError, AttributeError):
         error = None
     if isinstance(error, dict):
@@ -303,7 +343,7 @@ def _http_error(response: httpx.Response) -> UpstreamHTTPError:
         text = str(error.get("message") or "")
     elif isinstance(error, str):
         text = error
-    return UpstreamHTTPError(response.status_code, code, text, response.headers)
+    return UpstreamHTTPError(status, code, text, headers)
 
 
 def _error_event(error: Any) -> UpstreamHTTPError:
@@ -335,8 +375,17 @@ def classify_http_failure(error: BaseException) -> Failure | None:
             # The status and the provider's error code only: its message can quote the prompt.
             message=f"UpstreamHTTPError (HTTP {status}){code}",
         )
-    if isinstance(error, httpx.TimeoutException):
+    # aiohttp's connect and read timeouts are TimeoutErrors (and connection errors too): checked first.
+    if isinstance(error, TimeoutError):
         return Failure(decision_pb2.ATTEMPT_OUTCOME_TIMEOUT, message=type(error).__name__)
-    if isinstance(error, httpx.TransportError | IncompleteStream | ConnectionError):
+    # A ClientResponseError here is an answer that is not HTTP at all, or a proxy's refusal.
+    if isinstance(
+        error,
+        aiohttp.ClientConnectionError
+        | aiohttp.ClientPayloadError
+        | aiohttp.ClientResponseError
+        | IncompleteStream
+        | ConnectionError,
+    ):
         return Failure(decision_pb2.ATTEMPT_OUTCOME_CONNECTION_ERROR, message=type(error).__name__)
     return None

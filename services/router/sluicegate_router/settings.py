@@ -93,9 +93,6 @@ class RouterSettings(ServiceSettings):
         "litellm calls every deployment)",
     )
     http_max_connections: int = Field(default=200, ge=1, description="lean client: connections open at most")
-    http_max_keepalive_connections: int = Field(
-        default=100, ge=0, description="lean client: idle keep-alive connections kept"
-    )
     http_keepalive_expiry_seconds: float = Field(
         default=30.0, ge=0, description="lean client: how long an idle connection is kept"
     )

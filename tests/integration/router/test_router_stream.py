@@ -19,13 +19,14 @@ def fallback_catalog(mock, primary_directive: str) -> dict:
 
 
 async def test_a_stream_sends_deltas_then_a_summary(mock_upstream, start_router) -> None:
-    router = await start_router(catalog({"primary": {"deployments": [mock_upstream.deployment("d", "mock-fast")]}}))
+    # The mock drips its chunks: chunks that reach the router in one network read leave it as one delta.
+    router = await start_router(catalog({"primary": {"deployments": [mock_upstream.deployment("d", "mock-drip-20")]}}))
 
     deltas, summary = await read_all(router.stream("primary", "hello there"))
 
     text = "".join(d.text for d in deltas)
     assert len(deltas) >= 8
-    assert text.startswith("Mock answer from mock-fast: you said: hello there")
+    assert text.startswith("Mock answer from mock-drip-20: you said: hello there")
     assert [d.completion_tokens_so_far for d in deltas] == sorted(d.completion_tokens_so_far for d in deltas)
     assert summary.finish_reason == chat_pb2.FINISH_REASON_STOP
     assert summary.model == "primary" and summary.route.deployment == "d"
