@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import grpc
 
-from sluicegate.runtime.interceptors import client_interceptors
+from sluicegate.runtime.interceptors import PropagatingChannel
 
 
 def service_config(service_names: Sequence[str], retry: bool = True) -> str:
@@ -15,7 +15,7 @@ def service_config(service_names: Sequence[str], retry: bool = True) -> str:
 
     It sets no `timeout`: grpcio 1.85 enforces a service-config timeout several times too early (2 s expired
     after 0.375 s here, even under a longer call deadline), so the default deadline is applied per call by the
-    channel's interceptor instead.
+    channel's wrapper (PropagatingChannel) instead.
     """
     method_config: dict = {"name": [{"service": name} for name in service_names]}
     if retry:
@@ -35,7 +35,7 @@ def create_channel(
     default_timeout_seconds: float = 10.0,
     max_message_bytes: int = 16 * 1024 * 1024,
     retry: bool = True,
-) -> grpc.aio.Channel:
+) -> PropagatingChannel:
     """An insecure channel (loopback or service mesh) with round-robin over every address the name resolves to."""
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
@@ -48,6 +48,4 @@ def create_channel(
         ("grpc.max_reconnect_backoff_ms", 2_000),
         ("grpc.service_config", service_config(service_names, retry)),
     ]
-    return grpc.aio.insecure_channel(
-        address, options=options, interceptors=client_interceptors(default_timeout_seconds)
-    )
+    return PropagatingChannel(grpc.aio.insecure_channel(address, options=options), default_timeout_seconds)

@@ -111,6 +111,19 @@ async def test_request_id_and_deadline_reach_the_handler(toy):
     assert 0 < ToyCache.seen["remaining"] <= 2.05
 
 
+async def test_the_channel_carries_the_current_calls_request_id_and_its_default_deadline(toy):
+    running, _, _, _ = toy
+    channel = create_channel(running.address, [SERVICE], default_timeout_seconds=3.0)
+    token = request_id_var.set("req-downstream")
+    try:
+        await cache_pb2_grpc.CacheServiceStub(channel).Lookup(cache_pb2.LookupRequest())
+    finally:
+        request_id_var.reset(token)
+        await channel.close()
+    assert ToyCache.seen["request_id"] == "req-downstream"
+    assert 2.5 < ToyCache.seen["remaining"] <= 3.05  # the channel's default, not the handler's 100 s fallback
+
+
 async def test_health_follows_readiness(toy):
     running, _, channel, ready = toy
     health = health_pb2_grpc.HealthStub(channel)
