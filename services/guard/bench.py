@@ -1,9 +1,11 @@
-"""Benchmark: InspectInput latency (p50/p99) over gRPC for prompts of 200 to 20k characters, with and without NER,
-throughput with 1 and 2 analyzer workers, and the time the output PII window adds to a streamed answer per 1k
-characters.
+"""Benchmark: the short calls of a gateway request (a ~60-character prompt, a ~100-character answer) with the
+guard's CPU per call, InspectInput latency (p50/p99) over gRPC for prompts of 200 to 20k characters, with and
+without NER, throughput with 1 and 2 analyzer workers, and the time the output PII window adds to a streamed
+answer per 1k characters.
 
-Run: `python services/guard/bench.py [--iterations N] [--stream-only]`. It starts a private Redis (or uses GUARD_REDIS_URL)
-and the guard in-process on a free port, with one analyzer worker as deployed by default.
+Run: `python services/guard/bench.py [--iterations N] [--short-only | --stream-only]`. It starts a private Redis (or
+uses GUARD_REDIS_URL); the short calls go to the guard as deployed (its own process, default settings, one
+worker), the rest to the guard in-process on a free port.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sluicegate.runtime.logs import configure_logging
 configure_logging("guard-bench", "WARNING")
 
 from sluicegate.common.v1 import chat_pb2  # noqa: E402
-from sluicegate.devstack.processes import RedisServer  # noqa: E402
+from sluicegate.devstack.processes import ManagedProcess, RedisServer, python_module  # noqa: E402
 from sluicegate.guard.v1 import guard_pb2, guard_pb2_grpc  # noqa: E402
 from sluicegate.runtime.channels import create_channel  # noqa: E402
 from sluicegate.runtime.testing import serving  # noqa: E402
@@ -113,6 +115,74 @@ async def measure_throughput(redis_url: str, workers: int, seconds: float, concu
     return calls / elapsed
 
 
+# As the orchestrator sends them: a short prompt (its suffix differs per call, so the scan cache does not answer)
+# and a short answer without PII, inspected once the provider has answered.
+SHORT_PROMPT = "Summarize the quarterly report in three bullet points ({:08x})"
+SHORT_ANSWER = "Revenue grew {} percent on the quarter while costs held flat; hiring resumes in the second half."
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms(pid: int) -> tuple[float, float]:
+    """User plus system CPU (ms) of a process, and of its running children (the scan workers) together."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) * 1000 / CLOCK_TICKS
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own, sum(sum(cpu_ms(int(child))) for child in children)
+
+
+async def measure_short(redis_url: str, iterations: int) -> list[tuple[str, float, float, float, float, float]]:
+    """For short InspectInput and InspectOutput calls: p50/p99 latency at the caller, p50 of the time spent inside
+    the guard's domain code (the verdict's duration: the rest is gRPC), and the guard's CPU per call (server, workers).
+    """
+    root = Path(tempfile.mkdtemp(prefix="guard-bench-"))
+    # The environment the dev stack gives every service (one BLAS/OpenMP thread each).
+    env = {"GUARD_REDIS_URL": redis_url, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    guard = ManagedProcess("guard", python_module("sluicegate_guard"), root, env=env)
+    address = guard.start()
+    assert guard.process is not None
+    try:
+        channel = create_channel(address, [SERVICE_NAME], default_timeout_seconds=120)
+        stub = guard_pb2_grpc.GuardServiceStub(channel)
+        principal = chat_pb2.Principal(tenant_id="bench")
+
+        def inspect_input(index: int):
+            text = SHORT_PROMPT.format(index)
+            message = chat_pb2.Message(role=chat_pb2.ROLE_USER, content=[chat_pb2.ContentPart(text=text)])
+            return stub.InspectInput(guard_pb2.InspectInputRequest(principal=principal, messages=[message]))
+
+        def inspect_output(index: int):
+            request = guard_pb2.InspectOutputRequest(principal=principal, text=SHORT_ANSWER.format(index))
+            return stub.InspectOutput(request)
+
+        rows = []
+        rounds = max(200, iterations * 4)
+        for name, call in (("InspectInput", inspect_input), ("InspectOutput", inspect_output)):
+            for index in range(20):  # connection, warm-up, first-call costs
+                await call(-index - 1)
+            latencies, inside = [], []
+            server_before, workers_before = cpu_ms(guard.process.pid)
+            for index in range(rounds):
+                started = time.perf_counter()
+                response = await call(index)
+                latencies.append((time.perf_counter() - started) * 1000)
+                inside.append(response.verdict.duration_ms)
+            server, workers = cpu_ms(guard.process.pid)
+            rows.append(
+                (
+                    name,
+                    percentile(latencies, 0.5),
+                    percentile(latencies, 0.99),
+                    percentile(inside, 0.5),
+                    (server - server_before) / rounds,
+                    (workers - workers_before) / rounds,
+                )
+            )
+        await channel.close()
+    finally:
+        guard.stop()
+    return rows
+
+
 STREAM_CHUNK_CHARS = 4  # about one token per chunk, as models stream
 
 
@@ -153,7 +223,7 @@ async def measure_stream(redis_url: str, ner: bool, iterations: int) -> list[tup
     return rows
 
 
-async def main(iterations: int, stream_only: bool) -> None:
+async def main(iterations: int, short_only: bool, stream_only: bool) -> None:
     redis_url = os.environ.get("GUARD_REDIS_URL", "")
     redis = None
     if not redis_url:
@@ -163,6 +233,16 @@ async def main(iterations: int, stream_only: bool) -> None:
         redis_url = redis.url
     try:
         out = sys.stdout
+        if not stream_only:
+            out.write("Short calls to the guard as deployed (own process, defaults), sequential; CPU per call\n")
+            out.write(
+                f"{'rpc':<16}{'p50 ms':>10}{'p99 ms':>10}{'in guard p50':>14}{'server cpu ms':>15}{'worker cpu ms':>15}\n"
+            )
+            for name, p50, p99, inside, server_ms, worker_ms in await measure_short(redis_url, iterations):
+                out.write(f"{name:<16}{p50:>10.2f}{p99:>10.2f}{inside:>14.2f}{server_ms:>15.2f}{worker_ms:>15.2f}\n")
+                out.flush()
+        if short_only:
+            return
         if not stream_only:
             out.write(f"InspectInput latency over gRPC, one analyzer worker, {os.cpu_count()} CPUs\n")
             out.write(f"{'mode':<14}{'chars':>8}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}\n")
@@ -192,6 +272,8 @@ async def main(iterations: int, stream_only: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--iterations", type=int, default=50, help="calls per size (fewer for large NER prompts)")
-    parser.add_argument("--stream-only", action="store_true", help="only the streamed-answer measurement")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--short-only", action="store_true", help="only the short-call measurement")
+    only.add_argument("--stream-only", action="store_true", help="only the streamed-answer measurement")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.iterations, arguments.stream_only))
+    asyncio.run(main(arguments.iterations, arguments.short_only, arguments.stream_only))

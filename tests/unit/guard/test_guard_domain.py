@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 import pytest
+import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sluicegate.common.v1 import chat_pb2, decision_pb2
@@ -156,6 +157,14 @@ async def test_benign_text_is_allowed_without_a_handle(guard: Guard) -> None:
     assert inspection.verdict.action is Action.ALLOW
     assert inspection.restore_handle == ""
     assert inspection.sanitized == [["Please ignore the noise in the data and plot the trend."]]
+
+
+async def test_verdicts_with_findings_are_logged_at_info_and_clean_passes_at_debug(guard: Guard) -> None:
+    with structlog.testing.capture_logs() as logs:
+        await guard.inspect_input("acme", [["What is the capital of France?"]])
+        await guard.inspect_input("acme", [[f"Mail {EMAIL} please."]])
+    verdicts = [(entry["log_level"], entry["action"]) for entry in logs if entry["event"] == "input inspected"]
+    assert verdicts == [("debug", "allow"), ("info", "sanitize")]
 
 
 async def test_vault_holds_only_ciphertext_with_a_ttl(guard: Guard, redis) -> None:
