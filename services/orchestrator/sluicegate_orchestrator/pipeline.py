@@ -331,8 +331,8 @@ class ChatPipeline:
         """Consults the cache and, for a miss, routes and reserves budget.
 
         With `router_authorizes` a miss needs no plan here: the router routes, reserves and calls in one round trip
-        (`_complete`). Routing and reserving beside the lookup (`speculative_authorize`) is worth it only while
-        the lookup is still running: a miss then pays for the slower of the two, not their sum, and a hit hands
+        (`_complete`). Routing and reserving beside the lookup (`speculative_authorize`, off by default: under load
+        its wasted plans cost more than it saves) is worth it only while the lookup is still running: a miss then pays for the slower of the two, not their sum, and a hit hands
         the reservation back off the client's path. No plan is made beside the lookup when:
         - there is no lookup to wait for (cache off, or `no_cache`);
         - a probe (see `_guard_and_consult`) has answered, or answers by `grace_ends` (`plan_grace_ms` after it

@@ -172,7 +172,7 @@ async def test_a_hit_the_probe_found_before_the_guard_finished_reserves_nothing(
 async def test_a_probe_still_in_flight_gets_a_grace_before_the_plan_starts_beside_it(
     fakes: Fakes, lookup_seconds: float, grace_ms: float, reserved: bool
 ) -> None:
-    pipeline = fakes.make_pipeline(plan_grace_ms=grace_ms)
+    pipeline = fakes.make_pipeline(speculative_authorize=True, plan_grace_ms=grace_ms)
     await pipeline.chat(chat("hello"), KEY)
     await settle_background(pipeline)
     fakes.metering.calls.clear()
@@ -611,7 +611,7 @@ async def test_a_plan_beside_a_slow_lookup_routes_and_reserves_in_one_round_trip
     fakes: Fakes, router_authorizes: bool
 ) -> None:
     fakes.cache.lookup_seconds = 0.05  # still running after the guard and the grace: the plan starts beside it
-    pipeline = fakes.make_pipeline(router_authorizes=router_authorizes)
+    pipeline = fakes.make_pipeline(speculative_authorize=True, router_authorizes=router_authorizes)
     response = await pipeline.chat(chat("hello"), KEY)
     await settle_background(pipeline)
     stages = {stage.stage for stage in response.decision.stages}
@@ -631,3 +631,13 @@ async def test_without_a_lookup_to_wait_for_no_plan_is_made_before_the_call(fake
     await settle_background(pipeline)
     assert fakes.router.routed == [] and len(fakes.metering.authorized) == 1
     assert response.decision.budget.reservation_id == "r1"
+
+
+async def test_by_default_a_slow_lookup_is_waited_for_and_a_miss_reserves_inside_the_call(fakes: Fakes) -> None:
+    fakes.cache.lookup_seconds = 0.05
+    pipeline = fakes.make_pipeline()
+    response = await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+    assert fakes.router.routed == [] and len(fakes.metering.authorized) == 1
+    stages = [stage.stage for stage in response.decision.stages]
+    assert "route_and_authorize" not in stages and "route_and_call" in stages
