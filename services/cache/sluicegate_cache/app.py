@@ -54,9 +54,9 @@ def make_build(
         semantic = None
         if settings.semantic_enabled:
             semantic = await _semantic_layer(app, settings, client, entries, embedder, clock)
-        service = CacheService(
-            entries=entries, counters=HitCounters(client), policy=policy, clock=clock, semantic=semantic
-        )
+        counters = HitCounters(client)
+        app.on_shutdown(counters.drain)  # cleanups run in reverse: the counts are written before Redis closes
+        service = CacheService(entries=entries, counters=counters, policy=policy, clock=clock, semantic=semantic)
         app.add_servicer(cache_pb2_grpc.add_CacheServiceServicer_to_server, CacheServicer(service), SERVICE_NAME)
         app.add_validator(cache_pb2.LookupRequest, validate_lookup)
         app.add_validator(cache_pb2.StoreRequest, validate_store)

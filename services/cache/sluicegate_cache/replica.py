@@ -71,10 +71,11 @@ class ReplicaIndex:
     async def tenant(self, tenant_id: str) -> TenantIndex | None:
         """The tenant's index, loaded (or reloaded after a gap) first when needed; None while this replica is not
         following the change channel (it could not keep an index current, so it serves exact hits only)."""
-        try:
-            await asyncio.wait_for(self._subscribed.wait(), self._check_interval)
-        except TimeoutError:
-            return None
+        if not self._subscribed.is_set():
+            try:
+                await asyncio.wait_for(self._subscribed.wait(), self._check_interval)
+            except TimeoutError:
+                return None
         state = self._tenants.setdefault(tenant_id, _TenantState())
         if state.loaded:
             await self._catch_up(tenant_id, state)

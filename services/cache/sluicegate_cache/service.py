@@ -87,7 +87,7 @@ class CacheService:
                 result = found
                 if found.outcome is not Outcome.MISS:
                     break
-            await self._counters.record(tenant_id, result.outcome, result.similarity)
+        self._counters.count(tenant_id, result.outcome, result.similarity)
         return result
 
     async def store(

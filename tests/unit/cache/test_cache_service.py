@@ -7,6 +7,7 @@ import asyncio
 import grpc
 import pytest
 from cache_builders import MAX_ENTRIES, answer, make_service, request_key
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from sluicegate.common.v1 import chat_pb2
 from sluicegate.devstack.processes import free_port
@@ -224,6 +225,31 @@ async def test_stats_count_hits_misses_entries_and_bytes(cache):
     stored_bytes = [await cache.redis.strlen(key) async for key in cache.redis.scan_iter(match="sg:cache:{acme}:*:e:*")]
     assert stats.bytes == sum(stored_bytes) > 0
     assert (await cache.service.stats("globex")).misses == 1
+
+
+async def test_a_lookup_answers_without_waiting_for_its_count_and_a_lost_count_is_not_its_failure(cache):
+    await store(cache.service, request_key("one"))
+    real_record = cache.service._counters.record
+    gate = asyncio.Event()
+
+    async def slow_record(*args):
+        await gate.wait()
+        await real_record(*args)
+
+    cache.service._counters.record = slow_record
+    hit = await asyncio.wait_for(lookup(cache.service, request_key("one")), 1.0)  # the count is still held back
+    assert hit.outcome is Outcome.HIT_EXACT
+    gate.set()
+    assert (await cache.service.stats("acme")).exact_hits == 1  # this replica's read waits for its counts
+
+    async def lost_record(*args):
+        raise RedisConnectionError("redis went away")
+
+    cache.service._counters.record = lost_record
+    assert (await lookup(cache.service, request_key("one"))).outcome is Outcome.HIT_EXACT
+    await cache.service._counters.drain()
+    cache.service._counters.record = real_record
+    assert (await cache.service.stats("acme")).exact_hits == 1  # the lost count is logged, not retried
 
 
 @pytest.mark.parametrize("tenant", ["", "a b", "{acme}", "acme:x", "*", "-acme"])
