@@ -238,12 +238,14 @@ class _PropagatingCallable:
         self._callable = multicallable
         self._default_timeout_seconds = default_timeout_seconds
 
-    def __call__(self, request: Any = None, *, timeout: float | None = None, metadata: Any = None, **kwargs: Any):
+    def __call__(self, *request: Any, timeout: float | None = None, metadata: Any = None, **kwargs: Any):
+        # The request (or request iterator) passes on as given: grpc names it `request` for unary requests and
+        # `request_iterator` for streamed ones (optional: a caller may write them instead).
         outgoing = list(metadata or ())
         if not any(key == REQUEST_ID_KEY for key, _ in outgoing):
             outgoing.extend(outgoing_metadata())
         return self._callable(
-            request,
+            *request,
             timeout=self._default_timeout_seconds if timeout is None else timeout,
             metadata=grpc.aio.Metadata(*outgoing),
             **kwargs,

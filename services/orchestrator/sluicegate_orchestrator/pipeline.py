@@ -47,6 +47,7 @@ log = get_logger(__name__)
 AUTO_MODELS = ("", "auto")
 REPLAY_CHUNK_CHARS = 64
 _METERING_UNAVAILABLE = reason_name(errors_pb2.ERROR_REASON_METERING_UNAVAILABLE)
+_RESERVATION_UNKNOWN = reason_name(errors_pb2.ERROR_REASON_RESERVATION_UNKNOWN)
 _BLOCK_REASONS = {
     decision_pb2.FINDING_KIND_INJECTION: errors_pb2.ERROR_REASON_PROMPT_INJECTION,
     decision_pb2.FINDING_KIND_SECRET: errors_pb2.ERROR_REASON_SECRET_BLOCKED,
@@ -525,9 +526,8 @@ class ChatPipeline:
 
     async def _complete(self, state: RequestState) -> router_pb2.CompleteResponse:
         state.provider_called = True
-        request = router_pb2.CompleteRequest(
-            call=self._call(state, self._model_to_call(state)), authorize=self._authorization(state)
-        )
+        authorize = self._authorization(state)
+        request = router_pb2.CompleteRequest(call=self._call(state, self._model_to_call(state)), authorize=authorize)
         with state.stage("route_and_call"):
             try:
                 response = await self._router_call(self._services.router.Complete, request)
@@ -537,6 +537,8 @@ class ChatPipeline:
                 raise
         if response.HasField("reservation"):
             self._apply_reservation(state, response.reservation)
+        elif authorize is not None:
+            raise _unreserved()
         self._take_route_result(
             state, response.route, response.attempts, response.usage, response.cost_micros_usd, response.model
         )
@@ -550,11 +552,12 @@ class ChatPipeline:
         tokens it produced; one that produced nothing gives its whole reservation back.
         """
         state.provider_called = True
+        authorize = self._authorization(state)
         router_stream = self._services.router.CompleteStream(
             router_pb2.CompleteStreamRequest(
                 call=self._call(state, self._model_to_call(state)),
                 continue_on_interruption=state.request.continue_on_interruption,
-                authorize=self._authorization(state),
+                authorize=authorize,
             ),
             timeout=remaining_seconds(self._settings.request_timeout_seconds),
         )
@@ -574,6 +577,8 @@ class ChatPipeline:
             try:
                 async for event in router_stream:
                     if event.HasField("delta"):
+                        if authorize is not None and not state.reservation_id:
+                            raise _unreserved()
                         meter.progress(event.delta.completion_tokens_so_far)
                         if event.delta.text:
                             yield event.delta.text
@@ -744,14 +749,21 @@ class ChatPipeline:
             return
         reservation_id = state.reservation_id
         state.reservation_id = ""
-        self._spawn(
-            self._control_call(
+        self._spawn(self._give_back(reservation_id))
+
+    async def _give_back(self, reservation_id: str) -> None:
+        try:
+            await self._control_call(
                 self._services.metering.Release,
                 metering_pb2.ReleaseRequest(reservation_id=reservation_id),
                 errors_pb2.ERROR_REASON_METERING_UNAVAILABLE,
                 "metering",
             )
-        )
+        except ServiceError as exc:
+            # The router gives back the reservation of a stream cancelled before its answer began too (this side
+            # may never have received it): whichever release comes second finds it gone.
+            if exc.reason != _RESERVATION_UNKNOWN:
+                raise
 
     def _store_in_cache(self, state: RequestState, message: chat_pb2.Message, finish_reason: int) -> None:
         if state.cache_key is None or state.request.cache.no_store:
@@ -844,6 +856,16 @@ class ChatPipeline:
         task = asyncio.ensure_future(_logged(work))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _unreserved() -> ServiceError:
+    """The router answered a call it was asked to reserve for without a reservation: a router older than this
+    orchestrator (deploy routers first). Its answer is not served: budgets must not silently stop applying."""
+    log.error("the router answered without reserving the budget; failing closed")
+    return unavailable(
+        errors_pb2.ERROR_REASON_METERING_UNAVAILABLE,
+        "the router did not reserve the budget for this call (is it older than the orchestrator?); failing closed",
+    )
 
 
 def _note_router_failure(state: RequestState, exc: BaseException) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 import grpc
 
@@ -41,8 +43,17 @@ class BudgetGate:
         request = metering_pb2.AuthorizeRequest()
         request.CopyFrom(template)
         request.model, request.prompt_tokens = model, prompt_tokens
+        authorizing = asyncio.ensure_future(
+            self._metering.Authorize(request, timeout=remaining_seconds(self._timeout_seconds))
+        )
         try:
-            return await self._metering.Authorize(request, timeout=remaining_seconds(self._timeout_seconds))
+            return await asyncio.shield(authorizing)
+        except asyncio.CancelledError:
+            # The caller went away while metering was answering. Metering may reserve all the same (cancelling
+            # the RPC does not undo a reservation already made), and only its answer names the reservation: it
+            # is awaited off the caller's path and given back.
+            self._in_background(self._release_when_reserved(self._metering, authorizing))
+            raise
         except grpc.aio.AioRpcError as exc:
             raise control_plane_error(exc, errors_pb2.ERROR_REASON_METERING_UNAVAILABLE, "metering") from None
 
@@ -50,7 +61,10 @@ class BudgetGate:
         """Gives a reservation back off the caller's path (the call failed or was cancelled after reserving)."""
         if self._metering is None:
             return
-        task = asyncio.ensure_future(self._release(self._metering, reservation_id))
+        self._in_background(self._release(self._metering, reservation_id))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._releases.add(task)
         task.add_done_callback(self._releases.discard)
 
@@ -59,11 +73,24 @@ class BudgetGate:
         if self._releases:
             await asyncio.gather(*self._releases, return_exceptions=True)
 
+    async def _release_when_reserved(
+        self,
+        metering: metering_pb2_grpc.MeteringServiceStub,
+        authorizing: asyncio.Future[metering_pb2.AuthorizeResponse],
+    ) -> None:
+        try:
+            reservation = await authorizing
+        except grpc.aio.AioRpcError:
+            return  # refused, or metering could not answer: nothing was reserved
+        await self._release(metering, reservation.reservation_id)
+
     async def _release(self, metering: metering_pb2_grpc.MeteringServiceStub, reservation_id: str) -> None:
         try:
             await metering.Release(
                 metering_pb2.ReleaseRequest(reservation_id=reservation_id), timeout=self._timeout_seconds
             )
         except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return  # its caller gave it back first (see Router.stream)
             # The reservation is not lost: metering reclaims it when it expires.
             log.warning("release failed; the reservation expires instead", code=exc.code().name)

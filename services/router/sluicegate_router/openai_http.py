@@ -215,10 +215,9 @@ async def _chunks(response: aiohttp.ClientResponse) -> AsyncIterator[ProviderChu
                             done = True
                             break
                         try:
-                            event = json.loads(payload)
-                        except ValueError as error:
+                            chunk = _chunk(json.loads(payload), tool_calls)
+                        except (ValueError, LookupError, TypeError, AttributeError) as error:
                             raise _unreadable() from error
-                        chunk = _chunk(event, tool_calls)
                         if chunk is not None:
                             finished = finished or chunk.finish_reason is not None
                             burst.append(chunk)

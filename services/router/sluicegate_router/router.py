@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -111,22 +112,29 @@ class Router:
         continue_on_interruption: bool = False,
         authorize: metering_pb2.AuthorizeRequest | None = None,
     ) -> AsyncIterator[router_pb2.StreamDelta | router_pb2.StreamSummary | metering_pb2.AuthorizeResponse]:
-        """The answer's events; with `authorize`, the reservation comes first and is the caller's once delivered
-        (it reports usage on it and settles it), the router's to give back if the stream ends before that."""
+        """The answer's events; with `authorize`, the reservation comes first. The caller reports usage on it and
+        settles or releases it; a stream cancelled before its first delta went out gives it back here as well, as
+        the caller may never have read it (a second release of it changes nothing)."""
         deadline = self._deadline()
         plan = await self._plan(call)
         request = provider_request(call)
+        reservation = None
         if authorize is not None:
             plan, reservation = await self._reserve(call, plan, await self._count_prompt(plan, request), authorize)
-            try:
+        answered = reservation is None
+        try:
+            if reservation is not None:
                 yield reservation
-            except BaseException:
+            events = self._caller.stream(plan, request, plan.prompt_tokens, deadline, continue_on_interruption)
+            async with aclosing(events):
+                async for event in events:
+                    # Set before the delta leaves: from then on the caller may settle the reservation for it.
+                    answered = answered or isinstance(event, router_pb2.StreamDelta)
+                    yield event
+        except (asyncio.CancelledError, GeneratorExit):
+            if not answered:
                 self._budget.release(reservation.reservation_id)
-                raise
-        events = self._caller.stream(plan, request, plan.prompt_tokens, deadline, continue_on_interruption)
-        async with aclosing(events):
-            async for event in events:
-                yield event
+            raise
 
     async def _count_prompt(self, plan: RoutePlan, request: ProviderRequest) -> int:
         """The prompt counted for the deployment the plan calls first (metering reserves on this count)."""

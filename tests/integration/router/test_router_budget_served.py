@@ -26,9 +26,12 @@ class RecordingMetering(metering_pb2_grpc.MeteringServiceServicer):
         self.released: list[str] = []
         self.refusal: ServiceError | None = None
         self.downgrade_to = ""
+        # How long metering takes to answer once it has reserved (as a slow Redis would make it).
+        self.answer_delay_seconds = 0.0
 
     async def Authorize(self, request, context):
         self.authorized.append(request)
+        await asyncio.sleep(self.answer_delay_seconds)
         if self.refusal is not None:
             await context.abort_with_status(self.refusal.to_status())
         if self.downgrade_to:
@@ -194,3 +197,86 @@ async def test_a_dry_run_with_authorize_routes_and_reserves_in_one_call(mock_ups
     assert routed.decision.model == "cheap" and routed.decision.downgraded_from == "primary"
     assert (await mock_upstream.stats("mock-dry-run")).get("received", 0) == 0  # a dry run calls no provider
     assert recording.released == []  # the caller settles or releases it
+
+
+async def test_a_refused_stream_passes_metering_s_details_on(mock_upstream, start_router, metering) -> None:
+    recording, address = metering
+    recording.refusal = resource_exhausted(
+        errors_pb2.ERROR_REASON_BUDGET_EXCEEDED, "tenant:acme:daily", "the daily budget is spent"
+    )
+    router = await start_router(two_models(mock_upstream, "mock-stream-refused"), metering_addr=address)
+
+    request = router_pb2.CompleteStreamRequest(call=model_call("primary"), authorize=AUTHORIZE)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        [event async for event in router.stub.CompleteStream(request, timeout=10)]
+
+    error = rpc_error(caught)
+    assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED and error.reason == "BUDGET_EXCEEDED"
+    assert [v.subject for d in error.details if hasattr(d, "violations") for v in d.violations] == ["tenant:acme:daily"]
+    assert (await mock_upstream.stats("mock-stream-refused")).get("received", 0) == 0
+
+
+def _reserving_call(stub, rpc: str, prompt: str):
+    if rpc == "Complete":
+        return stub.Complete(complete(prompt), timeout=10)
+    if rpc == "Route":
+        return stub.Route(router_pb2.RouteRequest(call=model_call("primary", prompt), authorize=AUTHORIZE), timeout=10)
+    request = router_pb2.CompleteStreamRequest(call=model_call("primary", prompt), authorize=AUTHORIZE)
+    return stub.CompleteStream(request, timeout=10)
+
+
+@pytest.mark.parametrize("rpc", ["Complete", "CompleteStream", "Route"])
+async def test_a_call_cancelled_while_metering_reserves_gives_that_reservation_back(
+    mock_upstream, start_router, metering, rpc: str
+) -> None:
+    """Metering may reserve after the caller went away: the router never learns that reservation's id unless it
+    waits for metering's answer, and the budget stays held until the reservation expires."""
+    recording, address = metering
+    recording.answer_delay_seconds = 0.3
+    router = await start_router(two_models(mock_upstream, "mock-never-reached"), metering_addr=address)
+
+    call = _reserving_call(router.stub, rpc, f"cancelled during {rpc}")
+    for _ in range(500):
+        if recording.authorized:
+            break
+        await asyncio.sleep(0.01)
+    call.cancel()
+
+    assert await released(recording) == ["r1"]
+    assert (await mock_upstream.stats("mock-never-reached")).get("received", 0) == 0
+
+
+async def test_a_stream_cancelled_before_its_caller_read_the_reservation_gives_it_back(
+    mock_upstream, start_router, metering
+) -> None:
+    """The reservation event can be sent and never read (the caller cancels while it is on its way): until the
+    answer's first delta the caller has nothing to settle, so the router gives the reservation back."""
+    recording, address = metering
+    router = await start_router(two_models(mock_upstream, "mock-slow-first-token"), metering_addr=address)
+    await mock_upstream.behave("mock-slow-first-token", delay_ms=5000)
+
+    request = router_pb2.CompleteStreamRequest(call=model_call("primary"), authorize=AUTHORIZE)
+    call = router.stub.CompleteStream(request, timeout=10)
+    await mock_upstream.wait_for("mock-slow-first-token", "received", 1)  # the reservation event has gone out
+    call.cancel()
+
+    assert await released(recording) == ["r1"]
+
+
+async def test_a_stream_cancelled_after_its_answer_began_leaves_the_reservation_to_its_caller(
+    mock_upstream, start_router, metering
+) -> None:
+    """Once deltas went out the caller may settle the reservation for them: the router must not release it."""
+    recording, address = metering
+    router = await start_router(two_models(mock_upstream, "mock-drip"), metering_addr=address)
+    await mock_upstream.behave("mock-drip", chunk_delay_ms=200)
+
+    request = router_pb2.CompleteStreamRequest(call=model_call("primary"), authorize=AUTHORIZE)
+    call = router.stub.CompleteStream(request, timeout=10)
+    events = aiter(call)
+    assert (await anext(events)).HasField("reservation")
+    assert (await anext(events)).HasField("delta")
+    call.cancel()
+    await asyncio.sleep(0.5)
+
+    assert recording.released == []

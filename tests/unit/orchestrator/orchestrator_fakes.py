@@ -223,6 +223,8 @@ class FakeRouter:
     routed: list[router_pb2.ModelCall] = field(default_factory=list)
     # The metering a request's `authorize` reserves on, through the real router's BudgetGate.
     metering: FakeMetering | None = None
+    # A router from before `authorize` existed: it calls the provider without reserving.
+    ignores_authorize: bool = False
 
     def _answer(self, call: router_pb2.ModelCall) -> str:
         text = message_text(call.messages[-1])
@@ -235,7 +237,7 @@ class FakeRouter:
 
     async def _reserve(self, request) -> metering_pb2.AuthorizeResponse | None:
         """What the router does for a request with `authorize`: reserve the planned model's budget first."""
-        if not request.HasField("authorize"):
+        if not request.HasField("authorize") or self.ignores_authorize:
             return None
         prompt_tokens = self.counted_prompt_tokens or estimate_prompt_tokens(request.call.messages)
         try:

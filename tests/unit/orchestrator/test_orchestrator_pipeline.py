@@ -641,3 +641,16 @@ async def test_by_default_a_slow_lookup_is_waited_for_and_a_miss_reserves_inside
     assert fakes.router.routed == [] and len(fakes.metering.authorized) == 1
     stages = [stage.stage for stage in response.decision.stages]
     assert "route_and_authorize" not in stages and "route_and_call" in stages
+
+
+async def test_a_router_that_does_not_reserve_when_asked_fails_the_request_closed(fakes: Fakes) -> None:
+    fakes.router.ignores_authorize = True  # a router older than this orchestrator
+    pipeline = fakes.make_pipeline()
+    with pytest.raises(ServiceError) as unary:
+        await pipeline.chat(chat("hello"), KEY)
+    with pytest.raises(ServiceError) as streamed:
+        async for _ in pipeline.chat_stream(chat_stream("hello"), KEY):
+            pass
+    await settle_background(pipeline)
+    assert unary.value.reason == streamed.value.reason == "METERING_UNAVAILABLE"
+    assert fakes.metering.settled == []  # nothing to settle: the answer was not served

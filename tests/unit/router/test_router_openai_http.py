@@ -386,6 +386,18 @@ async def test_an_answer_that_is_not_a_chat_completion_is_a_server_error(server,
     assert (failure.outcome, failure.http_status) == (decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR, 502)
 
 
+@pytest.mark.parametrize("event", ["null", "42", '["x"]', '{"choices": ["x"]}', '{"choices": [{"delta": "x"}]}'])
+async def test_a_stream_event_that_is_not_a_chat_chunk_is_a_server_error(server, provider, event: str) -> None:
+    """Like a plain answer that is not a completion: a broken provider the chain falls back from, not a bug."""
+    server.handler = streaming(sse(delta(content="Hi")), sse(event))
+
+    with pytest.raises(UpstreamHTTPError) as caught:
+        await read_stream(provider, server.deployment)
+
+    failure = classify_http_failure(caught.value)
+    assert (failure.outcome, failure.http_status) == (decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR, 502)
+
+
 async def test_a_proxy_named_by_the_environment_carries_the_call(server) -> None:
     server.handler = answering_json({"choices": [{"message": {"content": "via proxy"}, "finish_reason": "stop"}]})
     behind_proxy = OpenAICompatibleProvider(environ={"TEST_KEY": "sk-test", "HTTP_PROXY": server.origin})
