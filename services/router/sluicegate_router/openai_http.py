@@ -47,6 +47,11 @@ DEFAULT_LEAN_PROVIDERS = (
 _CONTEXT_WINDOW_PHRASES = ("context_length_exceeded", "maximum context length", "context window", "too many tokens")
 _CONTENT_POLICY_PHRASES = ("content_filter", "content_policy", "content management policy", "safety system")
 
+# The most a provider may send: a whole answer (a larger one could not travel on as a gRPC message either), and one
+# stream event. A provider that sends more is broken (or hostile) and is failed, not buffered without end.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+MAX_EVENT_BYTES = 1024 * 1024
+
 _DATA_PREFIX = b"data:"
 _DONE = b"[DONE]"
 
@@ -98,7 +103,7 @@ class OpenAICompatibleProvider:
 
     async def complete(self, deployment: Deployment, request: ProviderRequest) -> ProviderAnswer:
         async with await self._post(deployment, request, stream=False) as response:
-            content = await response.read()
+            content = await _read_capped(response)
         if response.status >= 400:
             raise _http_error(response.status, content, response.headers)
         try:
@@ -110,7 +115,7 @@ class OpenAICompatibleProvider:
         response = await self._post(deployment, request, stream=True)
         if response.status >= 400:
             async with response:
-                content = await response.read()
+                content = await _read_capped(response)
             raise _http_error(response.status, content, response.headers)
         return _chunks(response)
 
@@ -262,11 +267,30 @@ async def _event_batches(response: aiohttp.ClientResponse) -> AsyncIterator[list
     async for data in response.content.iter_any():
         lines = (pending + data).split(b"\n")
         pending = lines.pop()
+        if len(pending) > MAX_EVENT_BYTES:
+            raise _too_large()
         payloads = [line[len(_DATA_PREFIX) :].strip() for line in lines if line.startswith(_DATA_PREFIX)]
         if payloads:
             yield payloads
     if pending.startswith(_DATA_PREFIX):
         yield [pending[len(_DATA_PREFIX) :].strip()]
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The whole body, unless it is longer than MAX_ANSWER_BYTES (said up front, or found while reading)."""
+    if (response.content_length or 0) > MAX_ANSWER_BYTES:
+        raise _too_large()
+    body = bytearray()
+    async for data in response.content.iter_any():
+        body += data
+        if len(body) > MAX_ANSWER_BYTES:
+            raise _too_large()
+    return bytes(body)
+
+
+def _too_large() -> UpstreamHTTPError:
+    """A provider sending more than any answer could be: broken, as with a 502 from a proxy."""
+    return UpstreamHTTPError(502, "response_too_large", "")
 
 
 def _answer(body: dict[str, Any]) -> ProviderAnswer:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from sluicegate.catalog import Deployment, Price
 from sluicegate.common.v1 import decision_pb2
+from sluicegate_router import openai_http
 from sluicegate_router.openai_http import (
     IncompleteStream,
     OpenAICompatibleProvider,
@@ -384,6 +385,41 @@ async def test_an_answer_that_is_not_a_chat_completion_is_a_server_error(server,
 
     failure = classify_http_failure(caught.value)
     assert (failure.outcome, failure.http_status) == (decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR, 502)
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_an_answer_larger_than_any_answer_could_be_is_a_server_error(
+    server, provider, monkeypatch, declared: bool
+) -> None:
+    monkeypatch.setattr(openai_http, "MAX_ANSWER_BYTES", 1000)
+    body = json.dumps({"choices": [{"message": {"content": "x" * 5000}, "finish_reason": "stop"}]}).encode()
+
+    async def huge(fake: FakeProvider, request: web.Request) -> web.StreamResponse:
+        if declared:
+            return web.Response(body=body, content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})  # chunked: no length up front
+        await response.prepare(request)
+        for start in range(0, len(body), 500):
+            await response.write(body[start : start + 500])
+        await response.write_eof()
+        return response
+
+    server.handler = huge
+
+    with pytest.raises(UpstreamHTTPError) as caught:
+        await provider.complete(server.deployment, REQUEST)
+
+    assert (caught.value.status, caught.value.code) == (502, "response_too_large")
+
+
+async def test_a_stream_event_without_end_is_cut_off_at_the_event_limit(server, provider, monkeypatch) -> None:
+    monkeypatch.setattr(openai_http, "MAX_EVENT_BYTES", 1000)
+    server.handler = streaming(sse(delta(content="Hi")), b"data: " + b"x" * 600, b"x" * 600)
+
+    with pytest.raises(UpstreamHTTPError) as caught:
+        await read_stream(provider, server.deployment)
+
+    assert (caught.value.status, caught.value.code) == (502, "response_too_large")
 
 
 @pytest.mark.parametrize("event", ["null", "42", '["x"]', '{"choices": ["x"]}', '{"choices": [{"delta": "x"}]}'])
