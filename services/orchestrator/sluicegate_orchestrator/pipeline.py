@@ -375,9 +375,10 @@ class ChatPipeline:
         call = self._call(state, request.model or "auto")
         if self._settings.router_authorizes:
             with state.stage("route_and_authorize"):
-                routed = await self._router_call(
+                routed = await self._reserving_router_call(
                     self._services.router.Route,
                     router_pb2.RouteRequest(call=call, authorize=self._authorization(state)),
+                    lambda late: self._spawn(self._give_back(late.reservation.reservation_id)),
                 )
             route = routed.decision if request.model in AUTO_MODELS else None
             return Plan(route=route, reservation=routed.reservation, model=routed.reservation.model)
@@ -528,9 +529,17 @@ class ChatPipeline:
         state.provider_called = True
         authorize = self._authorization(state)
         request = router_pb2.CompleteRequest(call=self._call(state, self._model_to_call(state)), authorize=authorize)
+
+        def settle_late(response: router_pb2.CompleteResponse) -> None:
+            # The provider answered: what it billed is charged, on the router's reservation or the plan's.
+            reservation_id = response.reservation.reservation_id or state.reservation_id
+            state.reservation_id = ""
+            if reservation_id:
+                self._settle_reservation(reservation_id, response.attempts)
+
         with state.stage("route_and_call"):
             try:
-                response = await self._router_call(self._services.router.Complete, request)
+                response = await self._reserving_router_call(self._services.router.Complete, request, settle_late)
             except BaseException as exc:
                 _note_router_failure(state, exc)
                 self._release(state)
@@ -729,12 +738,15 @@ class ChatPipeline:
         state.decision.budget.charged_micros_usd = cost_micros_usd
 
     def _settle(self, state: RequestState, attempts) -> None:
+        reservation_id = state.reservation_id
+        state.reservation_id = ""
+        self._settle_reservation(reservation_id, attempts)
+
+    def _settle_reservation(self, reservation_id: str, attempts) -> None:
         charges = [
             metering_pb2.UsageCharge(model=attempt.model, deployment=attempt.deployment, usage=attempt.usage)
             for attempt in attempts
         ]
-        reservation_id = state.reservation_id
-        state.reservation_id = ""
         self._spawn(
             self._control_call(
                 self._services.metering.Settle,
@@ -846,6 +858,22 @@ class ChatPipeline:
         except grpc.aio.AioRpcError as exc:
             raise control_plane_error(exc, outage_reason, service) from None
 
+    async def _reserving_router_call(self, method: Callable[..., Awaitable], request, late_answer: Callable):
+        """A router call whose answer may hold a reservation. When this request is cancelled (its client went
+        away) while the call runs, the call is cancelled too and the router gives back what it reserved; but an
+        answer that had already arrived hands its reservation to this side, and `late_answer` settles or
+        releases it off the client's path instead of leaving it held until it expires."""
+        calling = asyncio.ensure_future(self._router_call(method, request))
+        try:
+            return await asyncio.shield(calling)
+        except asyncio.CancelledError:
+            if not calling.done():
+                calling.cancel()
+                calling.add_done_callback(_retrieve_outcome)
+            elif not calling.cancelled() and calling.exception() is None:
+                late_answer(calling.result())
+            raise
+
     async def _router_call(self, method: Callable[..., Awaitable], request):
         try:
             return await method(request, timeout=remaining_seconds(self._settings.request_timeout_seconds))
@@ -856,6 +884,12 @@ class ChatPipeline:
         task = asyncio.ensure_future(_logged(work))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _retrieve_outcome(task: asyncio.Task) -> None:
+    """Marks a task nobody awaits any more as looked at (asyncio would log an exception it ended with)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _unreserved() -> ServiceError:

@@ -225,6 +225,8 @@ class FakeRouter:
     metering: FakeMetering | None = None
     # A router from before `authorize` existed: it calls the provider without reserving.
     ignores_authorize: bool = False
+    # Called with each answer just before it is returned (a test cancels its request there).
+    on_answer: Callable[[], None] | None = None
 
     def _answer(self, call: router_pb2.ModelCall) -> str:
         text = message_text(call.messages[-1])
@@ -284,6 +286,8 @@ class FakeRouter:
                 await self.metering.Release(metering_pb2.ReleaseRequest(reservation_id=reservation.reservation_id))
             raise
         model = reservation.model if reservation is not None else self._model_of(request.call)
+        if self.on_answer is not None:
+            self.on_answer()
         return router_pb2.CompleteResponse(
             message=text_message(chat_pb2.ROLE_ASSISTANT, self._answer(request.call)),
             finish_reason=chat_pb2.FINISH_REASON_STOP,

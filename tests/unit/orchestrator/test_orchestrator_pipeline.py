@@ -654,3 +654,14 @@ async def test_a_router_that_does_not_reserve_when_asked_fails_the_request_close
     await settle_background(pipeline)
     assert unary.value.reason == streamed.value.reason == "METERING_UNAVAILABLE"
     assert fakes.metering.settled == []  # nothing to settle: the answer was not served
+
+
+async def test_a_client_gone_just_as_the_router_answered_still_settles_what_the_provider_billed(fakes: Fakes) -> None:
+    pipeline = fakes.make_pipeline()
+    task = asyncio.ensure_future(pipeline.chat(chat("hello"), KEY))
+    fakes.router.on_answer = task.cancel  # the client goes away while the router's answer is on its way back
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await settle_background(pipeline)
+    assert [s.reservation_id for s in fakes.metering.settled] == ["r1"] and fakes.metering.released == []
+    assert [t.status_code for t in fakes.traces] == ["CANCELLED"]
