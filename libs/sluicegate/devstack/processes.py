@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import select
 import shutil
 import signal
@@ -18,11 +19,42 @@ from pathlib import Path
 LISTENING_PREFIX = "LISTENING "
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10_000
+# Ports this process handed out, never handed out twice.
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (for servers that cannot bind port 0 themselves)."""
+    """A port that was free a moment ago (for servers that cannot bind port 0 themselves).
+
+    It is chosen below the kernel's ephemeral range when that range is known: the stack picks every port before
+    it starts anything, so a port may be bound seconds after it was chosen, and meanwhile the outgoing
+    connections of the services already running take their ports from that range (the kernel's own port-0 choice
+    comes from it too, and one of those connections once took a port chosen that way before its server bound it).
+    """
+    ephemeral_low = _ephemeral_range_start()
+    for _ in range(100 if ephemeral_low > _LOWEST_PORT + 1000 else 0):
+        port = random.randrange(_LOWEST_PORT, ephemeral_low)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def wait_for_port_free(port: int, host: str = "127.0.0.1", timeout_seconds: float = 10.0) -> None:
