@@ -333,8 +333,9 @@ class ChatPipeline:
 
         With `router_authorizes` a miss needs no plan here: the router routes, reserves and calls in one round trip
         (`_complete`). Routing and reserving beside the lookup (`speculative_authorize`, off by default: under load
-        its wasted plans cost more than it saves) is worth it only while the lookup is still running: a miss then pays for the slower of the two, not their sum, and a hit hands
-        the reservation back off the client's path. No plan is made beside the lookup when:
+        its wasted plans cost more than it saves) is worth it only while the lookup is still running: a miss then
+        pays for the slower of the two, not their sum, and a hit hands the reservation back off the client's path.
+        No plan is made beside the lookup when:
         - there is no lookup to wait for (cache off, or `no_cache`);
         - a probe (see `_guard_and_consult`) has answered, or answers by `grace_ends` (`plan_grace_ms` after it
           started: an exact hit takes about a millisecond, a miss that embeds several, so a plan started after
@@ -457,10 +458,7 @@ class ChatPipeline:
                 reservation_id = (await plan).reservation.reservation_id
             except (ServiceError, asyncio.CancelledError):
                 return
-            await self._services.metering.Release(
-                metering_pb2.ReleaseRequest(reservation_id=reservation_id),
-                timeout=self._settings.control_timeout_seconds,
-            )
+            await self._give_back(reservation_id)
 
         self._spawn(release_when_reserved())
 
