@@ -29,11 +29,23 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--replicas", nargs="*", default=[], metavar="SERVICE=N", help="for example router=3 guard=2")
     up.add_argument("--run-dir", type=Path, default=REPO_ROOT / ".run")
     up.add_argument("--api-key", default="", help="the demo tenant's API key (default: a new random key)")
+    up.add_argument(
+        "--colocated",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N co-located processes (orchestrator, router, guard, cache, metering; see sluicegate.colocated) "
+        "instead of one process per service",
+    )
     args = parser.parse_args(argv)
 
     stack = Stack(
         StackConfig(
-            run_dir=args.run_dir, gateway_port=args.port, replicas=_replicas(args.replicas), api_key=args.api_key
+            run_dir=args.run_dir,
+            gateway_port=args.port,
+            replicas=_replicas(args.replicas),
+            api_key=args.api_key,
+            colocated=args.colocated,
         )
     )
     stop = threading.Event()

@@ -122,7 +122,11 @@ async def run(args: argparse.Namespace) -> None:
         f"{name}_LOG_REQUESTS": "false" for name in ("ROUTER", "GUARD", "CACHE", "METERING", "OBSERVER", "ORCHESTRATOR")
     }
     with tempfile.TemporaryDirectory() as run_dir:
-        stack = Stack(StackConfig(run_dir=Path(run_dir), gateway_port=0, use_mock_upstream=True, env=env))
+        stack = Stack(
+            StackConfig(
+                run_dir=Path(run_dir), gateway_port=0, use_mock_upstream=True, env=env, colocated=args.colocated
+            )
+        )
         sys.stderr.write("starting the stack...\n")
         stack.start()
         try:
@@ -268,6 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="in flight for the saturation run")
     parser.add_argument("--pass-through", action="store_true", help="guard and cache off")
     parser.add_argument("--without-observer", action="store_true", help="stop the observer before measuring")
+    parser.add_argument(
+        "--colocated",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N co-located processes (orchestrator, router, guard, cache, metering) instead of one per service",
+    )
     asyncio.run(run(parser.parse_args(argv)))
     return 0
 

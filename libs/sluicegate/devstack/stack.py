@@ -29,6 +29,10 @@ PROVIDER_KEY_VARIABLES = (
     "SLUICEGATE_CATALOG",
 )
 GATEWAY_SERVICE = "sluicegate.gateway.v1.GatewayService"
+# `StackConfig.colocated`: these run together in each `python -m sluicegate.colocated` process; the observer
+# stays one process apart (it aggregates every replica's traces).
+COLOCATED = "colocated"
+COLOCATED_SERVICES = ("metering", "guard", "cache", "router", "orchestrator")
 
 
 def grpc_target(addresses: list[str]) -> str:
@@ -46,6 +50,8 @@ class StackConfig:
     env: Mapping[str, str] = field(default_factory=dict)  # extra settings for every service
     api_key: str = ""
     admin_token: str = ""
+    # N > 0: instead of one process per service, N co-located processes (see sluicegate.colocated).
+    colocated: int = 0
 
 
 class Stack:
@@ -63,6 +69,8 @@ class Stack:
         self.envoy: EnvoyProxy | None = None
         self.metrics_url = ""
         self.gateway_address = ""
+        # Service name -> the process group that hosts it, where that is not its own (co-located services).
+        self.hosts: dict[str, str] = {}
 
     # ----- start --------------------------------------------------------------------------------------------
 
@@ -88,17 +96,17 @@ class Stack:
             common["MOCK_UPSTREAM_URL"] = "http://" + self.mock.start()
         metrics_port = free_port()
         # Ports are chosen before anything starts, so services can be told where their peers will listen.
-        ports = {
-            name: [free_port() for _ in range(max(1, self.config.replicas.get(name, 1)))]
-            for name in (*BACKEND_SERVICES, "orchestrator")
-        }
+        counts = {name: max(1, self.config.replicas.get(name, 1)) for name in (*BACKEND_SERVICES, "orchestrator")}
+        if self.config.colocated:
+            counts[COLOCATED] = self.config.colocated
+            for name in COLOCATED_SERVICES:
+                counts[name] = 0
+        ports = {name: [free_port() for _ in range(count)] for name, count in counts.items()}
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         service_env = {
             "router": {
                 "ROUTER_CATALOG_PATH": str(self._catalog_path(use_mock)),
                 "ROUTER_REDIS_URL": self.redis.url,
-                # The router reserves each call's budget with metering right before it calls the provider.
-                "ROUTER_METERING_ADDR": grpc_target([f"127.0.0.1:{port}" for port in ports["metering"]]),
             },
             "guard": {"GUARD_REDIS_URL": self.redis.url, "GUARD_VAULT_KEY": self._vault_key()},
             "cache": {"CACHE_REDIS_URL": self.redis.url},
@@ -111,12 +119,23 @@ class Stack:
             },
             "observer": {"OBSERVER_ADMIN_TOKEN": self.admin_token, "OBSERVER_METRICS_PORT": str(metrics_port)},
         }
-        addresses = self._start_services(BACKEND_SERVICES, common, service_env, ports)
-        orchestrator_env = {
+        if ports["metering"]:
+            # The router reserves each call's budget with metering right before it calls the provider.
+            service_env["router"]["ROUTER_METERING_ADDR"] = grpc_target([f"127.0.0.1:{p}" for p in ports["metering"]])
+        backends = tuple(name for name in BACKEND_SERVICES if ports[name])
+        addresses = self._start_services(backends, common, service_env, ports)
+        service_env["orchestrator"] = {
             "ORCHESTRATOR_REDIS_URL": self.redis.url,
-            **{f"ORCHESTRATOR_{name.upper()}_ADDR": grpc_target(addresses[name]) for name in BACKEND_SERVICES},
+            **{f"ORCHESTRATOR_{name.upper()}_ADDR": grpc_target(addresses[name]) for name in backends},
         }
-        addresses.update(self._start_services(("orchestrator",), common, {"orchestrator": orchestrator_env}, ports))
+        if self.config.colocated:
+            service_env[COLOCATED] = {k: v for name in COLOCATED_SERVICES for k, v in service_env.get(name, {}).items()}
+            addresses.update(self._start_services((COLOCATED,), common, service_env, ports))
+            for name in COLOCATED_SERVICES:
+                addresses[name] = addresses[COLOCATED]
+                self.hosts[name] = COLOCATED
+        else:
+            addresses.update(self._start_services(("orchestrator",), common, service_env, ports))
         self.envoy = EnvoyProxy(
             self.run_dir,
             listen_port=self.config.gateway_port,
@@ -165,11 +184,16 @@ class Stack:
                 label = name if count == 1 else f"{name}-{index + 1}"
                 # A fixed port per replica (rather than 0) lets a test stop a service and start it again at
                 # the address its callers already have.
-                env = {**common, **service_env.get(name, {}), f"{name.upper()}_PORT": str(port)}
+                # A co-located process serves every API it hosts on the orchestrator's port.
+                port_variable = "ORCHESTRATOR_PORT" if name == COLOCATED else f"{name.upper()}_PORT"
+                env = {**common, **service_env.get(name, {}), port_variable: str(port)}
                 # Each replica serves its own /metrics; the first observer's port is the one `make up` prints.
-                if name == "router" or (name == "observer" and index > 0):
-                    env[f"{name.upper()}_METRICS_PORT"] = str(free_port())
-                process = ManagedProcess(label, python_module(f"sluicegate_{name}"), self.log_dir, env=env)
+                if name in ("router", COLOCATED):
+                    env["ROUTER_METRICS_PORT"] = str(free_port())
+                elif name == "observer" and index > 0:
+                    env["OBSERVER_METRICS_PORT"] = str(free_port())
+                module = "sluicegate.colocated" if name == COLOCATED else f"sluicegate_{name}"
+                process = ManagedProcess(label, python_module(module), self.log_dir, env=env)
                 self.processes.setdefault(name, []).append(process)
                 launched.append((name, process))
         with ThreadPoolExecutor(max_workers=len(launched)) as pool:
@@ -206,7 +230,7 @@ class Stack:
         """Stops Envoy, the orchestrator, the services, the mock and Redis, in that order, each waited for."""
         if self.envoy is not None:
             self.envoy.stop()
-        ordered = [*self.processes.get("orchestrator", [])]
+        ordered = [*self.processes.get(COLOCATED, []), *self.processes.get("orchestrator", [])]
         for name in BACKEND_SERVICES:
             ordered.extend(self.processes.get(name, []))
         with ThreadPoolExecutor(max_workers=max(1, len(ordered))) as pool:
@@ -216,7 +240,12 @@ class Stack:
                 process.stop()
 
     def service(self, name: str, index: int = 0) -> ManagedProcess:
-        return self.processes[name][index]
+        """The process (replica `index`) that serves `name`: its own, or the co-located one hosting it."""
+        return self.replicas(name)[index]
+
+    def replicas(self, name: str) -> list[ManagedProcess]:
+        """Every process that serves `name`."""
+        return self.processes[self.hosts.get(name, name)]
 
     def restart(self, name: str, index: int = 0) -> None:
         """Starts a stopped (or crashed) service again on its old port and waits until it is SERVING."""

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from sluicegate.runtime.server import run_service
+from sluicegate.runtime.server import ServiceSpec, run_service
 from sluicegate.runtime.settings import load_settings
 from sluicegate_cache.app import make_build
 from sluicegate_cache.settings import CacheSettings
 
 
-def main() -> None:
+def spec() -> ServiceSpec:
+    """The service as `python -m sluicegate.colocated` hosts it beside others."""
     settings = load_settings(CacheSettings)
-    run_service("cache", settings, make_build(settings))
+    return ServiceSpec("cache", settings, make_build(settings))
+
+
+def main() -> None:
+    service = spec()
+    run_service(service.name, service.settings, service.build)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,19 @@
 """Runs the orchestrator: `python -m sluicegate_orchestrator`."""
 
-from sluicegate.runtime.server import run_service
+from sluicegate.runtime.server import ServiceSpec, run_service
 from sluicegate.runtime.settings import load_settings
 from sluicegate_orchestrator.app import build
 from sluicegate_orchestrator.settings import OrchestratorSettings
 
 
+def spec() -> ServiceSpec:
+    """The service as `python -m sluicegate.colocated` hosts it beside others."""
+    return ServiceSpec("orchestrator", load_settings(OrchestratorSettings), build)
+
+
 def main() -> None:
-    run_service("orchestrator", load_settings(OrchestratorSettings), build)
+    service = spec()
+    run_service(service.name, service.settings, service.build)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from sluicegate.runtime.server import run_service
+from sluicegate.runtime.server import ServiceSpec, run_service
 from sluicegate.runtime.settings import load_settings
 from sluicegate_router.app import build
 from sluicegate_router.settings import RouterSettings
 
 
+def spec() -> ServiceSpec:
+    """The service as `python -m sluicegate.colocated` hosts it beside others."""
+    return ServiceSpec("router", load_settings(RouterSettings), build)
+
+
 def main() -> None:
-    run_service("router", load_settings(RouterSettings), build)
+    service = spec()
+    run_service(service.name, service.settings, service.build)
 
 
 if __name__ == "__main__":

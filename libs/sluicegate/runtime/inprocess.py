@@ -1,0 +1,437 @@
+"""Calls between services hosted in one process, without the network: gRPC's in-process transport for grpc.aio.
+
+A co-located deployment (`python -m sluicegate.colocated`) runs several services in one process. Their calls to
+each other still go through the generated stubs, the services' server interceptor (tracing, request id, access
+log, validation, error mapping), deadlines and cancellation, and every message is serialized and parsed again
+on the way (so neither side ever shares a mutable message with the other). What is left out is what costs: the
+HTTP/2 framing, the completion queues, the socket and the other process's wake-up, about 0.6 ms of CPU a call
+on the machines sluicegate is measured on.
+
+`LOCAL_SERVICES` is the process's registry; `create_channel` returns a local channel when every service it is
+asked for is registered here, so callers do not know (or care) where a service runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from sluicegate.runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+Serializer = Callable[[Any], bytes] | None
+Deserializer = Callable[[bytes], Any] | None
+# Responses a streaming call's producer may run ahead of its consumer (HTTP/2's flow-control window, in effect).
+STREAM_WINDOW = 16
+_END = object()
+
+
+@dataclass(frozen=True)
+class _CallDetails:
+    """What a server interceptor sees of a call (grpc.HandlerCallDetails)."""
+
+    method: str
+    invocation_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+class _HandlerCollector:
+    """Stands in for a grpc.aio.Server when a generated `add_XServicer_to_server` registers its handlers."""
+
+    def __init__(self) -> None:
+        self.methods: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Iterable[grpc.GenericRpcHandler]) -> None:
+        """Generated code registers each service twice; the registered handlers below are the ones used."""
+
+    def add_registered_method_handlers(self, service_name: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        self.methods.setdefault(service_name, {}).update(handlers)
+
+
+class LocalServices:
+    """The services this process hosts, by full method name, each with the server interceptor it runs under."""
+
+    def __init__(self) -> None:
+        self._methods: dict[str, tuple[grpc.RpcMethodHandler, grpc.aio.ServerInterceptor | None]] = {}
+        self._services: set[str] = set()
+
+    def register(
+        self,
+        add_to_server: Callable[[Any, Any], None],
+        servicer: Any,
+        interceptor: grpc.aio.ServerInterceptor | None = None,
+    ) -> list[str]:
+        """Hosts a servicer (through its generated `add_XServicer_to_server`); returns its service names."""
+        collector = _HandlerCollector()
+        add_to_server(servicer, collector)
+        for service_name, handlers in collector.methods.items():
+            for method_name, handler in handlers.items():
+                self._methods[f"/{service_name}/{method_name}"] = (handler, interceptor)
+            self._services.add(service_name)
+        return list(collector.methods)
+
+    def hosts(self, service_names: Sequence[str]) -> bool:
+        return bool(service_names) and all(name in self._services for name in service_names)
+
+    def clear(self) -> None:
+        self._methods.clear()
+        self._services.clear()
+
+    def channel(self) -> LocalChannel:
+        return LocalChannel(self)
+
+    async def _handler(self, method: str, metadata: tuple) -> grpc.RpcMethodHandler:
+        registered = self._methods.get(method)
+        if registered is None:
+            raise _rpc_error(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not hosted in this process")
+        handler, interceptor = registered
+        if interceptor is None:
+            return handler
+
+        async def continuation(_: Any) -> grpc.RpcMethodHandler:
+            return handler
+
+        return await interceptor.intercept_service(continuation, _CallDetails(method, metadata))
+
+
+LOCAL_SERVICES = LocalServices()
+
+
+class LocalChannel:
+    """A grpc.aio.Channel look-alike whose calls run the registered handlers in this process."""
+
+    def __init__(self, services: LocalServices) -> None:
+        self._services = services
+
+    def unary_unary(
+        self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
+    ) -> _LocalMethod:
+        return _LocalMethod(self._services, method, request_serializer, response_deserializer, _unary_unary)
+
+    def unary_stream(
+        self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
+    ) -> _LocalMethod:
+        return _LocalMethod(self._services, method, request_serializer, response_deserializer, _unary_stream)
+
+    def stream_unary(
+        self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
+    ) -> _LocalMethod:
+        return _LocalMethod(self._services, method, request_serializer, response_deserializer, _stream_unary)
+
+    def stream_stream(
+        self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
+    ) -> _LocalMethod:
+        return _LocalMethod(self._services, method, request_serializer, response_deserializer, _stream_stream)
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        return grpc.ChannelConnectivity.READY
+
+    async def channel_ready(self) -> None:
+        return None
+
+    async def close(self, grace: float | None = None) -> None:
+        return None
+
+
+class _LocalContext:
+    """The server side of a local call: the grpc.aio.ServicerContext methods sluicegate's servicers use."""
+
+    def __init__(self, metadata: tuple, deadline: float | None) -> None:
+        self._metadata = metadata
+        self._deadline = deadline
+        self._code: grpc.StatusCode | None = None
+        self._details = ""
+        self._trailing_metadata: tuple = ()
+
+    def invocation_metadata(self) -> tuple:
+        return self._metadata
+
+    def time_remaining(self) -> float | None:
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    def peer(self) -> str:
+        return "inprocess"
+
+    async def abort(self, code: grpc.StatusCode, details: str = "", trailing_metadata: Sequence = ()) -> None:
+        self._code, self._details = code, details
+        if trailing_metadata:
+            self._trailing_metadata = tuple(trailing_metadata)
+        raise grpc.aio.AbortError()
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def code(self) -> grpc.StatusCode | None:
+        return self._code
+
+    def set_details(self, details: str) -> None:
+        self._details = details
+
+    def details(self) -> str:
+        return self._details
+
+    def set_trailing_metadata(self, trailing_metadata: Sequence) -> None:
+        self._trailing_metadata = tuple(trailing_metadata)
+
+    def trailing_metadata(self) -> tuple:
+        return self._trailing_metadata
+
+    def failure(self) -> grpc.aio.AioRpcError | None:
+        """The status the handler set, as the caller's error (None when it ended OK)."""
+        if self._code is None or self._code == grpc.StatusCode.OK:
+            return None
+        return _rpc_error(self._code, self._details, self._trailing_metadata)
+
+
+def _rpc_error(code: grpc.StatusCode, details: str, trailing_metadata: Sequence = ()) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(
+        code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing_metadata), details, "in-process call"
+    )
+
+
+def _copy(message: Any, serialize: Serializer, deserialize: Deserializer) -> Any:
+    """The message as the other side would parse it off the wire (a fresh object either way)."""
+    if serialize is None or deserialize is None:
+        return message
+    return deserialize(serialize(message))
+
+
+def _failure(exc: BaseException, context: _LocalContext, deadline_hit: bool) -> BaseException:
+    """What the caller sees for a handler that ended by raising `exc`."""
+    if deadline_hit:
+        return _rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+    if isinstance(exc, grpc.aio.AbortError):
+        return context.failure() or _rpc_error(grpc.StatusCode.UNKNOWN, "aborted without a status")
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc
+    # grpc does the same with an exception no interceptor turned into a status.
+    log.error("in-process handler raised", error=type(exc).__name__)
+    return _rpc_error(grpc.StatusCode.UNKNOWN, f"Unexpected {type(exc).__name__}")
+
+
+class _LocalMethod:
+    """One method's callable (what a stub holds); each call starts at once, as grpc.aio's calls do."""
+
+    __slots__ = ("_services", "_method", "_serialize", "_deserialize", "_start")
+
+    def __init__(
+        self,
+        services: LocalServices,
+        method: str,
+        request_serializer: Serializer,
+        response_deserializer: Deserializer,
+        start: Callable[..., Any],
+    ) -> None:
+        self._services = services
+        self._method = method
+        self._serialize = request_serializer
+        self._deserialize = response_deserializer
+        self._start = start
+
+    def __call__(
+        self,
+        request: Any = None,
+        *,
+        timeout: float | None = None,
+        metadata: Any = None,
+        request_iterator: Any = None,
+        **_: Any,
+    ) -> Any:
+        call = _Call(self._services, self._method, self._serialize, self._deserialize, metadata, timeout)
+        return self._start(call, request if request is not None else request_iterator)
+
+
+class _Call:
+    """The parts of one local call both ends use: handler lookup, context, deadline and message copies."""
+
+    __slots__ = ("_services", "method", "serialize", "deserialize", "metadata", "timeout", "deadline")
+
+    def __init__(
+        self,
+        services: LocalServices,
+        method: str,
+        serialize: Serializer,
+        deserialize: Deserializer,
+        metadata: Any,
+        timeout: float | None,
+    ) -> None:
+        self._services = services
+        self.method = method
+        self.serialize = serialize
+        self.deserialize = deserialize
+        self.metadata = tuple(tuple(item) for item in metadata or ())
+        self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+
+    async def handler(self) -> tuple[grpc.RpcMethodHandler, _LocalContext]:
+        return await self._services._handler(self.method, self.metadata), _LocalContext(self.metadata, self.deadline)
+
+    def request(self, handler: grpc.RpcMethodHandler, message: Any) -> Any:
+        return _copy(message, self.serialize, handler.request_deserializer)
+
+    def response(self, handler: grpc.RpcMethodHandler, message: Any) -> Any:
+        return _copy(message, handler.response_serializer, self.deserialize)
+
+    async def requests(self, handler: grpc.RpcMethodHandler, source: AsyncIterable | Iterable) -> AsyncIterator:
+        if isinstance(source, AsyncIterable):
+            async for message in source:
+                yield self.request(handler, message)
+        else:
+            for message in source:
+                yield self.request(handler, message)
+
+    async def unary(self, respond: Callable[[grpc.RpcMethodHandler, _LocalContext], Awaitable[Any]]) -> Any:
+        """Runs a handler that answers once, within the deadline; its failure becomes the caller's error."""
+        handler, context = await self.handler()
+        deadline_hit = False
+        try:
+            async with asyncio.timeout_at(_loop_deadline(self.timeout)) as scope:
+                try:
+                    response = await respond(handler, context)
+                except TimeoutError:
+                    deadline_hit = scope.expired()
+                    raise
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - becomes the caller's status, as over the wire
+            raise _failure(exc, context, deadline_hit or _expired(self.deadline)) from None
+        failed = context.failure()
+        if failed is not None:
+            raise failed
+        return self.response(handler, response)
+
+
+def _loop_deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else asyncio.get_running_loop().time() + timeout
+
+
+def _expired(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _unary_unary(call: _Call, request: Any) -> asyncio.Task:
+    async def respond(handler: grpc.RpcMethodHandler, context: _LocalContext) -> Any:
+        return await handler.unary_unary(call.request(handler, request), context)
+
+    # A task: the call runs in its own context (the handler's request id and deadline stay its own) and a caller
+    # that is cancelled while awaiting it cancels the handler, as a cancelled RPC does.
+    return asyncio.ensure_future(call.unary(respond))
+
+
+def _stream_unary(call: _Call, requests: Any) -> asyncio.Task:
+    async def respond(handler: grpc.RpcMethodHandler, context: _LocalContext) -> Any:
+        return await handler.stream_unary(call.requests(handler, requests), context)
+
+    return asyncio.ensure_future(call.unary(respond))
+
+
+def _unary_stream(call: _Call, request: Any) -> LocalStreamCall:
+    def produce(handler: grpc.RpcMethodHandler, context: _LocalContext) -> AsyncIterator:
+        return handler.unary_stream(call.request(handler, request), context)
+
+    return LocalStreamCall(call, produce)
+
+
+def _stream_stream(call: _Call, requests: Any) -> LocalStreamCall:
+    if requests is None:
+        raise NotImplementedError("in-process streaming calls take a request iterator, not write()")
+
+    def produce(handler: grpc.RpcMethodHandler, context: _LocalContext) -> AsyncIterator:
+        return handler.stream_stream(call.requests(handler, requests), context)
+
+    return LocalStreamCall(call, produce)
+
+
+class LocalStreamCall:
+    """A call whose responses stream: a producer task runs the handler and hands responses over a bounded
+    queue, so the handler's generator never runs in (and never leaks its context into) the caller's task."""
+
+    def __init__(self, call: _Call, produce: Callable[[grpc.RpcMethodHandler, _LocalContext], AsyncIterator]) -> None:
+        self._call = call
+        self._produce = produce
+        self._queue: asyncio.Queue = asyncio.Queue(STREAM_WINDOW)
+        self._error: BaseException | None = None
+        self._context: _LocalContext | None = None
+        self._producer = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        call = self._call
+        context: _LocalContext | None = None
+        deadline_hit = False
+        try:
+            handler, context = await call.handler()
+            self._context = context
+            async with asyncio.timeout_at(_loop_deadline(call.timeout)) as scope:
+                try:
+                    async for response in self._produce(handler, context):
+                        await self._queue.put(call.response(handler, response))
+                except TimeoutError:
+                    deadline_hit = scope.expired()
+                    raise
+            self._error = context.failure()
+        except asyncio.CancelledError:
+            self._error = _rpc_error(grpc.StatusCode.CANCELLED, "Locally cancelled by application!")
+            raise
+        except BaseException as exc:  # noqa: BLE001 - becomes the caller's status, as over the wire
+            self._error = _failure(exc, context or _LocalContext((), None), deadline_hit or _expired(call.deadline))
+        finally:
+            self._put_end()
+
+    def _put_end(self) -> None:
+        # The consumer may have stopped reading with the window full: make room, since the end must get through.
+        while self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(_END)
+
+    def __aiter__(self) -> AsyncIterator:
+        return self._responses()
+
+    async def _responses(self) -> AsyncIterator:
+        while True:
+            item = await self._queue.get()
+            if item is _END:
+                if self._error is not None:
+                    raise self._error
+                return
+            yield item
+
+    async def read(self) -> Any:
+        item = await self._queue.get()
+        if item is _END:
+            self._queue.put_nowait(_END)
+            if self._error is not None:
+                raise self._error
+            return grpc.aio.EOF
+        return item
+
+    def cancel(self) -> bool:
+        if self._producer.done():
+            return False
+        self._producer.cancel()
+        return True
+
+    def cancelled(self) -> bool:
+        return self._producer.cancelled()
+
+    def done(self) -> bool:
+        return self._producer.done()
+
+    async def code(self) -> grpc.StatusCode:
+        await asyncio.wait({self._producer})
+        return self._error.code() if isinstance(self._error, grpc.aio.AioRpcError) else grpc.StatusCode.OK
+
+    async def details(self) -> str:
+        await asyncio.wait({self._producer})
+        return self._error.details() or "" if isinstance(self._error, grpc.aio.AioRpcError) else ""
+
+    async def trailing_metadata(self) -> grpc.aio.Metadata:
+        await asyncio.wait({self._producer})
+        return grpc.aio.Metadata(*(self._context.trailing_metadata() if self._context else ()))
+
+    async def initial_metadata(self) -> grpc.aio.Metadata:
+        return grpc.aio.Metadata()

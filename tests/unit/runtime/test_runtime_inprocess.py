@@ -1,0 +1,249 @@
+"""A call to a co-located service behaves as the same call over the network: each test runs both ways.
+
+Statuses and their rich details, validation, request id and deadline propagation, deadlines and cancellation
+reaching the handler, streamed answers, a stream failing mid-way, trailing metadata and bidirectional streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from pydantic_settings import SettingsConfigDict
+
+from sluicegate.cache.v1 import cache_pb2, cache_pb2_grpc
+from sluicegate.common.v1 import errors_pb2
+from sluicegate.runtime.channels import create_channel
+from sluicegate.runtime.context import remaining_seconds, request_id_var
+from sluicegate.runtime.errors import ServiceError, invalid_argument, resource_exhausted, unavailable
+from sluicegate.runtime.inprocess import LOCAL_SERVICES, LocalChannel, LocalServices
+from sluicegate.runtime.server import ServiceApp, ServiceSpec, start_colocated, start_service
+from sluicegate.runtime.settings import ServiceSettings
+
+SERVICE = "toy.v1.Toy"
+TRAILER = "x-toy-summary"
+
+
+class ToySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TOY_")
+
+
+def _same(data: bytes) -> bytes:
+    return data
+
+
+class Toy:
+    """Each request names the behaviour the test wants from the server."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, object] = {}
+        self.cancelled = asyncio.Event()
+
+    async def echo(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        if request == b"boom":
+            raise RuntimeError("secret internals that must not reach the client")
+        if request == b"broke":
+            raise resource_exhausted(errors_pb2.ERROR_REASON_BUDGET_EXCEEDED, "tenant:t:daily", "daily budget spent")
+        if request == b"slow":
+            await self._wait_to_be_cancelled()
+        self.seen["request_id"] = request_id_var.get()
+        self.seen["remaining"] = remaining_seconds(default=100.0)
+        return b"echo:" + request
+
+    async def count(self, request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        for number in range(3):
+            if request == b"fail" and number == 2:
+                raise unavailable(errors_pb2.ERROR_REASON_STREAM_INTERRUPTED, "provider stream broke")
+            if request == b"slow" and number == 1:
+                await self._wait_to_be_cancelled()
+            yield str(number).encode()
+        context.set_trailing_metadata(((TRAILER, "three"),))
+
+    async def upper(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        async for request in requests:
+            yield request.upper()
+
+    async def _wait_to_be_cancelled(self) -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+
+
+def add_toy_to_server(servicer: Toy, server) -> None:
+    """What generated code does for a service: register its handlers both ways."""
+    methods = {
+        "Echo": grpc.unary_unary_rpc_method_handler(servicer.echo, _same, _same),
+        "Count": grpc.unary_stream_rpc_method_handler(servicer.count, _same, _same),
+        "Upper": grpc.stream_stream_rpc_method_handler(servicer.upper, _same, _same),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, methods),))
+    server.add_registered_method_handlers(SERVICE, methods)
+
+
+def _validate(request: bytes) -> None:
+    if not request:
+        raise invalid_argument({"request": "must not be empty"})
+
+
+class ToyClient:
+    def __init__(self, channel) -> None:
+        self.echo = channel.unary_unary(f"/{SERVICE}/Echo", request_serializer=_same, response_deserializer=_same)
+        self.count = channel.unary_stream(f"/{SERVICE}/Count", request_serializer=_same, response_deserializer=_same)
+        self.upper = channel.stream_stream(f"/{SERVICE}/Upper", request_serializer=_same, response_deserializer=_same)
+
+
+@pytest.fixture(params=["network", "inprocess"])
+async def toy(request) -> AsyncIterator[tuple[Toy, ToyClient]]:
+    servicer = Toy()
+
+    async def build(app: ServiceApp) -> None:
+        app.add_servicer(add_toy_to_server, servicer, SERVICE)
+        app.add_validator(bytes, _validate)
+
+    settings = ToySettings(port=0, log_requests=False)
+    if request.param == "inprocess":
+        running = await start_colocated("toys", settings, [ServiceSpec("toy", settings, build)])
+    else:
+        running = await start_service("toy", settings, build)
+    channel = create_channel(running.address, [SERVICE], default_timeout_seconds=5)
+    assert isinstance(channel._channel, LocalChannel) == (request.param == "inprocess")
+    try:
+        yield servicer, ToyClient(channel)
+    finally:
+        await channel.close()
+        await running.stop(grace_seconds=0)
+    assert not LOCAL_SERVICES.hosts([SERVICE])
+
+
+async def test_an_answer_carries_the_request_id_and_the_handler_sees_the_callers_deadline(toy) -> None:
+    servicer, client = toy
+    token = request_id_var.set("req-colocated")
+    try:
+        answer = await client.echo(b"hi", timeout=2.0)
+    finally:
+        request_id_var.reset(token)
+    assert answer == b"echo:hi"
+    assert servicer.seen["request_id"] == "req-colocated"
+    assert 1.5 < servicer.seen["remaining"] <= 2.05
+
+
+async def test_a_service_error_keeps_its_code_and_rich_details(toy) -> None:
+    _, client = toy
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.echo(b"broke")
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    error = ServiceError.from_rpc_error(caught.value)
+    assert error.reason == "BUDGET_EXCEEDED"
+    quota = next(d for d in error.details if isinstance(d, error_details_pb2.QuotaFailure))
+    assert quota.violations[0].subject == "tenant:t:daily"
+
+
+async def test_an_unexpected_exception_is_internal_without_its_internals(toy) -> None:
+    _, client = toy
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.echo(b"boom")
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret internals" not in caught.value.details()
+
+
+async def test_the_validator_runs_before_the_handler(toy) -> None:
+    _, client = toy
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.echo(b"")
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad = next(
+        d for d in ServiceError.from_rpc_error(caught.value).details if isinstance(d, error_details_pb2.BadRequest)
+    )
+    assert bad.field_violations[0].field == "request"
+
+
+async def test_a_missed_deadline_is_deadline_exceeded_and_cancels_the_handler(toy) -> None:
+    servicer, client = toy
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.echo(b"slow", timeout=0.2)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    await asyncio.wait_for(servicer.cancelled.wait(), 2)
+
+
+async def test_a_caller_cancelled_mid_call_cancels_the_handler(toy) -> None:
+    servicer, client = toy
+    calling = asyncio.ensure_future(client.echo(b"slow"))
+    await asyncio.sleep(0.1)
+    calling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await calling
+    await asyncio.wait_for(servicer.cancelled.wait(), 2)
+
+
+async def test_a_stream_delivers_every_piece_then_its_trailing_metadata(toy) -> None:
+    _, client = toy
+    call = client.count(b"go")
+    pieces = [piece async for piece in call]
+    assert pieces == [b"0", b"1", b"2"]
+    assert dict(await call.trailing_metadata())[TRAILER] == "three"
+    assert await call.code() == grpc.StatusCode.OK
+
+
+async def test_a_stream_that_fails_mid_way_ends_with_its_error_after_what_it_sent(toy) -> None:
+    _, client = toy
+    pieces: list[bytes] = []
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for piece in client.count(b"fail"):
+            pieces.append(piece)
+    assert pieces == [b"0", b"1"]
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert ServiceError.from_rpc_error(caught.value).reason == "STREAM_INTERRUPTED"
+
+
+async def test_cancelling_a_stream_cancels_its_handler(toy) -> None:
+    servicer, client = toy
+    call = client.count(b"slow")
+    assert await call.read() == b"0"
+    call.cancel()
+    await asyncio.wait_for(servicer.cancelled.wait(), 2)
+
+
+async def test_a_bidirectional_stream_answers_each_request(toy) -> None:
+    _, client = toy
+
+    async def words() -> AsyncIterator[bytes]:
+        for word in (b"sluice", b"gate"):
+            yield word
+
+    assert [answer async for answer in client.upper(words())] == [b"SLUICE", b"GATE"]
+
+
+class MutatingCache(cache_pb2_grpc.CacheServiceServicer):
+    async def Lookup(self, request, context):
+        request.key.tenant_id = "changed by the server"
+        return cache_pb2.LookupResponse(question_embedding=b"v")
+
+
+async def test_in_process_messages_are_copies_neither_side_can_change_for_the_other() -> None:
+    local = LocalServices()
+    local.register(cache_pb2_grpc.add_CacheServiceServicer_to_server, MutatingCache())
+    stub = cache_pb2_grpc.CacheServiceStub(local.channel())
+    request = cache_pb2.LookupRequest(key=cache_pb2.CacheKey(tenant_id="t1"))
+    response = await stub.Lookup(request)
+    assert request.key.tenant_id == "t1"
+    assert response.question_embedding == b"v"
+
+
+async def test_a_method_no_service_here_hosts_is_unimplemented() -> None:
+    stub = cache_pb2_grpc.CacheServiceStub(LocalServices().channel())
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Lookup(cache_pb2.LookupRequest())
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_a_channel_goes_in_process_only_when_every_service_it_names_is_hosted_here() -> None:
+    local = LocalServices()
+    local.register(cache_pb2_grpc.add_CacheServiceServicer_to_server, MutatingCache())
+    assert local.hosts(["sluicegate.cache.v1.CacheService"])
+    assert not local.hosts(["sluicegate.cache.v1.CacheService", "sluicegate.router.v1.RouterService"])
+    assert not local.hosts([])
