@@ -183,7 +183,9 @@ async def start_colocated(
     except BaseException:
         local.clear()
         raise
-    composite.on_shutdown(_forget(local))
+    # The services stop in reverse build order, and may still call the ones built before them while they do
+    # (the orchestrator settles what it owes): the registry is cleared only after every other cleanup.
+    composite.cleanups.insert(0, _forget(local))
     return running
 
 

@@ -247,3 +247,28 @@ def test_a_channel_goes_in_process_only_when_every_service_it_names_is_hosted_he
     assert local.hosts(["sluicegate.cache.v1.CacheService"])
     assert not local.hosts(["sluicegate.cache.v1.CacheService", "sluicegate.router.v1.RouterService"])
     assert not local.hosts([])
+
+
+async def test_a_service_stopping_after_another_can_still_call_it_in_process() -> None:
+    """The orchestrator settles what it owes as it stops: the services it calls are still there."""
+    servicer = Toy()
+    answers: list[bytes] = []
+
+    async def build_toy(app: ServiceApp) -> None:
+        app.add_servicer(add_toy_to_server, servicer, SERVICE)
+
+    async def build_caller(app: ServiceApp) -> None:
+        client = ToyClient(create_channel("unused:1", [SERVICE]))
+
+        async def settle_on_the_way_out() -> None:
+            answers.append(await client.echo(b"last"))
+
+        app.on_shutdown(settle_on_the_way_out)
+
+    settings = ToySettings(port=0, log_requests=False)
+    running = await start_colocated(
+        "toys", settings, [ServiceSpec("toy", settings, build_toy), ServiceSpec("caller", settings, build_caller)]
+    )
+    await running.stop(grace_seconds=0)
+    assert answers == [b"echo:last"]
+    assert not LOCAL_SERVICES.hosts([SERVICE])
