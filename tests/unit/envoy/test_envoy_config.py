@@ -134,15 +134,29 @@ def test_admin_routes_fail_closed_without_a_token(tmp_path):
     assert not [route for route in routes if route.get("route", {}).get("cluster") in ("metering", "observer")]
 
 
-def test_committed_deploy_config_validates():
-    validate_envoy_config(REPO_ROOT / "deploy" / "envoy" / "envoy.yaml")
+# The committed configs and the upstreams each is rendered with (the others are `render`'s defaults).
+COMMITTED_CONFIGS = {
+    "envoy.yaml": {},
+    "envoy-colocated.yaml": {
+        "orchestrator": "gateway:50060",
+        "metering": "gateway:50060",
+        "observer": "observer:50065",
+    },
+}
 
 
-def test_committed_deploy_config_is_what_the_renderer_makes(tmp_path):
-    rendered = tmp_path / "envoy.yaml"
-    main(["render", "--out", str(rendered), "--admin-token", "change-me-admin-token"])
-    assert (REPO_ROOT / "deploy" / "envoy" / "envoy.yaml").read_text() == rendered.read_text(), (
-        "deploy/envoy/envoy.yaml is stale: render it again (see deploy/envoy/README.md)"
+@pytest.mark.parametrize("name", COMMITTED_CONFIGS)
+def test_committed_deploy_config_validates(name):
+    validate_envoy_config(REPO_ROOT / "deploy" / "envoy" / name)
+
+
+@pytest.mark.parametrize(("name", "upstreams"), COMMITTED_CONFIGS.items())
+def test_committed_deploy_config_is_what_the_renderer_makes(tmp_path, name, upstreams):
+    rendered = tmp_path / name
+    flags = [arg for service, address in upstreams.items() for arg in (f"--{service}", address)]
+    main(["render", "--out", str(rendered), "--admin-token", "change-me-admin-token", *flags])
+    assert (REPO_ROOT / "deploy" / "envoy" / name).read_text() == rendered.read_text(), (
+        f"deploy/envoy/{name} is stale: render it again (see deploy/envoy/README.md)"
     )
 
 
