@@ -20,8 +20,9 @@ import importlib
 
 from sluicegate.runtime.server import ServiceSpec, run_colocated
 
-# Dependencies first: each service is built after those it calls, so their in-process channels find them.
-ORDER = ("metering", "guard", "cache", "observer", "router", "orchestrator")
+# Dependencies first: each service is built after those it calls, so their in-process channels find them (the
+# router reserves with metering, the guard's LLM judge asks the router, the orchestrator calls them all).
+ORDER = ("metering", "router", "guard", "cache", "observer", "orchestrator")
 DEFAULT_SERVICES = ("metering", "guard", "cache", "router", "orchestrator")
 NAME = "colocated"
 

@@ -201,17 +201,38 @@ def _copy(message: Any, serialize: Serializer, deserialize: Deserializer) -> Any
     return deserialize(serialize(message))
 
 
-def _failure(exc: BaseException, context: _LocalContext, deadline_hit: bool) -> BaseException:
+def _failure(exc: BaseException, context: _LocalContext | None, deadline_passed: bool) -> grpc.aio.AioRpcError:
     """What the caller sees for a handler that ended by raising `exc`."""
-    if deadline_hit:
-        return _rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+    if deadline_passed:
+        return _deadline_exceeded()
     if isinstance(exc, grpc.aio.AbortError):
-        return context.failure() or _rpc_error(grpc.StatusCode.UNKNOWN, "aborted without a status")
+        failed = context.failure() if context is not None else None
+        return failed or _rpc_error(grpc.StatusCode.UNKNOWN, "aborted without a status")
     if isinstance(exc, grpc.aio.AioRpcError):
         return exc
     # grpc does the same with an exception no interceptor turned into a status.
     log.error("in-process handler raised", error=type(exc).__name__)
     return _rpc_error(grpc.StatusCode.UNKNOWN, f"Unexpected {type(exc).__name__}")
+
+
+def _deadline_exceeded() -> grpc.aio.AioRpcError:
+    return _rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+
+
+def _handler_cancelled() -> grpc.aio.AioRpcError:
+    """A handler that ended cancelled when neither its caller nor the deadline cancelled it (its own work was
+    cancelled under it): an outage to its caller, whose own task was not cancelled."""
+    return _rpc_error(grpc.StatusCode.CANCELLED, "the handler was cancelled")
+
+
+def _settle(answer: asyncio.Future, error: grpc.aio.AioRpcError) -> None:
+    if not answer.done():
+        answer.set_exception(error)
+
+
+Cancel = Callable[[], object]
+Respond = Callable[[grpc.RpcMethodHandler, _LocalContext, Cancel], Awaitable[Any]]
+Produce = Callable[[grpc.RpcMethodHandler, _LocalContext, Cancel], AsyncIterator]
 
 
 class _LocalMethod:
@@ -277,61 +298,88 @@ class _Call:
     def response(self, handler: grpc.RpcMethodHandler, message: Any) -> Any:
         return _copy(message, handler.response_serializer, self.deserialize)
 
-    async def requests(self, handler: grpc.RpcMethodHandler, source: AsyncIterable | Iterable) -> AsyncIterator:
-        if isinstance(source, AsyncIterable):
-            async for message in source:
-                yield self.request(handler, message)
-        else:
-            for message in source:
-                yield self.request(handler, message)
-
-    async def unary(self, respond: Callable[[grpc.RpcMethodHandler, _LocalContext], Awaitable[Any]]) -> Any:
-        """Runs a handler that answers once, within the deadline; its failure becomes the caller's error."""
-        handler, context = await self.handler()
-        deadline_hit = False
+    async def requests(
+        self, handler: grpc.RpcMethodHandler, source: AsyncIterable | Iterable, cancel: Cancel
+    ) -> AsyncIterator:
+        """The caller's request stream as the handler reads it. A request iterator that raises cancels the call,
+        as grpc.aio does: the exception is the caller's bug, not the handler's to see, report or turn into a
+        status."""
         try:
-            async with asyncio.timeout_at(_loop_deadline(self.timeout)) as scope:
-                try:
-                    response = await respond(handler, context)
-                except TimeoutError:
-                    deadline_hit = scope.expired()
-                    raise
+            if isinstance(source, AsyncIterable):
+                async for message in source:
+                    yield self.request(handler, message)
+            else:
+                for message in source:
+                    yield self.request(handler, message)
+        except Exception:  # noqa: BLE001 - grpc.aio logs it at debug level and cancels the call, as here
+            log.debug("request iterator raised; the call is cancelled", method=self.method, exc_info=True)
+            cancel()
+            raise asyncio.CancelledError() from None
+
+    async def serve(self, respond: Respond, answer: asyncio.Future) -> None:
+        """Runs a handler that answers once and settles `answer` with its response or its failure (unless the
+        deadline or the caller settled it first)."""
+        context: _LocalContext | None = None
+        try:
+            handler, context = await self.handler()
+            response = await respond(handler, context, answer.cancel)
+            failed = context.failure()
+            if failed is not None:
+                raise failed
+            response = self.response(handler, response)
         except asyncio.CancelledError:
+            _settle(answer, _handler_cancelled())
             raise
         except BaseException as exc:  # noqa: BLE001 - becomes the caller's status, as over the wire
-            raise _failure(exc, context, deadline_hit or _expired(self.deadline)) from None
-        failed = context.failure()
-        if failed is not None:
-            raise failed
-        return self.response(handler, response)
-
-
-def _loop_deadline(timeout: float | None) -> float | None:
-    return None if timeout is None else asyncio.get_running_loop().time() + timeout
+            _settle(answer, _failure(exc, context, _expired(self.deadline)))
+            return
+        if not answer.done():
+            answer.set_result(response)
 
 
 def _expired(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-def _unary_unary(call: _Call, request: Any) -> asyncio.Task:
-    async def respond(handler: grpc.RpcMethodHandler, context: _LocalContext) -> Any:
+def _answered(call: _Call, respond: Respond) -> asyncio.Future:
+    """Starts a call answered once; the caller awaits the returned future, not the handler.
+
+    The handler runs in its own task: its request id, deadline and trace stay its own. The future is settled by
+    whichever comes first: the handler's answer, the deadline, or the caller cancelling it (or being cancelled
+    while awaiting it). As over the network, the last two answer the caller at once and cancel the handler,
+    which winds down on its own time.
+    """
+    loop = asyncio.get_running_loop()
+    answer = loop.create_future()
+    handling = asyncio.ensure_future(call.serve(respond, answer))
+
+    def stop_handling(_: asyncio.Future) -> None:
+        if not handling.done():
+            handling.cancel()
+
+    answer.add_done_callback(stop_handling)
+    if call.timeout is not None:
+        deadline = loop.call_later(call.timeout, lambda: _settle(answer, _deadline_exceeded()))
+        handling.add_done_callback(lambda _: deadline.cancel())
+    return answer
+
+
+def _unary_unary(call: _Call, request: Any) -> asyncio.Future:
+    async def respond(handler: grpc.RpcMethodHandler, context: _LocalContext, cancel: Cancel) -> Any:
         return await handler.unary_unary(call.request(handler, request), context)
 
-    # A task: the call runs in its own context (the handler's request id and deadline stay its own) and a caller
-    # that is cancelled while awaiting it cancels the handler, as a cancelled RPC does.
-    return asyncio.ensure_future(call.unary(respond))
+    return _answered(call, respond)
 
 
-def _stream_unary(call: _Call, requests: Any) -> asyncio.Task:
-    async def respond(handler: grpc.RpcMethodHandler, context: _LocalContext) -> Any:
-        return await handler.stream_unary(call.requests(handler, requests), context)
+def _stream_unary(call: _Call, requests: Any) -> asyncio.Future:
+    async def respond(handler: grpc.RpcMethodHandler, context: _LocalContext, cancel: Cancel) -> Any:
+        return await handler.stream_unary(call.requests(handler, requests, cancel), context)
 
-    return asyncio.ensure_future(call.unary(respond))
+    return _answered(call, respond)
 
 
 def _unary_stream(call: _Call, request: Any) -> LocalStreamCall:
-    def produce(handler: grpc.RpcMethodHandler, context: _LocalContext) -> AsyncIterator:
+    def produce(handler: grpc.RpcMethodHandler, context: _LocalContext, cancel: Cancel) -> AsyncIterator:
         return handler.unary_stream(call.request(handler, request), context)
 
     return LocalStreamCall(call, produce)
@@ -341,96 +389,123 @@ def _stream_stream(call: _Call, requests: Any) -> LocalStreamCall:
     if requests is None:
         raise NotImplementedError("in-process streaming calls take a request iterator, not write()")
 
-    def produce(handler: grpc.RpcMethodHandler, context: _LocalContext) -> AsyncIterator:
-        return handler.stream_stream(call.requests(handler, requests), context)
+    def produce(handler: grpc.RpcMethodHandler, context: _LocalContext, cancel: Cancel) -> AsyncIterator:
+        return handler.stream_stream(call.requests(handler, requests, cancel), context)
 
     return LocalStreamCall(call, produce)
 
 
 class LocalStreamCall:
-    """A call whose responses stream: a producer task runs the handler and hands responses over a bounded
-    queue, so the handler's generator never runs in (and never leaks its context into) the caller's task."""
+    """A call whose responses stream: a producer task runs the handler and hands responses over a queue, so the
+    handler's generator never runs in (and never leaks its context into) the caller's task.
 
-    def __init__(self, call: _Call, produce: Callable[[grpc.RpcMethodHandler, _LocalContext], AsyncIterator]) -> None:
+    At most STREAM_WINDOW responses wait unread: the handler waits for room, and nothing it sent is ever dropped.
+    The call ends once, after every response sent before: when the handler ends, when the deadline passes or
+    when the caller cancels it (or is cancelled while it waits for a response). The last two end it for the
+    reader at once, whatever the handler still does as it winds down; a reader of a call it cancelled gets
+    asyncio.CancelledError, as from grpc.aio.
+    """
+
+    def __init__(self, call: _Call, produce: Produce) -> None:
         self._call = call
         self._produce = produce
-        self._queue: asyncio.Queue = asyncio.Queue(STREAM_WINDOW)
-        self._error: BaseException | None = None
+        # Unbounded so that the end always gets in; `_window` bounds the responses.
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._window = asyncio.Semaphore(STREAM_WINDOW)
+        self._error: grpc.aio.AioRpcError | None = None
         self._context: _LocalContext | None = None
+        self._ended = asyncio.Event()
+        self._cancelled_here = False
         self._producer = asyncio.ensure_future(self._run())
+        self._deadline = (
+            None if call.timeout is None else asyncio.get_running_loop().call_later(call.timeout, self._expire)
+        )
 
     async def _run(self) -> None:
         call = self._call
         context: _LocalContext | None = None
-        deadline_hit = False
         try:
             handler, context = await call.handler()
             self._context = context
-            async with asyncio.timeout_at(_loop_deadline(call.timeout)) as scope:
-                try:
-                    async for response in self._produce(handler, context):
-                        await self._queue.put(call.response(handler, response))
-                except TimeoutError:
-                    deadline_hit = scope.expired()
-                    raise
-            self._error = context.failure()
+            async for response in self._produce(handler, context, self.cancel):
+                await self._window.acquire()
+                self._queue.put_nowait(call.response(handler, response))
+            self._end(context.failure())
         except asyncio.CancelledError:
-            self._error = _rpc_error(grpc.StatusCode.CANCELLED, "Locally cancelled by application!")
+            self._end(_handler_cancelled())
             raise
         except BaseException as exc:  # noqa: BLE001 - becomes the caller's status, as over the wire
-            self._error = _failure(exc, context or _LocalContext((), None), deadline_hit or _expired(call.deadline))
-        finally:
-            self._put_end()
+            self._end(_failure(exc, context, _expired(call.deadline)))
 
-    def _put_end(self) -> None:
-        # The consumer may have stopped reading with the window full: make room, since the end must get through.
-        while self._queue.full():
-            self._queue.get_nowait()
+    def _end(self, error: grpc.aio.AioRpcError | None) -> None:
+        """Ends the call after the responses already sent; the first end is the call's status."""
+        if self._ended.is_set():
+            return
+        self._error = error
+        self._ended.set()
         self._queue.put_nowait(_END)
+        if self._deadline is not None:
+            self._deadline.cancel()
+
+    def _expire(self) -> None:
+        self._end(_deadline_exceeded())
+        self._producer.cancel()
 
     def __aiter__(self) -> AsyncIterator:
         return self._responses()
 
     async def _responses(self) -> AsyncIterator:
-        while True:
-            item = await self._queue.get()
-            if item is _END:
-                if self._error is not None:
-                    raise self._error
-                return
+        while (item := await self._next()) is not _END:
             yield item
 
     async def read(self) -> Any:
-        item = await self._queue.get()
-        if item is _END:
-            self._queue.put_nowait(_END)
-            if self._error is not None:
-                raise self._error
-            return grpc.aio.EOF
-        return item
+        item = await self._next()
+        return grpc.aio.EOF if item is _END else item
+
+    async def _next(self) -> Any:
+        """The next response, or _END once the call ended well; a reader cancelled while it waits cancels the
+        call, as grpc.aio's does."""
+        if self._cancelled_here:
+            raise asyncio.CancelledError()
+        try:
+            item = await self._queue.get()
+        except asyncio.CancelledError:
+            self.cancel()
+            raise
+        if item is not _END:
+            self._window.release()
+            return item
+        self._queue.put_nowait(_END)  # every later read ends too
+        if self._cancelled_here:
+            raise asyncio.CancelledError()
+        if self._error is not None:
+            raise self._error
+        return _END
 
     def cancel(self) -> bool:
-        if self._producer.done():
+        if self._ended.is_set():
             return False
+        self._cancelled_here = True
+        self._end(_rpc_error(grpc.StatusCode.CANCELLED, "Locally cancelled by application!"))
         self._producer.cancel()
         return True
 
     def cancelled(self) -> bool:
-        return self._producer.cancelled()
+        return self._cancelled_here
 
     def done(self) -> bool:
-        return self._producer.done()
+        return self._ended.is_set()
 
     async def code(self) -> grpc.StatusCode:
-        await asyncio.wait({self._producer})
-        return self._error.code() if isinstance(self._error, grpc.aio.AioRpcError) else grpc.StatusCode.OK
+        await self._ended.wait()
+        return self._error.code() if self._error is not None else grpc.StatusCode.OK
 
     async def details(self) -> str:
-        await asyncio.wait({self._producer})
-        return self._error.details() or "" if isinstance(self._error, grpc.aio.AioRpcError) else ""
+        await self._ended.wait()
+        return self._error.details() or "" if self._error is not None else ""
 
     async def trailing_metadata(self) -> grpc.aio.Metadata:
-        await asyncio.wait({self._producer})
+        await self._ended.wait()
         return grpc.aio.Metadata(*(self._context.trailing_metadata() if self._context else ()))
 
     async def initial_metadata(self) -> grpc.aio.Metadata:

@@ -39,6 +39,8 @@ class ServiceApp:
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     cleanups: list[Cleanup] = field(default_factory=list)
     background_tasks: list[asyncio.Task] = field(default_factory=list)
+    # The services absorbed into this one (co-located), each still reporting its own readiness.
+    hosted: list[ServiceApp] = field(default_factory=list)
 
     def add_servicer(
         self, add_to_server: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str
@@ -64,9 +66,21 @@ class ServiceApp:
         """Takes over everything another service registered (co-located services share one server)."""
         self.servicers.extend(other.servicers)
         self.validators.update(other.validators)
-        self.readiness_checks.update({f"{other.name}.{name}": check for name, check in other.readiness_checks.items()})
         self.cleanups.extend(other.cleanups)
         self.background_tasks.extend(other.background_tasks)
+        self.hosted.append(other)
+
+    def cancel_background_tasks(self) -> None:
+        for task in self.background_tasks:
+            task.cancel()
+
+    async def run_cleanups(self) -> None:
+        """Runs the cleanups, last registered first (a service closes what it built on before it)."""
+        for cleanup in reversed(self.cleanups):
+            try:
+                await cleanup()
+            except Exception as exc:  # noqa: BLE001 - one failed cleanup must not skip the others
+                log.warning("cleanup failed", error=repr(exc))
 
 
 Build = Callable[[ServiceApp], Awaitable[None]]
@@ -100,22 +114,31 @@ class RunningServer:
         await self.health.set("", status)
 
     async def check_readiness(self) -> bool:
-        """Runs every readiness check once and updates the health status to match."""
-        ready = True
-        for name, check in self.app.readiness_checks.items():
-            try:
-                ok = await asyncio.wait_for(check(), timeout=max(self.app.settings.readiness_interval_seconds, 0.5))
-            except Exception as exc:  # noqa: BLE001 - a failing check means NOT_SERVING, and is logged
-                log.warning("readiness check failed", check=name, error=type(exc).__name__)
-                ok = False
-            ready = ready and bool(ok)
+        """Runs every readiness check once and updates the health status to match: each service's status follows
+        its own checks, the server's ("") all of them. So in a co-located process a backend that is not ready
+        (the cache without its Redis) does not take the gateway out of Envoy's rotation: the orchestrator copes
+        with that outage (serves uncached, fails closed) as it does when the backend runs apart."""
+        readiness = [(service, await self._passes_checks(service)) for service in self.app.hosted or [self.app]]
+        ready = all(service_ready for _, service_ready in readiness)
         if ready and not self._heap_frozen:
             _freeze_start_up_heap()
             self._heap_frozen = True
         if not self._stopping:
-            await self._set_all(
-                health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
-            )
+            for service, service_ready in readiness:
+                for _, _, full_name in service.servicers:
+                    await self.health.set(full_name, _health_status(service_ready))
+            await self.health.set("", _health_status(ready))
+        return ready
+
+    async def _passes_checks(self, service: ServiceApp) -> bool:
+        ready = True
+        for name, check in service.readiness_checks.items():
+            try:
+                ok = await asyncio.wait_for(check(), timeout=max(self.app.settings.readiness_interval_seconds, 0.5))
+            except Exception as exc:  # noqa: BLE001 - a failing check means NOT_SERVING, and is logged
+                log.warning("readiness check failed", service=service.name, check=name, error=type(exc).__name__)
+                ok = False
+            ready = ready and bool(ok)
         return ready
 
     async def _watch_readiness(self) -> None:
@@ -132,16 +155,16 @@ class RunningServer:
             return
         self._stopping = True
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
-        for task in [self._readiness_task, *self.app.background_tasks]:
-            if task is not None:
-                task.cancel()
+        if self._readiness_task is not None:
+            self._readiness_task.cancel()
+        self.app.cancel_background_tasks()
         grace = self.app.settings.grace_seconds if grace_seconds is None else grace_seconds
         await self.server.stop(grace)
-        for cleanup in reversed(self.app.cleanups):
-            try:
-                await cleanup()
-            except Exception as exc:  # noqa: BLE001 - one failed cleanup must not skip the others
-                log.warning("cleanup failed", error=repr(exc))
+        await self.app.run_cleanups()
+
+
+def _health_status(ready: bool) -> int:
+    return health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def _freeze_start_up_heap() -> None:
@@ -167,20 +190,27 @@ async def start_colocated(
     Each service is registered in `local` as soon as it is built, so the services built after it (`specs` lists
     dependencies first) call it in-process: their channels skip the network, not the interceptor, deadlines or
     cancellation. One interceptor serves all of them, with every service's validators.
+
+    A start that fails (a build, the bind) stops what was built before it as a SIGTERM would: background tasks
+    cancelled, cleanups run (the failed build's too).
     """
     interceptor = CallInterceptor(name, {}, settings.log_requests)
     composite = ServiceApp(name=name, settings=settings)
     try:
         for spec in specs:
             app = ServiceApp(name=spec.name, settings=spec.settings)
-            await spec.build(app)
+            try:
+                await spec.build(app)
+            finally:
+                composite.absorb(app)
             for message_type, validator in app.validators.items():
                 interceptor.add_validator(message_type, validator)
             for add_to_server, servicer, _ in app.servicers:
                 local.register(add_to_server, servicer, interceptor)
-            composite.absorb(app)
         running = await _serve(composite, interceptor)
     except BaseException:
+        composite.cancel_background_tasks()
+        await composite.run_cleanups()
         local.clear()
         raise
     # The services stop in reverse build order, and may still call the ones built before them while they do
