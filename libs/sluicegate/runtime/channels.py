@@ -7,8 +7,11 @@ from collections.abc import Sequence
 
 import grpc
 
-from sluicegate.runtime.inprocess import LOCAL_SERVICES
+from sluicegate.runtime.inprocess import LOCAL_SERVICES, RetryPolicy
 from sluicegate.runtime.interceptors import PropagatingChannel
+
+# Over the network in the channel's service config; in-process by the local channel (unary calls).
+UNAVAILABLE_RETRY = RetryPolicy()
 
 
 def service_config(service_names: Sequence[str], retry: bool = True) -> str:
@@ -21,10 +24,10 @@ def service_config(service_names: Sequence[str], retry: bool = True) -> str:
     method_config: dict = {"name": [{"service": name} for name in service_names]}
     if retry:
         method_config["retryPolicy"] = {
-            "maxAttempts": 3,
-            "initialBackoff": "0.05s",
-            "maxBackoff": "0.5s",
-            "backoffMultiplier": 2,
+            "maxAttempts": UNAVAILABLE_RETRY.max_attempts,
+            "initialBackoff": f"{UNAVAILABLE_RETRY.initial_backoff_seconds}s",
+            "maxBackoff": f"{UNAVAILABLE_RETRY.max_backoff_seconds}s",
+            "backoffMultiplier": UNAVAILABLE_RETRY.backoff_multiplier,
             "retryableStatusCodes": ["UNAVAILABLE"],
         }
     return json.dumps({"methodConfig": [method_config]})
@@ -43,7 +46,7 @@ def create_channel(
     in-process instead, whatever `address` says.
     """
     if LOCAL_SERVICES.hosts(service_names):
-        return PropagatingChannel(LOCAL_SERVICES.channel(), default_timeout_seconds)
+        return PropagatingChannel(LOCAL_SERVICES.channel(UNAVAILABLE_RETRY if retry else None), default_timeout_seconds)
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),

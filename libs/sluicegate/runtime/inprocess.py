@@ -14,6 +14,7 @@ asked for is registered here, so callers do not know (or care) where a service r
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,23 @@ class _CallDetails:
 
     method: str
     invocation_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """gRPC's retry policy for UNAVAILABLE (`create_channel` puts it in the channel's service config): the same
+    attempts and back-off apply to a unary call in-process, where it is the service, not a transport, that
+    answered UNAVAILABLE (metering whose Redis blinked, say)."""
+
+    max_attempts: int = 3
+    initial_backoff_seconds: float = 0.05
+    max_backoff_seconds: float = 0.5
+    backoff_multiplier: float = 2.0
+
+    def backoff_seconds(self, attempt: int) -> float:
+        """gRPC's wait before the attempt after `attempt` (1-based): random up to the exponential back-off."""
+        ceiling = self.initial_backoff_seconds * self.backoff_multiplier ** (attempt - 1)
+        return random.uniform(0, min(ceiling, self.max_backoff_seconds))
 
 
 class _HandlerCollector:
@@ -82,8 +100,9 @@ class LocalServices:
         self._methods.clear()
         self._services.clear()
 
-    def channel(self) -> LocalChannel:
-        return LocalChannel(self)
+    def channel(self, retry: RetryPolicy | None = None) -> LocalChannel:
+        """A channel to the services hosted here; with `retry`, a unary call answered UNAVAILABLE is tried again."""
+        return LocalChannel(self, retry)
 
     async def _handler(self, method: str, metadata: tuple) -> grpc.RpcMethodHandler:
         registered = self._methods.get(method)
@@ -105,28 +124,37 @@ LOCAL_SERVICES = LocalServices()
 class LocalChannel:
     """A grpc.aio.Channel look-alike whose calls run the registered handlers in this process."""
 
-    def __init__(self, services: LocalServices) -> None:
+    def __init__(self, services: LocalServices, retry: RetryPolicy | None = None) -> None:
         self._services = services
+        self._retry = retry
 
     def unary_unary(
         self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
     ) -> _LocalMethod:
-        return _LocalMethod(self._services, method, request_serializer, response_deserializer, _unary_unary)
+        return _LocalMethod(
+            self._services, self._retry, method, request_serializer, response_deserializer, _unary_unary
+        )
 
     def unary_stream(
         self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
     ) -> _LocalMethod:
-        return _LocalMethod(self._services, method, request_serializer, response_deserializer, _unary_stream)
+        return _LocalMethod(
+            self._services, self._retry, method, request_serializer, response_deserializer, _unary_stream
+        )
 
     def stream_unary(
         self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
     ) -> _LocalMethod:
-        return _LocalMethod(self._services, method, request_serializer, response_deserializer, _stream_unary)
+        return _LocalMethod(
+            self._services, self._retry, method, request_serializer, response_deserializer, _stream_unary
+        )
 
     def stream_stream(
         self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
     ) -> _LocalMethod:
-        return _LocalMethod(self._services, method, request_serializer, response_deserializer, _stream_stream)
+        return _LocalMethod(
+            self._services, self._retry, method, request_serializer, response_deserializer, _stream_stream
+        )
 
     def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
         return grpc.ChannelConnectivity.READY
@@ -238,17 +266,19 @@ Produce = Callable[[grpc.RpcMethodHandler, _LocalContext, Cancel], AsyncIterator
 class _LocalMethod:
     """One method's callable (what a stub holds); each call starts at once, as grpc.aio's calls do."""
 
-    __slots__ = ("_services", "_method", "_serialize", "_deserialize", "_start")
+    __slots__ = ("_services", "_retry", "_method", "_serialize", "_deserialize", "_start")
 
     def __init__(
         self,
         services: LocalServices,
+        retry: RetryPolicy | None,
         method: str,
         request_serializer: Serializer,
         response_deserializer: Deserializer,
         start: Callable[..., Any],
     ) -> None:
         self._services = services
+        self._retry = retry
         self._method = method
         self._serialize = request_serializer
         self._deserialize = response_deserializer
@@ -263,14 +293,14 @@ class _LocalMethod:
         request_iterator: Any = None,
         **_: Any,
     ) -> Any:
-        call = _Call(self._services, self._method, self._serialize, self._deserialize, metadata, timeout)
+        call = _Call(self._services, self._method, self._serialize, self._deserialize, metadata, timeout, self._retry)
         return self._start(call, request if request is not None else request_iterator)
 
 
 class _Call:
     """The parts of one local call both ends use: handler lookup, context, deadline and message copies."""
 
-    __slots__ = ("_services", "method", "serialize", "deserialize", "metadata", "timeout", "deadline")
+    __slots__ = ("_services", "method", "serialize", "deserialize", "metadata", "timeout", "deadline", "retry")
 
     def __init__(
         self,
@@ -280,8 +310,10 @@ class _Call:
         deserialize: Deserializer,
         metadata: Any,
         timeout: float | None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._services = services
+        self.retry = retry
         self.method = method
         self.serialize = serialize
         self.deserialize = deserialize
@@ -318,7 +350,27 @@ class _Call:
 
     async def serve(self, respond: Respond, answer: asyncio.Future) -> None:
         """Runs a handler that answers once and settles `answer` with its response or its failure (unless the
-        deadline or the caller settled it first)."""
+        deadline or the caller settled it first); an UNAVAILABLE answer is tried again as `retry` says."""
+        attempt = 1
+        while True:
+            try:
+                response = await self._attempt(respond, answer)
+            except asyncio.CancelledError:
+                _settle(answer, _handler_cancelled())
+                raise
+            except grpc.aio.AioRpcError as error:
+                if self._retries(error, attempt) and not answer.done():
+                    await asyncio.sleep(self.retry.backoff_seconds(attempt))
+                    attempt += 1
+                    continue
+                _settle(answer, error)
+                return
+            if not answer.done():
+                answer.set_result(response)
+            return
+
+    async def _attempt(self, respond: Respond, answer: asyncio.Future) -> Any:
+        """One run of the handler: its response, or its failure as the caller's AioRpcError."""
         context: _LocalContext | None = None
         try:
             handler, context = await self.handler()
@@ -326,15 +378,19 @@ class _Call:
             failed = context.failure()
             if failed is not None:
                 raise failed
-            response = self.response(handler, response)
+            return self.response(handler, response)
         except asyncio.CancelledError:
-            _settle(answer, _handler_cancelled())
             raise
         except BaseException as exc:  # noqa: BLE001 - becomes the caller's status, as over the wire
-            _settle(answer, _failure(exc, context, _expired(self.deadline)))
-            return
-        if not answer.done():
-            answer.set_result(response)
+            raise _failure(exc, context, _expired(self.deadline)) from None
+
+    def _retries(self, error: grpc.aio.AioRpcError, attempt: int) -> bool:
+        return (
+            self.retry is not None
+            and error.code() == grpc.StatusCode.UNAVAILABLE
+            and attempt < self.retry.max_attempts
+            and not _expired(self.deadline)
+        )
 
 
 def _expired(deadline: float | None) -> bool:

@@ -19,7 +19,7 @@ from pydantic_settings import SettingsConfigDict
 
 from sluicegate.cache.v1 import cache_pb2, cache_pb2_grpc
 from sluicegate.common.v1 import errors_pb2
-from sluicegate.runtime.channels import create_channel
+from sluicegate.runtime.channels import UNAVAILABLE_RETRY, create_channel
 from sluicegate.runtime.context import remaining_seconds, request_id_var
 from sluicegate.runtime.errors import OUTAGE_CODES, ServiceError, invalid_argument, resource_exhausted, unavailable
 from sluicegate.runtime.inprocess import LOCAL_SERVICES, STREAM_WINDOW, LocalChannel, LocalServices
@@ -56,7 +56,7 @@ class Toy:
         if request == b"broke":
             raise resource_exhausted(errors_pb2.ERROR_REASON_BUDGET_EXCEEDED, "tenant:t:daily", "daily budget spent")
         self.attempts += 1
-        if request == b"blips" and self.attempts == 1:
+        if (request == b"blips" and self.attempts == 1) or request == b"down":
             raise unavailable(errors_pb2.ERROR_REASON_METERING_UNAVAILABLE, "Redis blipped")
         if request == b"slow":
             await self._wait_to_be_cancelled()
@@ -132,6 +132,7 @@ async def toy(request) -> AsyncIterator[tuple[Toy, ToyClient]]:
         running = await start_colocated("toys", settings, [ServiceSpec("toy", settings, build)])
     else:
         running = await start_service("toy", settings, build)
+    servicer.address = running.address
     channel = create_channel(running.address, [SERVICE], default_timeout_seconds=5)
     assert isinstance(channel._channel, LocalChannel) == (request.param == "inprocess")
     try:
@@ -318,17 +319,25 @@ async def test_the_deadline_ends_a_stream_on_time_however_slowly_its_handler_win
     await asyncio.wait_for(servicer.cancelled.wait(), 2)
 
 
-async def test_an_unavailable_answer_is_tried_again_by_a_channel_that_retries(toy, request) -> None:
-    if request.node.callspec.params["toy"] == "inprocess":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="create_channel (runtime/channels.py) does not hand its retry policy to the local channel",
-            )
-        )
+async def test_an_unavailable_answer_is_tried_again_by_a_channel_that_retries(toy) -> None:
     servicer, client = toy
     assert await client.echo(b"blips") == b"echo:blips"
     assert servicer.attempts == 2
+
+
+async def test_retries_stop_after_the_policys_attempts_and_a_channel_without_them_tries_once(toy) -> None:
+    servicer, client = toy
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.echo(b"down")
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert servicer.attempts == UNAVAILABLE_RETRY.max_attempts
+    once = create_channel(servicer.address, [SERVICE], default_timeout_seconds=5, retry=False)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await ToyClient(once).echo(b"down")
+    finally:
+        await once.close()
+    assert servicer.attempts == UNAVAILABLE_RETRY.max_attempts + 1
 
 
 class MutatingCache(cache_pb2_grpc.CacheServiceServicer):
