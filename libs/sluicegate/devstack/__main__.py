@@ -39,19 +39,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    stack = Stack(
-        StackConfig(
-            run_dir=args.run_dir,
-            gateway_port=args.port,
-            replicas=_replicas(args.replicas),
-            api_key=args.api_key,
-            colocated=args.colocated,
+    try:
+        stack = Stack(
+            StackConfig(
+                run_dir=args.run_dir,
+                gateway_port=args.port,
+                replicas=_replicas(args.replicas),
+                api_key=args.api_key,
+                colocated=args.colocated,
+            )
         )
-    )
+    except ValueError as exc:
+        parser.error(str(exc))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    sys.stderr.write("starting sluicegate (Redis, mock upstream, 6 services, Envoy)...\n")
+    services = f"{args.colocated} co-located processes and the observer" if args.colocated else "6 services"
+    sys.stderr.write(f"starting sluicegate (Redis, mock upstream, {services}, Envoy)...\n")
     stack.start()
     upstream = f"mock upstream at {stack.mock.address}" if stack.mock else "real providers from deploy/catalog"
     sys.stdout.write(

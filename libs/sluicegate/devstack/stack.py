@@ -58,6 +58,11 @@ class Stack:
     """Starts everything in dependency order and stops it in reverse; `processes` exposes each for tests."""
 
     def __init__(self, config: StackConfig) -> None:
+        apart = sorted(set(config.replicas) & set(COLOCATED_SERVICES)) if config.colocated else []
+        if apart:
+            raise ValueError(
+                f"{', '.join(apart)} run inside the co-located processes: scale them with `colocated`, not `replicas`"
+            )
         self.config = config
         self.run_dir = Path(config.run_dir)
         self.log_dir = self.run_dir / "logs"
