@@ -359,7 +359,7 @@ class _Call:
                 _settle(answer, _handler_cancelled())
                 raise
             except grpc.aio.AioRpcError as error:
-                if self._retries(error, attempt) and not answer.done():
+                if self.retries(error, attempt) and not answer.done():
                     await asyncio.sleep(self.retry.backoff_seconds(attempt))
                     attempt += 1
                     continue
@@ -384,7 +384,8 @@ class _Call:
         except BaseException as exc:  # noqa: BLE001 - becomes the caller's status, as over the wire
             raise _failure(exc, context, _expired(self.deadline)) from None
 
-    def _retries(self, error: grpc.aio.AioRpcError, attempt: int) -> bool:
+    def retries(self, error: grpc.aio.AioRpcError, attempt: int) -> bool:
+        """Whether the policy tries a call that failed with `error` on attempt `attempt` (1-based) again."""
         return (
             self.retry is not None
             and error.code() == grpc.StatusCode.UNAVAILABLE
@@ -438,7 +439,7 @@ def _unary_stream(call: _Call, request: Any) -> LocalStreamCall:
     def produce(handler: grpc.RpcMethodHandler, context: _LocalContext, cancel: Cancel) -> AsyncIterator:
         return handler.unary_stream(call.request(handler, request), context)
 
-    return LocalStreamCall(call, produce)
+    return LocalStreamCall(call, produce, replayable=True)
 
 
 def _stream_stream(call: _Call, requests: Any) -> LocalStreamCall:
@@ -462,9 +463,13 @@ class LocalStreamCall:
     asyncio.CancelledError, as from grpc.aio.
     """
 
-    def __init__(self, call: _Call, produce: Produce) -> None:
+    def __init__(self, call: _Call, produce: Produce, replayable: bool = False) -> None:
         self._call = call
         self._produce = produce
+        # A call whose request can be sent again (not a request stream) is retried as gRPC retries one: on
+        # UNAVAILABLE, by the channel's policy, until its first response.
+        self._replayable = replayable
+        self._responded = False
         # Unbounded so that the end always gets in; `_window` bounds the responses.
         self._queue: asyncio.Queue = asyncio.Queue()
         self._window = asyncio.Semaphore(STREAM_WINDOW)
@@ -478,6 +483,21 @@ class LocalStreamCall:
         )
 
     async def _run(self) -> None:
+        attempt = 1
+        try:
+            while True:
+                error = await self._attempt()
+                if error is None or self._responded or not self._replayable or not self._call.retries(error, attempt):
+                    self._end(error)
+                    return
+                await asyncio.sleep(self._call.retry.backoff_seconds(attempt))
+                attempt += 1
+        except asyncio.CancelledError:
+            self._end(_handler_cancelled())
+            raise
+
+    async def _attempt(self) -> grpc.aio.AioRpcError | None:
+        """One run of the handler, its responses queued as they come; its failure, or None."""
         call = self._call
         context: _LocalContext | None = None
         try:
@@ -485,13 +505,13 @@ class LocalStreamCall:
             self._context = context
             async for response in self._produce(handler, context, self.cancel):
                 await self._window.acquire()
+                self._responded = True
                 self._queue.put_nowait(call.response(handler, response))
-            self._end(context.failure())
+            return context.failure()
         except asyncio.CancelledError:
-            self._end(_handler_cancelled())
             raise
         except BaseException as exc:  # noqa: BLE001 - becomes the caller's status, as over the wire
-            self._end(_failure(exc, context, _expired(call.deadline)))
+            return _failure(exc, context, _expired(call.deadline))
 
     def _end(self, error: grpc.aio.AioRpcError | None) -> None:
         """Ends the call after the responses already sent; the first end is the call's status."""

@@ -49,6 +49,7 @@ class Toy:
         self.seen: dict[str, object] = {}
         self.cancelled = asyncio.Event()
         self.attempts = 0
+        self.stream_attempts = 0
 
     async def echo(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         if request == b"boom":
@@ -70,6 +71,9 @@ class Toy:
         return b"echo:" + request
 
     async def count(self, request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        self.stream_attempts += 1
+        if request == b"blips" and self.stream_attempts == 1:
+            raise unavailable(errors_pb2.ERROR_REASON_METERING_UNAVAILABLE, "Redis blipped before the first piece")
         for number in range(MANY if request == b"many" else 3):
             if request == b"fail" and number == 2:
                 raise unavailable(errors_pb2.ERROR_REASON_STREAM_INTERRUPTED, "provider stream broke")
@@ -323,6 +327,19 @@ async def test_an_unavailable_answer_is_tried_again_by_a_channel_that_retries(to
     servicer, client = toy
     assert await client.echo(b"blips") == b"echo:blips"
     assert servicer.attempts == 2
+
+
+async def test_a_stream_answered_unavailable_before_its_first_piece_is_tried_again(toy) -> None:
+    servicer, client = toy
+    assert [piece async for piece in client.count(b"blips")] == [b"0", b"1", b"2"]
+    assert servicer.stream_attempts == 2
+
+
+async def test_a_stream_that_failed_after_a_piece_is_not_tried_again(toy) -> None:
+    servicer, client = toy
+    with pytest.raises(grpc.aio.AioRpcError):
+        _ = [piece async for piece in client.count(b"fail")]
+    assert servicer.stream_attempts == 1
 
 
 async def test_retries_stop_after_the_policys_attempts_and_a_channel_without_them_tries_once(toy) -> None:
