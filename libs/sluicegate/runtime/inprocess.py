@@ -348,9 +348,10 @@ class _Call:
             cancel()
             raise asyncio.CancelledError() from None
 
-    async def serve(self, respond: Respond, answer: asyncio.Future) -> None:
+    async def serve(self, respond: Respond, answer: asyncio.Future, replayable: bool) -> None:
         """Runs a handler that answers once and settles `answer` with its response or its failure (unless the
-        deadline or the caller settled it first); an UNAVAILABLE answer is tried again as `retry` says."""
+        deadline or the caller settled it first); an UNAVAILABLE answer to a request that can be sent again (not
+        a request stream) is tried again as `retry` says."""
         attempt = 1
         while True:
             try:
@@ -359,7 +360,7 @@ class _Call:
                 _settle(answer, _handler_cancelled())
                 raise
             except grpc.aio.AioRpcError as error:
-                if self.retries(error, attempt) and not answer.done():
+                if replayable and self.retries(error, attempt) and not answer.done():
                     await asyncio.sleep(self.retry.backoff_seconds(attempt))
                     attempt += 1
                     continue
@@ -398,7 +399,7 @@ def _expired(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-def _answered(call: _Call, respond: Respond) -> asyncio.Future:
+def _answered(call: _Call, respond: Respond, replayable: bool) -> asyncio.Future:
     """Starts a call answered once; the caller awaits the returned future, not the handler.
 
     The handler runs in its own task: its request id, deadline and trace stay its own. The future is settled by
@@ -408,7 +409,7 @@ def _answered(call: _Call, respond: Respond) -> asyncio.Future:
     """
     loop = asyncio.get_running_loop()
     answer = loop.create_future()
-    handling = asyncio.ensure_future(call.serve(respond, answer))
+    handling = asyncio.ensure_future(call.serve(respond, answer, replayable))
 
     def stop_handling(_: asyncio.Future) -> None:
         if not handling.done():
@@ -425,14 +426,14 @@ def _unary_unary(call: _Call, request: Any) -> asyncio.Future:
     async def respond(handler: grpc.RpcMethodHandler, context: _LocalContext, cancel: Cancel) -> Any:
         return await handler.unary_unary(call.request(handler, request), context)
 
-    return _answered(call, respond)
+    return _answered(call, respond, replayable=True)
 
 
 def _stream_unary(call: _Call, requests: Any) -> asyncio.Future:
     async def respond(handler: grpc.RpcMethodHandler, context: _LocalContext, cancel: Cancel) -> Any:
         return await handler.stream_unary(call.requests(handler, requests, cancel), context)
 
-    return _answered(call, respond)
+    return _answered(call, respond, replayable=False)
 
 
 def _unary_stream(call: _Call, request: Any) -> LocalStreamCall:

@@ -23,6 +23,7 @@ from sluicegate.runtime.channels import UNAVAILABLE_RETRY, create_channel
 from sluicegate.runtime.context import remaining_seconds, request_id_var
 from sluicegate.runtime.errors import OUTAGE_CODES, ServiceError, invalid_argument, resource_exhausted, unavailable
 from sluicegate.runtime.inprocess import LOCAL_SERVICES, STREAM_WINDOW, LocalChannel, LocalServices
+from sluicegate.runtime.interceptors import CallInterceptor
 from sluicegate.runtime.server import ServiceApp, ServiceSpec, start_colocated, start_service
 from sluicegate.runtime.settings import ServiceSettings
 
@@ -82,6 +83,13 @@ class Toy:
             yield str(number).encode()
         context.set_trailing_metadata(((TRAILER, "three"),))
 
+    async def joined(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+        self.attempts += 1
+        pieces = [request async for request in requests]
+        if self.attempts == 1:
+            raise unavailable(errors_pb2.ERROR_REASON_METERING_UNAVAILABLE, "Redis blipped after reading")
+        return b"".join(pieces)
+
     async def upper(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         try:
             async for request in requests:
@@ -106,6 +114,7 @@ def add_toy_to_server(servicer: Toy, server) -> None:
         "Echo": grpc.unary_unary_rpc_method_handler(servicer.echo, _same, _same),
         "Count": grpc.unary_stream_rpc_method_handler(servicer.count, _same, _same),
         "Upper": grpc.stream_stream_rpc_method_handler(servicer.upper, _same, _same),
+        "Joined": grpc.stream_unary_rpc_method_handler(servicer.joined, _same, _same),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, methods),))
     server.add_registered_method_handlers(SERVICE, methods)
@@ -121,6 +130,7 @@ class ToyClient:
         self.echo = channel.unary_unary(f"/{SERVICE}/Echo", request_serializer=_same, response_deserializer=_same)
         self.count = channel.unary_stream(f"/{SERVICE}/Count", request_serializer=_same, response_deserializer=_same)
         self.upper = channel.stream_stream(f"/{SERVICE}/Upper", request_serializer=_same, response_deserializer=_same)
+        self.joined = channel.stream_unary(f"/{SERVICE}/Joined", request_serializer=_same, response_deserializer=_same)
 
 
 @pytest.fixture(params=["network", "inprocess"])
@@ -340,6 +350,22 @@ async def test_a_stream_that_failed_after_a_piece_is_not_tried_again(toy) -> Non
     with pytest.raises(grpc.aio.AioRpcError):
         _ = [piece async for piece in client.count(b"fail")]
     assert servicer.stream_attempts == 1
+
+
+async def test_a_request_stream_answered_unavailable_is_never_sent_again_in_process() -> None:
+    """Its requests were read and are gone: a retry would hand the handler an empty stream (gRPC over the
+    network keeps a copy of them to replay; in-process the call fails as it is)."""
+    local = LocalServices()
+    servicer = Toy()
+    local.register(add_toy_to_server, servicer, CallInterceptor("toy", {}, log_requests=False))
+
+    async def words() -> AsyncIterator[bytes]:
+        yield b"sluice"
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ToyClient(local.channel(UNAVAILABLE_RETRY)).joined(words())
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert servicer.attempts == 1
 
 
 async def test_retries_stop_after_the_policys_attempts_and_a_channel_without_them_tries_once(toy) -> None:
