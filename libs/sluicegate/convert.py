@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sluicegate.common.v1 import chat_pb2
+from sluicegate.common.v1 import chat_pb2, decision_pb2
+from sluicegate.metering.v1 import metering_pb2
 
 ROLE_NAMES = {
     chat_pb2.ROLE_SYSTEM: "system",
@@ -71,3 +72,11 @@ def estimate_prompt_tokens(messages: Iterable[chat_pb2.Message]) -> int:
         total += 4 + estimate_text_tokens(message_text(message))
         total += sum(estimate_text_tokens(call.arguments_json + call.name) for call in message.tool_calls)
     return total
+
+
+def usage_charges(attempts: Iterable[decision_pb2.Attempt]) -> list[metering_pb2.UsageCharge]:
+    """What settling a reservation charges: every provider attempt's usage, failed ones included, on its deployment."""
+    return [
+        metering_pb2.UsageCharge(model=attempt.model, deployment=attempt.deployment, usage=attempt.usage)
+        for attempt in attempts
+    ]

@@ -15,7 +15,7 @@ from opentelemetry import trace
 
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.common.v1 import chat_pb2, decision_pb2, errors_pb2
-from sluicegate.convert import estimate_prompt_tokens, text_message
+from sluicegate.convert import estimate_prompt_tokens, text_message, usage_charges
 from sluicegate.gateway.v1 import gateway_pb2
 from sluicegate.guard.v1 import guard_pb2
 from sluicegate.metering.v1 import metering_pb2
@@ -529,7 +529,10 @@ class ChatPipeline:
         request = router_pb2.CompleteRequest(call=self._call(state, self._model_to_call(state)), authorize=authorize)
 
         def settle_late(response: router_pb2.CompleteResponse) -> None:
-            # The provider answered: what it billed is charged, on the router's reservation or the plan's.
+            # The provider answered: what it billed is charged, on the router's reservation (the router settled
+            # it as it answered) or the plan's (this side settles it).
+            if response.settled:
+                return
             reservation_id = response.reservation.reservation_id or state.reservation_id
             state.reservation_id = ""
             if reservation_id:
@@ -549,7 +552,10 @@ class ChatPipeline:
         self._take_route_result(
             state, response.route, response.attempts, response.usage, response.cost_micros_usd, response.model
         )
-        self._settle(state, response.attempts)
+        if response.settled:
+            state.reservation_id = ""  # the router charged it as it answered
+        else:
+            self._settle(state, response.attempts)
         return response
 
     async def _stream_completion(self, state: RequestState) -> AsyncIterator[gateway_pb2.ChatStreamResponse]:
@@ -741,14 +747,10 @@ class ChatPipeline:
         self._settle_reservation(reservation_id, attempts)
 
     def _settle_reservation(self, reservation_id: str, attempts) -> None:
-        charges = [
-            metering_pb2.UsageCharge(model=attempt.model, deployment=attempt.deployment, usage=attempt.usage)
-            for attempt in attempts
-        ]
         self._spawn(
             self._control_call(
                 self._services.metering.Settle,
-                metering_pb2.SettleRequest(reservation_id=reservation_id, charges=charges),
+                metering_pb2.SettleRequest(reservation_id=reservation_id, charges=usage_charges(attempts)),
                 errors_pb2.ERROR_REASON_METERING_UNAVAILABLE,
                 "metering",
             )

@@ -18,7 +18,7 @@ log = get_logger(__name__)
 
 
 class BudgetGate:
-    """Metering's Authorize and Release as the router needs them.
+    """Metering's Authorize, Settle and Release as the router needs them.
 
     The caller's AuthorizeRequest names who pays and the most the answer may cost (principal, max_tokens); the
     router adds the model it planned and the prompt counted for that model's first deployment. Metering's refusal
@@ -57,6 +57,13 @@ class BudgetGate:
         except grpc.aio.AioRpcError as exc:
             raise control_plane_error(exc, errors_pb2.ERROR_REASON_METERING_UNAVAILABLE, "metering") from None
 
+    def settle(self, reservation_id: str, charges: list[metering_pb2.UsageCharge]) -> None:
+        """Charges what the provider billed, off the caller's path. The router settles a unary answer itself as it
+        answers: the charge must not depend on the caller still being there to read the answer."""
+        if self._metering is None:
+            return
+        self._in_background(self._settle(self._metering, reservation_id, charges))
+
     def release(self, reservation_id: str) -> None:
         """Gives a reservation back off the caller's path (the call failed or was cancelled after reserving)."""
         if self._metering is None:
@@ -69,7 +76,7 @@ class BudgetGate:
         task.add_done_callback(self._releases.discard)
 
     async def drain(self) -> None:
-        """Waits for the releases under way (at shutdown: a reservation handed back is not left to expire)."""
+        """Waits for the settlements and releases under way (at shutdown: none is left to expire)."""
         if self._releases:
             await asyncio.gather(*self._releases, return_exceptions=True)
 
@@ -83,6 +90,21 @@ class BudgetGate:
         except grpc.aio.AioRpcError:
             return  # refused, or metering could not answer: nothing was reserved
         await self._release(metering, reservation.reservation_id)
+
+    async def _settle(
+        self,
+        metering: metering_pb2_grpc.MeteringServiceStub,
+        reservation_id: str,
+        charges: list[metering_pb2.UsageCharge],
+    ) -> None:
+        try:
+            await metering.Settle(
+                metering_pb2.SettleRequest(reservation_id=reservation_id, charges=charges),
+                timeout=self._timeout_seconds,
+            )
+        except grpc.aio.AioRpcError as exc:
+            # Metering reclaims the reservation when it expires; the charge itself is lost, and the log says so.
+            log.error("settle failed; the call's charge is lost", reservation_id=reservation_id, code=exc.code().name)
 
     async def _release(self, metering: metering_pb2_grpc.MeteringServiceStub, reservation_id: str) -> None:
         try:

@@ -12,7 +12,7 @@ import grpc
 
 from sluicegate.catalog import Catalog
 from sluicegate.common.v1 import errors_pb2
-from sluicegate.convert import last_user_text
+from sluicegate.convert import last_user_text, usage_charges
 from sluicegate.metering.v1 import metering_pb2
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.context import remaining_seconds
@@ -91,7 +91,8 @@ class Router:
     async def complete(
         self, call: router_pb2.ModelCall, authorize: metering_pb2.AuthorizeRequest | None = None
     ) -> router_pb2.CompleteResponse:
-        """Carries the call out; with `authorize`, reserves its budget with metering first (see BudgetGate)."""
+        """Carries the call out; with `authorize`, reserves its budget with metering first (see BudgetGate) and
+        settles it with what the attempts used as it answers (`settled`)."""
         deadline = self._deadline()
         plan = await self._plan(call)
         request = provider_request(call)
@@ -104,6 +105,8 @@ class Router:
             self._budget.release(reservation.reservation_id)
             raise
         response.reservation.CopyFrom(reservation)
+        self._budget.settle(reservation.reservation_id, usage_charges(response.attempts))
+        response.settled = True
         return response
 
     async def stream(

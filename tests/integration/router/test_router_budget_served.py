@@ -23,6 +23,7 @@ class RecordingMetering(metering_pb2_grpc.MeteringServiceServicer):
 
     def __init__(self) -> None:
         self.authorized: list[metering_pb2.AuthorizeRequest] = []
+        self.settled: list[metering_pb2.SettleRequest] = []
         self.released: list[str] = []
         self.refusal: ServiceError | None = None
         self.downgrade_to = ""
@@ -43,6 +44,10 @@ class RecordingMetering(metering_pb2_grpc.MeteringServiceServicer):
     async def Release(self, request, context):
         self.released.append(request.reservation_id)
         return metering_pb2.ReleaseResponse(released_micros_usd=4000)
+
+    async def Settle(self, request, context):
+        self.settled.append(request)
+        return metering_pb2.SettleResponse(charged_micros_usd=120)
 
 
 @pytest.fixture
@@ -99,6 +104,28 @@ async def test_the_router_reserves_the_planned_model_on_its_counted_prompt_befor
     assert authorized.prompt_tokens == routed.prompt_tokens > 0  # the same count a dry run gives
     assert (response.reservation.reservation_id, response.reservation.reserved_micros_usd) == ("r1", 4000)
     assert response.message.content[0].text.startswith("Mock answer from mock-primary")
+    assert recording.released == []
+
+
+async def test_the_router_settles_what_it_reserved_with_every_attempt_as_it_answers(
+    mock_upstream, start_router, metering
+) -> None:
+    """The charge never depends on the caller reading the answer (a client gone as the answer left used to leave
+    the reservation held until it expired, and the call unbilled)."""
+    recording, address = metering
+    router = await start_router(two_models(mock_upstream), metering_addr=address)
+
+    response = await router.stub.Complete(complete(), timeout=10)
+
+    for _ in range(250):
+        if recording.settled:
+            break
+        await asyncio.sleep(0.02)
+    [settled] = recording.settled
+    assert response.settled and settled.reservation_id == response.reservation.reservation_id == "r1"
+    charged = [(charge.model, charge.deployment, charge.usage) for charge in settled.charges]
+    assert charged == [(attempt.model, attempt.deployment, attempt.usage) for attempt in response.attempts]
+    assert len(charged) == len(response.attempts) >= 1
     assert recording.released == []
 
 

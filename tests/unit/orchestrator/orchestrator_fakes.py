@@ -11,7 +11,7 @@ import pytest
 
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.common.v1 import chat_pb2, decision_pb2
-from sluicegate.convert import estimate_prompt_tokens, message_text, text_message
+from sluicegate.convert import estimate_prompt_tokens, message_text, text_message, usage_charges
 from sluicegate.guard.v1 import guard_pb2
 from sluicegate.metering.v1 import metering_pb2
 from sluicegate.observer.v1 import observer_pb2
@@ -286,17 +286,23 @@ class FakeRouter:
                 await self.metering.Release(metering_pb2.ReleaseRequest(reservation_id=reservation.reservation_id))
             raise
         model = reservation.model if reservation is not None else self._model_of(request.call)
+        attempts = [self._attempt(model)]
+        if reservation is not None:  # the router settles what it reserved as it answers
+            await self.metering.Settle(
+                metering_pb2.SettleRequest(reservation_id=reservation.reservation_id, charges=usage_charges(attempts))
+            )
         if self.on_answer is not None:
             self.on_answer()
         return router_pb2.CompleteResponse(
             message=text_message(chat_pb2.ROLE_ASSISTANT, self._answer(request.call)),
             finish_reason=chat_pb2.FINISH_REASON_STOP,
             route=decision_pb2.RouteDecision(model=model, deployment=f"mock-{model}"),
-            attempts=[self._attempt(model)],
+            attempts=attempts,
             usage=chat_pb2.Usage(prompt_tokens=10, completion_tokens=5),
             cost_micros_usd=42,
             model=model,
             reservation=reservation,
+            settled=reservation is not None,
         )
 
     def CompleteStream(self, request, timeout=None):

@@ -72,7 +72,7 @@ class CompleteRequest(_message.Message):
     def __init__(self, call: _Optional[_Union[ModelCall, _Mapping]] = ..., authorize: _Optional[_Union[_metering_pb2.AuthorizeRequest, _Mapping]] = ...) -> None: ...
 
 class CompleteResponse(_message.Message):
-    __slots__ = ("message", "finish_reason", "route", "attempts", "usage", "cost_micros_usd", "model", "reservation")
+    __slots__ = ("message", "finish_reason", "route", "attempts", "usage", "cost_micros_usd", "model", "reservation", "settled")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,7 @@ class CompleteResponse(_message.Message):
     COST_MICROS_USD_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    SETTLED_FIELD_NUMBER: _ClassVar[int]
     message: _chat_pb2.Message
     finish_reason: _chat_pb2.FinishReason
     route: _decision_pb2.RouteDecision
@@ -89,7 +90,8 @@ class CompleteResponse(_message.Message):
     cost_micros_usd: int
     model: str
     reservation: _metering_pb2.AuthorizeResponse
-    def __init__(self, message: _Optional[_Union[_chat_pb2.Message, _Mapping]] = ..., finish_reason: _Optional[_Union[_chat_pb2.FinishReason, str]] = ..., route: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[_decision_pb2.Attempt, _Mapping]]] = ..., usage: _Optional[_Union[_chat_pb2.Usage, _Mapping]] = ..., cost_micros_usd: _Optional[int] = ..., model: _Optional[str] = ..., reservation: _Optional[_Union[_metering_pb2.AuthorizeResponse, _Mapping]] = ...) -> None: ...
+    settled: bool
+    def __init__(self, message: _Optional[_Union[_chat_pb2.Message, _Mapping]] = ..., finish_reason: _Optional[_Union[_chat_pb2.FinishReason, str]] = ..., route: _Optional[_Union[_decision_pb2.RouteDecision, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[_decision_pb2.Attempt, _Mapping]]] = ..., usage: _Optional[_Union[_chat_pb2.Usage, _Mapping]] = ..., cost_micros_usd: _Optional[int] = ..., model: _Optional[str] = ..., reservation: _Optional[_Union[_metering_pb2.AuthorizeResponse, _Mapping]] = ..., settled: _Optional[bool] = ...) -> None: ...
 
 class CompleteStreamRequest(_message.Message):
     __slots__ = ("call", "continue_on_interruption", "authorize")
