@@ -264,7 +264,7 @@ async def _event_batches(response: aiohttp.ClientResponse) -> AsyncIterator[list
     """The `data:` payloads of a server-sent event stream (comments and other fields are skipped), in one list
     per network read (or per reads that arrived while the previous batch was being handled)."""
     pending = b""
-    async for data in response.content.iter_any():
+    async for data in _body_reads(response.content):
         lines = (pending + data).split(b"\n")
         pending = lines.pop()
         if len(pending) > MAX_EVENT_BYTES:
@@ -274,6 +274,22 @@ async def _event_batches(response: aiohttp.ClientResponse) -> AsyncIterator[list
             yield payloads
     if pending.startswith(_DATA_PREFIX):
         yield [pending[len(_DATA_PREFIX) :].strip()]
+
+
+async def _body_reads(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The body as it arrives. A connection dropped mid-body makes aiohttp raise as soon as it sees the drop,
+    ahead of the bytes it had already received: those are the provider's answer up to the cut (the client's, and
+    what a continuation picks up from), so they come first, then the error. A busy router, reading late, lost
+    them before."""
+    try:
+        async for data in content.iter_any():
+            yield data
+    except aiohttp.ClientPayloadError:
+        # aiohttp has no public read past a stored error; its buffer is what the socket delivered before the drop.
+        received = content._read_nowait(-1)  # noqa: SLF001
+        if received:
+            yield received
+        raise
 
 
 async def _read_capped(response: aiohttp.ClientResponse) -> bytes:

@@ -228,6 +228,26 @@ async def test_a_stream_that_stops_without_done_is_a_connection_error(server, pr
     assert failure is not None and failure.outcome == decision_pb2.ATTEMPT_OUTCOME_CONNECTION_ERROR
 
 
+async def test_text_that_arrived_before_a_cut_reaches_the_client_even_when_the_cut_is_seen_first(
+    server, provider
+) -> None:
+    """aiohttp raises a dropped connection as soon as it sees it, ahead of the bytes already received: a router
+    reading late (a busy loop) must still pass those on. They are the answer up to the cut, which a continuation
+    on the next deployment picks up from."""
+    server.handler = streaming(sse(delta(content="every word "), delta(content="counts")), then_cut=True)
+    chunks = await provider.stream(server.deployment, REQUEST)
+    await asyncio.sleep(0.2)  # the body and the cut both arrive before anything is read
+
+    received: list[str] = []
+    with pytest.raises(Exception) as caught:
+        async for chunk in chunks:
+            received.append(chunk.text)
+
+    assert "".join(received) == "every word counts"
+    failure = classify_http_failure(caught.value)
+    assert failure is not None and failure.outcome == decision_pb2.ATTEMPT_OUTCOME_CONNECTION_ERROR
+
+
 async def test_an_error_event_inside_a_stream_is_a_provider_failure(server, provider) -> None:
     server.handler = streaming(sse(delta(content="Hi")), sse(OVERLOADED))
 
