@@ -1,4 +1,4 @@
-"""Request-scoped values carried in contextvars: the request id and the caller's deadline."""
+"""Request-scoped values carried in contextvars: the request id, the caller's deadline and the serving service."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import time
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+
+# The service serving the current call, where one process hosts several (co-located): its log lines say so.
+service_var: ContextVar[str] = ContextVar("service", default="")
 
 # The absolute time (time.monotonic) by which the current request must be answered.
 deadline_var: ContextVar[float | None] = ContextVar("deadline", default=None)

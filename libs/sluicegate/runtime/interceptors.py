@@ -21,7 +21,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
-from sluicegate.runtime.context import deadline_var, request_id_var
+from sluicegate.runtime.context import deadline_var, request_id_var, service_var
 from sluicegate.runtime.errors import ServiceError, internal_error
 from sluicegate.runtime.logs import get_logger
 from sluicegate.runtime.tracing import context_from_metadata, current_trace_id, get_tracer, inject_into
@@ -60,9 +60,15 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._tracer = get_tracer(f"sluicegate.{service}")
         self._validators = dict(validators)
         self._log_requests = log_requests
+        # gRPC service name -> the sluicegate service hosting it, when one server serves several (co-located).
+        self._hosting: dict[str, str] = {}
 
     def add_validator(self, message_type: type, validator: Validator) -> None:
         self._validators[message_type] = validator
+
+    def add_hosted(self, grpc_service: str, service: str) -> None:
+        """Calls to `grpc_service` are served by `service`: their log lines name it rather than the process."""
+        self._hosting[grpc_service] = service
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -113,6 +119,7 @@ class _ServedCall:
         started = time.perf_counter()
         method = self._method
         service_name, _, method_name = method.lstrip("/").partition("/")
+        service_token = service_var.set(self._interceptor._hosting.get(service_name, ""))
         try:
             with self._interceptor._tracer.start_as_current_span(
                 method,
@@ -141,6 +148,7 @@ class _ServedCall:
                             trace_id=current_trace_id(),
                         )
         finally:
+            service_var.reset(service_token)
             request_id_var.reset(request_id_token)
             otel_context.detach(trace_token)
 

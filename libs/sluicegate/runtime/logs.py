@@ -7,13 +7,22 @@ import sys
 
 import structlog
 
-from sluicegate.runtime.context import request_id_var
+from sluicegate.runtime.context import request_id_var, service_var
 
 
 def _add_request_id(_: object, __: str, event: dict) -> dict:
     request_id = request_id_var.get()
     if request_id and "request_id" not in event:
         event["request_id"] = request_id
+    return event
+
+
+def _add_serving_service(_: object, __: str, event: dict) -> dict:
+    """In a process hosting several services, a line written while serving a call names that call's service
+    instead of the process."""
+    service = service_var.get()
+    if service:
+        event["service"] = service
     return event
 
 
@@ -24,6 +33,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         raise ValueError(f"unknown log level {level!r}")
     shared = [
         structlog.contextvars.merge_contextvars,
+        _add_serving_service,
         _add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

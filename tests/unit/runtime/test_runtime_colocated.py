@@ -16,7 +16,9 @@ from sluicegate.convert import text_message
 from sluicegate.guard.v1 import guard_pb2, guard_pb2_grpc
 from sluicegate.router.v1 import router_pb2, router_pb2_grpc
 from sluicegate.runtime.channels import create_channel
+from sluicegate.runtime.context import service_var
 from sluicegate.runtime.inprocess import LOCAL_SERVICES
+from sluicegate.runtime.logs import _add_serving_service
 from sluicegate.runtime.server import ServiceApp, ServiceSpec, start_colocated
 from sluicegate.runtime.settings import ServiceSettings
 from sluicegate_guard.app import ROUTER_SERVICE_NAME, make_build
@@ -139,3 +141,57 @@ async def test_each_hosted_service_reports_its_own_readiness_and_the_process_all
         "cache": health_pb2.HealthCheckResponse.NOT_SERVING,
         "": health_pb2.HealthCheckResponse.NOT_SERVING,
     }
+
+
+def _same(data: bytes) -> bytes:
+    return data
+
+
+class Named:
+    """A service that notes which service its calls were served as."""
+
+    def __init__(self, grpc_service: str) -> None:
+        self.grpc_service = grpc_service
+        self.served_as: list[str] = []
+
+    async def who(self, request: bytes, context) -> bytes:
+        self.served_as.append(service_var.get())
+        return request
+
+    def add_to_server(self, servicer, server) -> None:
+        methods = {"Who": grpc.unary_unary_rpc_method_handler(servicer.who, _same, _same)}
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(self.grpc_service, methods),))
+        server.add_registered_method_handlers(self.grpc_service, methods)
+
+
+async def test_each_call_is_logged_under_the_service_that_served_it_not_the_process() -> None:
+    alpha, beta = Named("toy.v1.Alpha"), Named("toy.v1.Beta")
+
+    def build(named: Named):
+        async def build(app: ServiceApp) -> None:
+            app.add_servicer(named.add_to_server, named, named.grpc_service)
+
+        return build
+
+    settings = ServiceSettings(port=0, log_requests=False)
+    running = await start_colocated(
+        "colocated",
+        settings,
+        [ServiceSpec("alpha", settings, build(alpha)), ServiceSpec("beta", settings, build(beta))],
+    )
+    try:
+        for named in (alpha, beta):
+            channel = create_channel(running.address, [named.grpc_service])
+            await channel.unary_unary(f"/{named.grpc_service}/Who", _same, _same)(b"?")
+    finally:
+        await running.stop(grace_seconds=0)
+
+    assert (alpha.served_as, beta.served_as) == (["alpha"], ["beta"])
+    assert service_var.get() == ""  # nothing leaks out of a served call
+    line = {"service": "colocated", "event": "x"}
+    token = service_var.set("beta")
+    try:
+        assert _add_serving_service(None, "info", dict(line))["service"] == "beta"
+    finally:
+        service_var.reset(token)
+    assert _add_serving_service(None, "info", dict(line))["service"] == "colocated"
