@@ -29,7 +29,7 @@ class BudgetGate:
     def __init__(self, metering: metering_pb2_grpc.MeteringServiceStub | None, timeout_seconds: float) -> None:
         self._metering = metering
         self._timeout_seconds = timeout_seconds
-        self._releases: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task] = set()
 
     async def reserve(
         self, template: metering_pb2.AuthorizeRequest, model: str, prompt_tokens: int
@@ -72,13 +72,13 @@ class BudgetGate:
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
-        self._releases.add(task)
-        task.add_done_callback(self._releases.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def drain(self) -> None:
         """Waits for the settlements and releases under way (at shutdown: none is left to expire)."""
-        if self._releases:
-            await asyncio.gather(*self._releases, return_exceptions=True)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _release_when_reserved(
         self,
