@@ -46,7 +46,8 @@ def create_channel(
     in-process instead, whatever `address` says.
     """
     if LOCAL_SERVICES.hosts(service_names):
-        return PropagatingChannel(LOCAL_SERVICES.channel(UNAVAILABLE_RETRY if retry else None), default_timeout_seconds)
+        local = LOCAL_SERVICES.channel(UNAVAILABLE_RETRY if retry else None, max_message_bytes)
+        return PropagatingChannel(local, default_timeout_seconds)
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),

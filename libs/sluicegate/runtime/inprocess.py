@@ -9,11 +9,17 @@ on the machines sluicegate is measured on.
 
 `LOCAL_SERVICES` is the process's registry; `create_channel` returns a local channel when every service it is
 asked for is registered here, so callers do not know (or care) where a service runs.
+
+Message sizes are limited as over the network: the caller's channel sends and takes at most its
+`max_message_bytes`, the hosting service at most its own (`ServiceSettings.max_message_bytes`); a message over
+either fails the call with RESOURCE_EXHAUSTED and gRPC's wording, before the handler sees a request that is too
+large.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -71,11 +77,35 @@ class _HandlerCollector:
         self.methods.setdefault(service_name, {}).update(handlers)
 
 
+@dataclass(frozen=True)
+class _SizeLimit:
+    """One side's message size limit (None: none), checked as gRPC checks it on that side."""
+
+    side: str  # "CLIENT" or "SERVER", as gRPC names the side that refused a message
+    max_bytes: int | None
+
+    def check(self, size: int, verb: str) -> None:
+        if self.max_bytes is not None and size > self.max_bytes:
+            raise _rpc_error(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{self.side}: {verb} message larger than max ({size} vs. {self.max_bytes})",
+            )
+
+
+@dataclass(frozen=True)
+class _Hosted:
+    """A registered method: its handler, the interceptor it runs under and its service's size limit."""
+
+    handler: grpc.RpcMethodHandler
+    interceptor: grpc.aio.ServerInterceptor | None
+    limit: _SizeLimit
+
+
 class LocalServices:
     """The services this process hosts, by full method name, each with the server interceptor it runs under."""
 
     def __init__(self) -> None:
-        self._methods: dict[str, tuple[grpc.RpcMethodHandler, grpc.aio.ServerInterceptor | None]] = {}
+        self._methods: dict[str, _Hosted] = {}
         self._services: set[str] = set()
 
     def register(
@@ -83,13 +113,16 @@ class LocalServices:
         add_to_server: Callable[[Any, Any], None],
         servicer: Any,
         interceptor: grpc.aio.ServerInterceptor | None = None,
+        max_message_bytes: int | None = None,
     ) -> list[str]:
-        """Hosts a servicer (through its generated `add_XServicer_to_server`); returns its service names."""
+        """Hosts a servicer (through its generated `add_XServicer_to_server`) that takes and sends messages of at
+        most `max_message_bytes` (None: any size); returns its service names."""
         collector = _HandlerCollector()
         add_to_server(servicer, collector)
+        limit = _SizeLimit("SERVER", max_message_bytes)
         for service_name, handlers in collector.methods.items():
             for method_name, handler in handlers.items():
-                self._methods[f"/{service_name}/{method_name}"] = (handler, interceptor)
+                self._methods[f"/{service_name}/{method_name}"] = _Hosted(handler, interceptor, limit)
             self._services.add(service_name)
         return list(collector.methods)
 
@@ -100,22 +133,24 @@ class LocalServices:
         self._methods.clear()
         self._services.clear()
 
-    def channel(self, retry: RetryPolicy | None = None) -> LocalChannel:
-        """A channel to the services hosted here; with `retry`, a unary call answered UNAVAILABLE is tried again."""
-        return LocalChannel(self, retry)
+    def channel(self, retry: RetryPolicy | None = None, max_message_bytes: int | None = None) -> LocalChannel:
+        """A channel to the services hosted here that sends and takes messages of at most `max_message_bytes`
+        (None: any size); with `retry`, a unary call answered UNAVAILABLE is tried again."""
+        return LocalChannel(self, retry, max_message_bytes)
 
-    async def _handler(self, method: str, metadata: tuple) -> grpc.RpcMethodHandler:
-        registered = self._methods.get(method)
-        if registered is None:
+    async def _handler(self, method: str, metadata: tuple) -> tuple[grpc.RpcMethodHandler, _SizeLimit]:
+        """The method's handler as its interceptor wraps it, and its service's size limit."""
+        hosted = self._methods.get(method)
+        if hosted is None:
             raise _rpc_error(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not hosted in this process")
-        handler, interceptor = registered
-        if interceptor is None:
-            return handler
+        if hosted.interceptor is None:
+            return hosted.handler, hosted.limit
 
         async def continuation(_: Any) -> grpc.RpcMethodHandler:
-            return handler
+            return hosted.handler
 
-        return await interceptor.intercept_service(continuation, _CallDetails(method, metadata))
+        handler = await hosted.interceptor.intercept_service(continuation, _CallDetails(method, metadata))
+        return handler, hosted.limit
 
 
 LOCAL_SERVICES = LocalServices()
@@ -124,37 +159,32 @@ LOCAL_SERVICES = LocalServices()
 class LocalChannel:
     """A grpc.aio.Channel look-alike whose calls run the registered handlers in this process."""
 
-    def __init__(self, services: LocalServices, retry: RetryPolicy | None = None) -> None:
-        self._services = services
-        self._retry = retry
+    def __init__(
+        self, services: LocalServices, retry: RetryPolicy | None = None, max_message_bytes: int | None = None
+    ) -> None:
+        self.services = services
+        self.retry = retry
+        self.limit = _SizeLimit("CLIENT", max_message_bytes)
 
     def unary_unary(
         self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
     ) -> _LocalMethod:
-        return _LocalMethod(
-            self._services, self._retry, method, request_serializer, response_deserializer, _unary_unary
-        )
+        return _LocalMethod(self, method, request_serializer, response_deserializer, _unary_unary)
 
     def unary_stream(
         self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
     ) -> _LocalMethod:
-        return _LocalMethod(
-            self._services, self._retry, method, request_serializer, response_deserializer, _unary_stream
-        )
+        return _LocalMethod(self, method, request_serializer, response_deserializer, _unary_stream)
 
     def stream_unary(
         self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
     ) -> _LocalMethod:
-        return _LocalMethod(
-            self._services, self._retry, method, request_serializer, response_deserializer, _stream_unary
-        )
+        return _LocalMethod(self, method, request_serializer, response_deserializer, _stream_unary)
 
     def stream_stream(
         self, method: str, request_serializer: Serializer = None, response_deserializer: Deserializer = None, **_: Any
     ) -> _LocalMethod:
-        return _LocalMethod(
-            self._services, self._retry, method, request_serializer, response_deserializer, _stream_stream
-        )
+        return _LocalMethod(self, method, request_serializer, response_deserializer, _stream_stream)
 
     def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
         return grpc.ChannelConnectivity.READY
@@ -222,11 +252,17 @@ def _rpc_error(code: grpc.StatusCode, details: str, trailing_metadata: Sequence 
     )
 
 
-def _copy(message: Any, serialize: Serializer, deserialize: Deserializer) -> Any:
-    """The message as the other side would parse it off the wire (a fresh object either way)."""
+def _copy(
+    message: Any, serialize: Serializer, deserialize: Deserializer, sender: _SizeLimit, receiver: _SizeLimit
+) -> Any:
+    """The message as the other side would parse it off the wire (a fresh object either way), once both sides'
+    size limits let it through."""
     if serialize is None or deserialize is None:
         return message
-    return deserialize(serialize(message))
+    data = serialize(message)
+    sender.check(len(data), "Sent")
+    receiver.check(len(data), "Received")
+    return deserialize(data)
 
 
 def _failure(exc: BaseException, context: _LocalContext | None, deadline_passed: bool) -> grpc.aio.AioRpcError:
@@ -266,19 +302,17 @@ Produce = Callable[[grpc.RpcMethodHandler, _LocalContext, Cancel], AsyncIterator
 class _LocalMethod:
     """One method's callable (what a stub holds); each call starts at once, as grpc.aio's calls do."""
 
-    __slots__ = ("_services", "_retry", "_method", "_serialize", "_deserialize", "_start")
+    __slots__ = ("_channel", "_method", "_serialize", "_deserialize", "_start")
 
     def __init__(
         self,
-        services: LocalServices,
-        retry: RetryPolicy | None,
+        channel: LocalChannel,
         method: str,
         request_serializer: Serializer,
         response_deserializer: Deserializer,
         start: Callable[..., Any],
     ) -> None:
-        self._services = services
-        self._retry = retry
+        self._channel = channel
         self._method = method
         self._serialize = request_serializer
         self._deserialize = response_deserializer
@@ -293,27 +327,39 @@ class _LocalMethod:
         request_iterator: Any = None,
         **_: Any,
     ) -> Any:
-        call = _Call(self._services, self._method, self._serialize, self._deserialize, metadata, timeout, self._retry)
+        call = _Call(self._channel, self._method, self._serialize, self._deserialize, metadata, timeout)
         return self._start(call, request if request is not None else request_iterator)
 
 
 class _Call:
     """The parts of one local call both ends use: handler lookup, context, deadline and message copies."""
 
-    __slots__ = ("_services", "method", "serialize", "deserialize", "metadata", "timeout", "deadline", "retry")
+    __slots__ = (
+        "_services",
+        "method",
+        "serialize",
+        "deserialize",
+        "metadata",
+        "timeout",
+        "deadline",
+        "retry",
+        "_client_limit",
+        "_server_limit",
+    )
 
     def __init__(
         self,
-        services: LocalServices,
+        channel: LocalChannel,
         method: str,
         serialize: Serializer,
         deserialize: Deserializer,
         metadata: Any,
         timeout: float | None,
-        retry: RetryPolicy | None = None,
     ) -> None:
-        self._services = services
-        self.retry = retry
+        self._services = channel.services
+        self.retry = channel.retry
+        self._client_limit = channel.limit
+        self._server_limit = _SizeLimit("SERVER", None)  # the hosting service's, once its handler is found
         self.method = method
         self.serialize = serialize
         self.deserialize = deserialize
@@ -322,13 +368,14 @@ class _Call:
         self.deadline = None if timeout is None else time.monotonic() + timeout
 
     async def handler(self) -> tuple[grpc.RpcMethodHandler, _LocalContext]:
-        return await self._services._handler(self.method, self.metadata), _LocalContext(self.metadata, self.deadline)
+        handler, self._server_limit = await self._services._handler(self.method, self.metadata)
+        return handler, _LocalContext(self.metadata, self.deadline)
 
     def request(self, handler: grpc.RpcMethodHandler, message: Any) -> Any:
-        return _copy(message, self.serialize, handler.request_deserializer)
+        return _copy(message, self.serialize, handler.request_deserializer, self._client_limit, self._server_limit)
 
     def response(self, handler: grpc.RpcMethodHandler, message: Any) -> Any:
-        return _copy(message, handler.response_serializer, self.deserialize)
+        return _copy(message, handler.response_serializer, self.deserialize, self._server_limit, self._client_limit)
 
     async def requests(
         self, handler: grpc.RpcMethodHandler, source: AsyncIterable | Iterable, cancel: Cancel
@@ -504,10 +551,13 @@ class LocalStreamCall:
         try:
             handler, context = await call.handler()
             self._context = context
-            async for response in self._produce(handler, context, self.cancel):
-                await self._window.acquire()
-                self._responded = True
-                self._queue.put_nowait(call.response(handler, response))
+            # Closed here when a response cannot be sent (too large): in this task, not by the garbage collector
+            # in another one, so the handler's `finally` runs in its own call's context.
+            async with contextlib.aclosing(self._produce(handler, context, self.cancel)) as responses:
+                async for response in responses:
+                    await self._window.acquire()
+                    self._responded = True
+                    self._queue.put_nowait(call.response(handler, response))
             return context.failure()
         except asyncio.CancelledError:
             raise

@@ -19,7 +19,7 @@ import grpc
 from grpc.experimental import wrap_server_method_handler
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from sluicegate.runtime.context import deadline_var, request_id_var, service_var
 from sluicegate.runtime.errors import ServiceError, internal_error
@@ -107,50 +107,64 @@ class _ServedCall:
     @contextlib.asynccontextmanager
     async def _serving(self, context: grpc.aio.ServicerContext, request: Any | None):
         """The call's trace, request id, deadline and log line; validates `request` (None for a request
-        stream) and turns what the call raises into its status."""
+        stream) and turns what the call raises into its status.
+
+        A streamed answer gRPC stops reading (its send failed: a piece over the size limit, say) is closed by the
+        event loop's async-generator finaliser, in a task of its own: the call's context variables are not that
+        task's to restore (they die with the call's task), so only the task that set them resets them.
+        """
         parent = context_from_metadata(self._metadata)
         if not trace.get_current_span(parent).get_span_context().is_valid:
             parent = trace.set_span_in_context(_new_root_span(), parent)
-        trace_token = otel_context.attach(parent)
+        method = self._method
+        service_name, _, method_name = method.lstrip("/").partition("/")
+        span = self._interceptor._tracer.start_span(
+            method,
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"rpc.system": "grpc", "rpc.service": service_name, "rpc.method": method_name},
+        )
+        serving_task = asyncio.current_task()
+        trace_token = otel_context.attach(trace.set_span_in_context(span, parent))
         request_id_token = request_id_var.set(_metadata_value(self._metadata, REQUEST_ID_KEY) or uuid.uuid4().hex)
         remaining = context.time_remaining()
         deadline_var.set(time.monotonic() + remaining if remaining is not None else None)
         outcome = None
         started = time.perf_counter()
-        method = self._method
-        service_name, _, method_name = method.lstrip("/").partition("/")
         service_token = service_var.set(self._interceptor._hosting.get(service_name, ""))
         try:
-            with self._interceptor._tracer.start_as_current_span(
-                method,
-                kind=SpanKind.SERVER,
-                attributes={"rpc.system": "grpc", "rpc.service": service_name, "rpc.method": method_name},
-            ):
+            try:
+                if request is not None:
+                    self._validate(request)
+                yield
+            except asyncio.CancelledError:
+                outcome = "CANCELLED"
+                raise
+            except grpc.aio.AbortError as aborted:
+                _record_failure(span, aborted)
+                raise
+            except Exception as exc:  # noqa: BLE001 - converted to a status, never swallowed
                 try:
-                    if request is not None:
-                        self._validate(request)
-                    yield
-                except asyncio.CancelledError:
-                    outcome = "CANCELLED"
-                    raise
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - converted to a status, never swallowed
                     await self._fail(context, exc)
-                finally:
-                    if self._interceptor._log_requests:
-                        code = outcome or _code_name(context)
-                        (log.info if code in ("OK", "CANCELLED") else log.warning)(
-                            "rpc",
-                            method=method,
-                            code=code,
-                            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                            trace_id=current_trace_id(),
-                        )
+                except grpc.aio.AbortError as aborted:
+                    _record_failure(span, aborted)
+                    raise
+            finally:
+                if self._interceptor._log_requests:
+                    code = outcome or _code_name(context)
+                    (log.info if code in ("OK", "CANCELLED") else log.warning)(
+                        "rpc",
+                        method=method,
+                        code=code,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                        trace_id=current_trace_id(),
+                    )
         finally:
-            service_var.reset(service_token)
-            request_id_var.reset(request_id_token)
-            otel_context.detach(trace_token)
+            span.end()
+            if asyncio.current_task() is serving_task:
+                service_var.reset(service_token)
+                request_id_var.reset(request_id_token)
+                otel_context.detach(trace_token)
 
     def _validate(self, request: Any) -> None:
         validator = self._interceptor._validators.get(type(request))
@@ -165,6 +179,13 @@ class _ServedCall:
             error = internal_error(request_id_var.get())
         status = error.to_status()
         await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+def _record_failure(span: trace.Span, exc: BaseException) -> None:
+    """What OpenTelemetry's `use_span` records for an exception leaving a span: the error event and status."""
+    if span.is_recording():
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, description=f"{type(exc).__name__}: {exc}"))
 
 
 def _new_root_span() -> NonRecordingSpan:

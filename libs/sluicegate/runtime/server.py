@@ -206,7 +206,8 @@ async def start_colocated(
             for message_type, validator in app.validators.items():
                 interceptor.add_validator(message_type, validator)
             for add_to_server, servicer, _ in app.servicers:
-                for grpc_service in local.register(add_to_server, servicer, interceptor):
+                registered = local.register(add_to_server, servicer, interceptor, spec.settings.max_message_bytes)
+                for grpc_service in registered:
                     interceptor.add_hosted(grpc_service, spec.name)
         running = await _serve(composite, interceptor)
     except BaseException:

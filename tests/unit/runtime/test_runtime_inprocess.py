@@ -9,6 +9,8 @@ that gives up by cancelling itself, and a handler that is slow to wind down when
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator
 
@@ -67,6 +69,8 @@ class Toy:
         if request == b"gives up":
             # Its own work was cancelled under it (a shared future, say), not the call.
             raise asyncio.CancelledError()
+        if request.startswith(b"answer bytes:"):
+            return b"x" * int(request.partition(b":")[2])
         self.seen["request_id"] = request_id_var.get()
         self.seen["remaining"] = remaining_seconds(default=100.0)
         return b"echo:" + request
@@ -80,6 +84,9 @@ class Toy:
                 raise unavailable(errors_pb2.ERROR_REASON_STREAM_INTERRUPTED, "provider stream broke")
             if request in (b"slow", b"lingers") and number == 1:
                 await self._wait_to_be_cancelled(linger=request == b"lingers")
+            if request.startswith(b"piece bytes:") and number == 1:
+                yield b"x" * int(request.partition(b":")[2])
+                continue
             yield str(number).encode()
         context.set_trailing_metadata(((TRAILER, "three"),))
 
@@ -133,28 +140,36 @@ class ToyClient:
         self.joined = channel.stream_unary(f"/{SERVICE}/Joined", request_serializer=_same, response_deserializer=_same)
 
 
-@pytest.fixture(params=["network", "inprocess"])
-async def toy(request) -> AsyncIterator[tuple[Toy, ToyClient]]:
+@contextlib.asynccontextmanager
+async def _served_toy(
+    transport: str, server_max_bytes: int = 4 * 1024 * 1024, channel_max_bytes: int = 16 * 1024 * 1024
+) -> AsyncIterator[tuple[Toy, ToyClient]]:
     servicer = Toy()
 
     async def build(app: ServiceApp) -> None:
         app.add_servicer(add_toy_to_server, servicer, SERVICE)
         app.add_validator(bytes, _validate)
 
-    settings = ToySettings(port=0, log_requests=False)
-    if request.param == "inprocess":
+    settings = ToySettings(port=0, log_requests=False, max_message_bytes=server_max_bytes)
+    if transport == "inprocess":
         running = await start_colocated("toys", settings, [ServiceSpec("toy", settings, build)])
     else:
         running = await start_service("toy", settings, build)
     servicer.address = running.address
-    channel = create_channel(running.address, [SERVICE], default_timeout_seconds=5)
-    assert isinstance(channel._channel, LocalChannel) == (request.param == "inprocess")
+    channel = create_channel(running.address, [SERVICE], default_timeout_seconds=5, max_message_bytes=channel_max_bytes)
+    assert isinstance(channel._channel, LocalChannel) == (transport == "inprocess")
     try:
         yield servicer, ToyClient(channel)
     finally:
         await channel.close()
         await running.stop(grace_seconds=0)
     assert not LOCAL_SERVICES.hosts([SERVICE])
+
+
+@pytest.fixture(params=["network", "inprocess"])
+async def toy(request) -> AsyncIterator[tuple[Toy, ToyClient]]:
+    async with _served_toy(request.param) as served:
+        yield served
 
 
 async def test_an_answer_carries_the_request_id_and_the_handler_sees_the_callers_deadline(toy) -> None:
@@ -397,6 +412,80 @@ async def test_in_process_messages_are_copies_neither_side_can_change_for_the_ot
     response = await stub.Lookup(request)
     assert request.key.tenant_id == "t1"
     assert response.question_embedding == b"v"
+
+
+# The server takes and sends at most 1 KiB a message, its callers' channel 2 KiB.
+SERVER_MAX_BYTES, CHANNEL_MAX_BYTES = 1024, 2048
+
+
+@pytest.fixture(params=["network", "inprocess"])
+async def small_toy(request) -> AsyncIterator[tuple[Toy, ToyClient]]:
+    async with _served_toy(request.param, SERVER_MAX_BYTES, CHANNEL_MAX_BYTES) as served:
+        yield served
+
+
+async def _refused_as_too_large(call) -> str:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, caught.value.details()
+    return caught.value.details()
+
+
+async def test_a_request_larger_than_the_server_takes_is_refused_before_its_handler(small_toy) -> None:
+    servicer, client = small_toy
+    details = await _refused_as_too_large(client.echo(b"x" * 1500))
+    assert "larger than max" in details
+    assert servicer.attempts == 0
+
+
+async def test_a_request_larger_than_the_channel_sends_is_refused_before_its_handler(small_toy) -> None:
+    servicer, client = small_toy
+    details = await _refused_as_too_large(client.echo(b"x" * 3000))
+    assert "larger than max" in details
+    assert servicer.attempts == 0
+
+
+async def test_an_answer_larger_than_the_server_sends_fails_the_call(small_toy) -> None:
+    _, client = small_toy
+    await _refused_as_too_large(client.echo(b"answer bytes:1500"))
+    assert await client.echo(b"answer bytes:1000") == b"x" * 1000
+
+
+async def test_an_answer_larger_than_the_channel_takes_fails_the_call() -> None:
+    for transport in ("network", "inprocess"):
+        async with _served_toy(transport, server_max_bytes=4096, channel_max_bytes=CHANNEL_MAX_BYTES) as (_, client):
+            details = await _refused_as_too_large(client.echo(b"answer bytes:3000"))
+            assert "larger than max" in details, transport
+
+
+async def test_a_streamed_piece_larger_than_the_server_sends_ends_the_stream_with_an_error(small_toy) -> None:
+    _, client = small_toy
+    received = []
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for piece in client.count(b"piece bytes:1500"):
+            received.append(piece)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert received == [b"0"]
+
+
+async def test_a_stream_that_could_not_send_a_piece_is_closed_without_an_error_left_behind(small_toy) -> None:
+    """gRPC stops reading such a stream, and the event loop closes its handler in a task of its own: the call's
+    context variables and span must not fail there (a ValueError per stream, reported as never retrieved)."""
+    _, client = small_toy
+    loop = asyncio.get_running_loop()
+    reported: list[dict] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    try:
+        with pytest.raises(grpc.aio.AioRpcError):
+            async for _ in client.count(b"piece bytes:1500"):
+                pass
+        for _ in range(5):
+            await asyncio.sleep(0.02)
+            gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+    assert [context.get("exception") for context in reported] == []
 
 
 async def test_a_method_no_service_here_hosts_is_unimplemented() -> None:
