@@ -2,7 +2,8 @@
 
 `make bench` (or `python -m sluicegate.devstack.bench`) starts its own stack on free ports, warms it up and
 prints one table. Scenarios: the full pipeline (guard, budget, route, output guard; a cache lookup that
-misses), a cache hit, and a stream's time to first token; `--pass-through` starts the stack with guard and
+embeds the question and misses), the same with a number no stored question has (the lookup misses without
+embedding), a cache hit, and a stream's time to first token; `--pass-through` starts the stack with guard and
 cache off, and `--without-observer` stops the observer first (its cost on the request path). Each scenario is
 measured three ways: one request at a time; open-loop at a fixed rate (`--rps`,
 requests start on schedule whether or not earlier ones finished, as real traffic does); and closed-loop at
@@ -147,8 +148,16 @@ def _scenarios(stack: Stack, pass_through: bool, http: aiohttp.ClientSession) ->
     body = {"model": "mock-balanced", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64}
 
     def unique() -> list:
-        # A unique suffix defeats the cache, so every call runs the whole pipeline.
-        return [text_message(chat_pb2.ROLE_USER, f"{PROMPT} ({uuid.uuid4().hex[:8]})")]
+        # A unique tag defeats the cache, so every call runs the whole pipeline, the question's embedding included:
+        # letters and digits mixed ("r1f0c9a2e0"), never a number, so the earlier questions share its match key
+        # (numbers and negations) and the semantic layer must embed it to find them; the gate then refuses each
+        # (an entity the others do not name).
+        return [text_message(chat_pb2.ROLE_USER, f"{PROMPT} (r{uuid.uuid4().hex[:8]}0)")]
+
+    def numbered() -> list:
+        # A number no stored question has: the semantic layer knows without embedding that nothing can match
+        # (the store after the answer embeds it, off the client's path).
+        return [text_message(chat_pb2.ROLE_USER, f"{PROMPT} for account {uuid.uuid4().int % 10**9}")]
 
     async def direct() -> float:
         started = time.perf_counter()
@@ -157,19 +166,20 @@ def _scenarios(stack: Stack, pass_through: bool, http: aiohttp.ClientSession) ->
             await response.read()
         return (time.perf_counter() - started) * 1000
 
-    async def full_pipeline() -> float:
-        request = gateway_pb2.ChatRequest(messages=unique(), model="balanced", params=params)
+    async def chat(messages: list) -> float:
+        request = gateway_pb2.ChatRequest(messages=messages, model="balanced", params=params)
         started = time.perf_counter()
         await stub.Chat(request, metadata=metadata, timeout=30)
         return (time.perf_counter() - started) * 1000
 
+    async def full_pipeline() -> float:
+        return await chat(unique())
+
+    async def numbered_miss() -> float:
+        return await chat(numbered())
+
     async def cache_hit() -> float:
-        request = gateway_pb2.ChatRequest(
-            messages=[text_message(chat_pb2.ROLE_USER, PROMPT)], model="balanced", params=params
-        )
-        started = time.perf_counter()
-        await stub.Chat(request, metadata=metadata, timeout=30)
-        return (time.perf_counter() - started) * 1000
+        return await chat([text_message(chat_pb2.ROLE_USER, PROMPT)])
 
     async def direct_stream_ttft() -> float:
         started = time.perf_counter()
@@ -198,6 +208,7 @@ def _scenarios(stack: Stack, pass_through: bool, http: aiohttp.ClientSession) ->
         ),
     ]
     if not pass_through:
+        scenarios.append(("gateway: full, new number", numbered_miss, "direct to mock upstream"))
         scenarios.append(("gateway: cache hit", cache_hit, "direct to mock upstream"))
     scenarios += [
         ("direct stream TTFT", direct_stream_ttft, None),

@@ -275,6 +275,14 @@ def _features(text: str) -> _Features:
     )
 
 
+def match_key(question: str) -> tuple[int, tuple[tuple[str, int], ...]]:
+    """What every question that may share an answer with `question` has in common with it: its negation count
+    and its numbers (`QuestionGate.difference` refuses any pair where these differ, whatever their similarity).
+    An index that knows the keys of its questions knows, without embedding, that a question can match none."""
+    features = _features(question)
+    return features.negations, tuple(sorted(features.numbers.items()))
+
+
 def _entities(text: str) -> tuple[str, ...]:
     """Names in the order they appear: capitalised words (a sentence's first word only when it is not a common
     word), acronyms, and words mixing letters and digits ("gpt-4", "ipv6")."""

@@ -28,6 +28,9 @@ class CacheQuery:
     entry_id: str
     key: cache_pb2.CacheKey
     control: chat_pb2.CacheControl
+    # The caller uses the question's embedding on a miss: the semantic layer computes it even when no stored
+    # question can match.
+    embedding_wanted: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 A lookup embeds the sanitised last user turn (off the event loop), searches the tenant's partition in this
 replica's index (see replica.py), and serves the most similar entry that clears the threshold and the
 correctness gate (gate.py). Partitions with no entries are known without embedding, so most misses cost no model
-call.
+call; so are partitions where no question has the asked one's numbers and negations (its match key), which the
+gate requires: "summarize ticket 48213" among stored tickets of other numbers misses at once, and the store
+after it embeds the question off the client's path. A caller that wants the embedding back
+(`embedding_wanted`: the router classifies with it) still gets it.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ import numpy as np
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.embedding import SentenceEmbedder
 from sluicegate_cache.exact import ExactCache
-from sluicegate_cache.gate import QuestionGate
+from sluicegate_cache.gate import QuestionGate, match_key
 from sluicegate_cache.replica import ReplicaIndex
 from sluicegate_cache.results import CacheQuery, LookupResult, Outcome
 from sluicegate_cache.subject import subject_of
 from sluicegate_cache.thresholds import TenantThresholds
-from sluicegate_cache.vectors import SemanticRecord
+from sluicegate_cache.vectors import SemanticRecord, TenantIndex
 
 Embed = Callable[[str], Awaitable[np.ndarray]]
 
@@ -76,21 +79,25 @@ class SemanticCache:
         subject = subject_of(query.key, query.namespace)
         if subject is None:
             return None
-        # Embedding (the slow part) starts at once when this replica already holds the partition, and runs
-        # while the index catches up with Redis.
+        # Embedding (the slow part) starts at once when this replica already holds a question that may match,
+        # and runs while the index catches up with Redis.
+        key = match_key(subject.question)
         held = self._replica.held(query.tenant_id)
         embedding = None
-        if held is not None and held.has_partition(subject.partition):
+        if held is not None and self._worth_embedding(held, subject.partition, key, query.embedding_wanted):
             embedding = asyncio.ensure_future(self._embed(subject.question))
         index = None
         try:
             index = await self._replica.tenant(query.tenant_id)
         finally:
             searchable = index is not None and index.has_partition(subject.partition)
-            if embedding is not None and not searchable:
+            worth_it = searchable and self._worth_embedding(index, subject.partition, key, query.embedding_wanted)
+            if embedding is not None and not worth_it:
                 embedding.cancel()
         if not searchable:
             return None
+        if not worth_it:
+            return LookupResult(outcome=Outcome.MISS)
         vector = await (embedding if embedding is not None else self._embed(subject.question))
         threshold = self._thresholds.effective(query.tenant_id, query.control.min_similarity)
         now_ms = int(now * 1000)
@@ -104,6 +111,12 @@ class SemanticCache:
                 return hit
         # A miss still hands back what it computed: the router's classifier can use the embedding.
         return LookupResult(outcome=Outcome.MISS, question_embedding=vector.astype("<f4").tobytes())
+
+    @staticmethod
+    def _worth_embedding(index: TenantIndex, partition: bytes, key: tuple, wanted: bool) -> bool:
+        """Whether to embed the question: a question of the partition may match it, or the caller wants the
+        embedding anyway."""
+        return index.has_partition(partition) and (wanted or index.may_match(partition, key))
 
     async def record_for(self, key: cache_pb2.CacheKey, namespace: str, expires_at_ms: int) -> bytes:
         """The semantic record to store beside an entry (b"" when the request has no comparable question)."""

@@ -72,11 +72,13 @@ class CacheService:
             layers = (entries,) if semantic is None else (entries, semantic)
         self._layers = tuple(layers)
 
-    async def lookup(self, key: cache_pb2.CacheKey, control: chat_pb2.CacheControl) -> LookupResult:
+    async def lookup(
+        self, key: cache_pb2.CacheKey, control: chat_pb2.CacheControl, embedding_wanted: bool = False
+    ) -> LookupResult:
         tenant_id, namespace = _scope(key, control)
         if control.no_cache:
             return LookupResult(outcome=Outcome.SKIPPED)
-        query = CacheQuery(tenant_id, namespace, entry_id_for(key, namespace), key, control)
+        query = CacheQuery(tenant_id, namespace, entry_id_for(key, namespace), key, control, embedding_wanted)
         now = self._clock()
         with _redis_unavailable():
             result = LookupResult(outcome=Outcome.MISS)

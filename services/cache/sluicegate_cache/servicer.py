@@ -26,7 +26,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     async def Lookup(
         self, request: cache_pb2.LookupRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.LookupResponse:
-        result = await self._service.lookup(request.key, request.control)
+        result = await self._service.lookup(request.key, request.control, request.embedding_wanted)
         decision = decision_pb2.CacheDecision(
             outcome=_OUTCOMES[result.outcome],
             similarity=result.similarity,

@@ -9,17 +9,22 @@ threshold would be, plus `SIGNATURE_SIGMAS` standard deviations (the closest `RE
 then rescores those on the full vectors. A near duplicate is rarely lost (and then the lookup is a miss, never a
 wrong answer); the hyperplanes are the same on every replica and need no training, so two replicas holding the
 same rows find the same candidates.
+
+Each partition also counts its questions' match keys (gate.py: negation count and numbers, which the
+correctness gate requires two questions to share), so a lookup knows without embedding when no row can match.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from sluicegate.embedding import EMBEDDING_DIMENSIONS
+from sluicegate_cache.gate import match_key
 from sluicegate_cache.subject import PARTITION_BYTES
 
 _HEADER = struct.Struct(f"<{PARTITION_BYTES}sq")
@@ -91,9 +96,14 @@ class PartitionIndex:
         self._ids: list[str] = []
         self._questions: list[str] = []
         self._rows: dict[str, int] = {}
+        self._match_keys: Counter = Counter()
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def may_match(self, key: tuple) -> bool:
+        """Whether a row's question has this match key (gate.match_key): without one, no row can match."""
+        return self._match_keys[key] > 0
 
     def put(self, entry_id: str, record: SemanticRecord) -> None:
         row = self._rows.get(entry_id)
@@ -104,7 +114,9 @@ class PartitionIndex:
             self._questions.append(record.question)
             self._rows[entry_id] = row
         else:
+            self._forget_key(self._questions[row])
             self._questions[row] = record.question
+        self._match_keys[match_key(record.question)] += 1
         self._vectors[row] = record.vector
         self._expiry[row] = record.expires_at_ms
         if self._signatures is not None:
@@ -118,6 +130,7 @@ class PartitionIndex:
         row = self._rows.pop(entry_id, None)
         if row is None:
             return
+        self._forget_key(self._questions[row])
         last = len(self._ids) - 1
         if row != last:
             moved = self._ids[last]
@@ -128,6 +141,12 @@ class PartitionIndex:
             self._rows[moved] = row
         self._ids.pop()
         self._questions.pop()
+
+    def _forget_key(self, question: str) -> None:
+        key = match_key(question)
+        self._match_keys[key] -= 1
+        if not self._match_keys[key]:
+            del self._match_keys[key]
 
     def expired(self, now_ms: int) -> list[str]:
         rows = np.nonzero(self._expiry[: len(self._ids)] <= now_ms)[0]
@@ -197,6 +216,11 @@ class TenantIndex:
 
     def has_partition(self, partition: bytes) -> bool:
         return partition in self._partitions
+
+    def may_match(self, partition: bytes, key: tuple) -> bool:
+        """Whether a question of the partition has this match key (gate.match_key)."""
+        index = self._partitions.get(partition)
+        return index is not None and index.may_match(key)
 
     def search(
         self, partition: bytes, vector: np.ndarray, threshold: float, now_ms: int, limit: int

@@ -261,7 +261,7 @@ class ChatPipeline:
             and not control.no_cache
         ):
             key = self._cache_key(state, list(state.request.messages))
-            probe = asyncio.ensure_future(self._probe_cache(key, control))
+            probe = asyncio.ensure_future(self._probe_cache(key, control, self._classifies(state)))
             grace_ends = time.perf_counter() + self._settings.plan_grace_ms / 1000
         try:
             await self._guard_input(state)
@@ -287,11 +287,15 @@ class ChatPipeline:
             policy_version=f"v1|hint={request.complexity_hint}|policy={request.routing_policy}",
         )
 
-    async def _probe_cache(self, key: cache_pb2.CacheKey, control: chat_pb2.CacheControl) -> CacheProbe:
+    async def _probe_cache(
+        self, key: cache_pb2.CacheKey, control: chat_pb2.CacheControl, embedding_wanted: bool
+    ) -> CacheProbe:
+        """Looks `key` up; with `embedding_wanted` (the router classifies the request) a miss brings the question's
+        embedding back even when the cache could tell it missed without one."""
         started = time.perf_counter()
         try:
             response = await self._services.cache.Lookup(
-                cache_pb2.LookupRequest(key=key, control=control),
+                cache_pb2.LookupRequest(key=key, control=control, embedding_wanted=embedding_wanted),
                 timeout=remaining_seconds(self._settings.cache_timeout_seconds),
             )
         except grpc.aio.AioRpcError as exc:
@@ -312,7 +316,7 @@ class ChatPipeline:
         if control.no_cache:
             state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_SKIPPED
             return None
-        looked_up = await (probe or self._probe_cache(state.cache_key, control))
+        looked_up = await (probe or self._probe_cache(state.cache_key, control, self._classifies(state)))
         state.record_stage("cache_lookup", looked_up.started, looked_up.ended)
         response = looked_up.response
         if response is None:

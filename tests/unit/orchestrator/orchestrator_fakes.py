@@ -194,7 +194,8 @@ class FakeCache:
         if answer is None:
             return cache_pb2.LookupResponse(
                 decision=decision_pb2.CacheDecision(outcome=decision_pb2.CACHE_OUTCOME_MISS),
-                question_embedding=self.miss_embedding,
+                # The real cache may skip the embedding of a question nothing can match unless it is wanted.
+                question_embedding=self.miss_embedding if request.embedding_wanted else b"",
             )
         return cache_pb2.LookupResponse(
             decision=decision_pb2.CacheDecision(outcome=decision_pb2.CACHE_OUTCOME_HIT_EXACT, similarity=1.0),

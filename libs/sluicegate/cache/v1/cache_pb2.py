@@ -27,7 +27,7 @@ from sluicegate.common.v1 import chat_pb2 as sluicegate_dot_common_dot_v1_dot_ch
 from sluicegate.common.v1 import decision_pb2 as sluicegate_dot_common_dot_v1_dot_decision__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsluicegate/cache/v1/cache.proto\x12\x13sluicegate.cache.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fsluicegate/common/v1/chat.proto\x1a#sluicegate/common/v1/decision.proto\"\xc0\x01\n\x08\x43\x61\x63heKey\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12/\n\x08messages\x18\x03 \x03(\x0b\x32\x1d.sluicegate.common.v1.Message\x12\x36\n\x06params\x18\x04 \x01(\x0b\x32&.sluicegate.common.v1.GenerationParams\x12\x11\n\tnamespace\x18\x05 \x01(\t\x12\x16\n\x0epolicy_version\x18\x06 \x01(\t\"\xdb\x01\n\x0c\x43\x61\x63hedAnswer\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x39\n\rfinish_reason\x18\x03 \x01(\x0e\x32\".sluicegate.common.v1.FinishReason\x12*\n\x05usage\x18\x04 \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x17\n\x0f\x63ost_micros_usd\x18\x05 \x01(\x03\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"p\n\rLookupRequest\x12*\n\x03key\x18\x01 \x01(\x0b\x32\x1d.sluicegate.cache.v1.CacheKey\x12\x33\n\x07\x63ontrol\x18\x02 \x01(\x0b\x32\".sluicegate.common.v1.CacheControl\"\x96\x01\n\x0eLookupResponse\x12\x35\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32#.sluicegate.common.v1.CacheDecision\x12\x31\n\x06\x61nswer\x18\x02 \x01(\x0b\x32!.sluicegate.cache.v1.CachedAnswer\x12\x1a\n\x12question_embedding\x18\x03 \x01(\x0c\"\xb9\x01\n\x0cStoreRequest\x12*\n\x03key\x18\x01 \x01(\x0b\x32\x1d.sluicegate.cache.v1.CacheKey\x12\x33\n\x07\x63ontrol\x18\x02 \x01(\x0b\x32\".sluicegate.common.v1.CacheControl\x12\x31\n\x06\x61nswer\x18\x03 \x01(\x0b\x32!.sluicegate.cache.v1.CachedAnswer\x12\x15\n\rguard_flagged\x18\x04 \x01(\x08\"I\n\rStoreResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x08\x12\x16\n\x0eskipped_reason\x18\x02 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x03 \x01(\t\"K\n\x11InvalidateRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x03 \x01(\t\"-\n\x12InvalidateResponse\x12\x17\n\x0fremoved_entries\x18\x01 \x01(\x03\"$\n\x0fGetStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"\xa1\x01\n\x10GetStatsResponse\x12\x12\n\nexact_hits\x18\x01 \x01(\x03\x12\x15\n\rsemantic_hits\x18\x02 \x01(\x03\x12\x0e\n\x06misses\x18\x03 \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x04 \x01(\x03\x12\r\n\x05\x62ytes\x18\x05 \x01(\x03\x12 \n\x18mean_semantic_similarity\x18\x06 \x01(\x01\x12\x10\n\x08hit_rate\x18\x07 \x01(\x01\x32\xe9\x02\n\x0c\x43\x61\x63heService\x12Q\n\x06Lookup\x12\".sluicegate.cache.v1.LookupRequest\x1a#.sluicegate.cache.v1.LookupResponse\x12N\n\x05Store\x12!.sluicegate.cache.v1.StoreRequest\x1a\".sluicegate.cache.v1.StoreResponse\x12]\n\nInvalidate\x12&.sluicegate.cache.v1.InvalidateRequest\x1a\'.sluicegate.cache.v1.InvalidateResponse\x12W\n\x08GetStats\x12$.sluicegate.cache.v1.GetStatsRequest\x1a%.sluicegate.cache.v1.GetStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsluicegate/cache/v1/cache.proto\x12\x13sluicegate.cache.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fsluicegate/common/v1/chat.proto\x1a#sluicegate/common/v1/decision.proto\"\xc0\x01\n\x08\x43\x61\x63heKey\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12/\n\x08messages\x18\x03 \x03(\x0b\x32\x1d.sluicegate.common.v1.Message\x12\x36\n\x06params\x18\x04 \x01(\x0b\x32&.sluicegate.common.v1.GenerationParams\x12\x11\n\tnamespace\x18\x05 \x01(\t\x12\x16\n\x0epolicy_version\x18\x06 \x01(\t\"\xdb\x01\n\x0c\x43\x61\x63hedAnswer\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x39\n\rfinish_reason\x18\x03 \x01(\x0e\x32\".sluicegate.common.v1.FinishReason\x12*\n\x05usage\x18\x04 \x01(\x0b\x32\x1b.sluicegate.common.v1.Usage\x12\x17\n\x0f\x63ost_micros_usd\x18\x05 \x01(\x03\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\rLookupRequest\x12*\n\x03key\x18\x01 \x01(\x0b\x32\x1d.sluicegate.cache.v1.CacheKey\x12\x33\n\x07\x63ontrol\x18\x02 \x01(\x0b\x32\".sluicegate.common.v1.CacheControl\x12\x18\n\x10\x65mbedding_wanted\x18\x03 \x01(\x08\"\x96\x01\n\x0eLookupResponse\x12\x35\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32#.sluicegate.common.v1.CacheDecision\x12\x31\n\x06\x61nswer\x18\x02 \x01(\x0b\x32!.sluicegate.cache.v1.CachedAnswer\x12\x1a\n\x12question_embedding\x18\x03 \x01(\x0c\"\xb9\x01\n\x0cStoreRequest\x12*\n\x03key\x18\x01 \x01(\x0b\x32\x1d.sluicegate.cache.v1.CacheKey\x12\x33\n\x07\x63ontrol\x18\x02 \x01(\x0b\x32\".sluicegate.common.v1.CacheControl\x12\x31\n\x06\x61nswer\x18\x03 \x01(\x0b\x32!.sluicegate.cache.v1.CachedAnswer\x12\x15\n\rguard_flagged\x18\x04 \x01(\x08\"I\n\rStoreResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x08\x12\x16\n\x0eskipped_reason\x18\x02 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x03 \x01(\t\"K\n\x11InvalidateRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x03 \x01(\t\"-\n\x12InvalidateResponse\x12\x17\n\x0fremoved_entries\x18\x01 \x01(\x03\"$\n\x0fGetStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"\xa1\x01\n\x10GetStatsResponse\x12\x12\n\nexact_hits\x18\x01 \x01(\x03\x12\x15\n\rsemantic_hits\x18\x02 \x01(\x03\x12\x0e\n\x06misses\x18\x03 \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x04 \x01(\x03\x12\r\n\x05\x62ytes\x18\x05 \x01(\x03\x12 \n\x18mean_semantic_similarity\x18\x06 \x01(\x01\x12\x10\n\x08hit_rate\x18\x07 \x01(\x01\x32\xe9\x02\n\x0c\x43\x61\x63heService\x12Q\n\x06Lookup\x12\".sluicegate.cache.v1.LookupRequest\x1a#.sluicegate.cache.v1.LookupResponse\x12N\n\x05Store\x12!.sluicegate.cache.v1.StoreRequest\x1a\".sluicegate.cache.v1.StoreResponse\x12]\n\nInvalidate\x12&.sluicegate.cache.v1.InvalidateRequest\x1a\'.sluicegate.cache.v1.InvalidateResponse\x12W\n\x08GetStats\x12$.sluicegate.cache.v1.GetStatsRequest\x1a%.sluicegate.cache.v1.GetStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,22 +38,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CACHEKEY']._serialized_end=352
   _globals['_CACHEDANSWER']._serialized_start=355
   _globals['_CACHEDANSWER']._serialized_end=574
-  _globals['_LOOKUPREQUEST']._serialized_start=576
-  _globals['_LOOKUPREQUEST']._serialized_end=688
-  _globals['_LOOKUPRESPONSE']._serialized_start=691
-  _globals['_LOOKUPRESPONSE']._serialized_end=841
-  _globals['_STOREREQUEST']._serialized_start=844
-  _globals['_STOREREQUEST']._serialized_end=1029
-  _globals['_STORERESPONSE']._serialized_start=1031
-  _globals['_STORERESPONSE']._serialized_end=1104
-  _globals['_INVALIDATEREQUEST']._serialized_start=1106
-  _globals['_INVALIDATEREQUEST']._serialized_end=1181
-  _globals['_INVALIDATERESPONSE']._serialized_start=1183
-  _globals['_INVALIDATERESPONSE']._serialized_end=1228
-  _globals['_GETSTATSREQUEST']._serialized_start=1230
-  _globals['_GETSTATSREQUEST']._serialized_end=1266
-  _globals['_GETSTATSRESPONSE']._serialized_start=1269
-  _globals['_GETSTATSRESPONSE']._serialized_end=1430
-  _globals['_CACHESERVICE']._serialized_start=1433
-  _globals['_CACHESERVICE']._serialized_end=1794
+  _globals['_LOOKUPREQUEST']._serialized_start=577
+  _globals['_LOOKUPREQUEST']._serialized_end=715
+  _globals['_LOOKUPRESPONSE']._serialized_start=718
+  _globals['_LOOKUPRESPONSE']._serialized_end=868
+  _globals['_STOREREQUEST']._serialized_start=871
+  _globals['_STOREREQUEST']._serialized_end=1056
+  _globals['_STORERESPONSE']._serialized_start=1058
+  _globals['_STORERESPONSE']._serialized_end=1131
+  _globals['_INVALIDATEREQUEST']._serialized_start=1133
+  _globals['_INVALIDATEREQUEST']._serialized_end=1208
+  _globals['_INVALIDATERESPONSE']._serialized_start=1210
+  _globals['_INVALIDATERESPONSE']._serialized_end=1255
+  _globals['_GETSTATSREQUEST']._serialized_start=1257
+  _globals['_GETSTATSREQUEST']._serialized_end=1293
+  _globals['_GETSTATSRESPONSE']._serialized_start=1296
+  _globals['_GETSTATSRESPONSE']._serialized_end=1457
+  _globals['_CACHESERVICE']._serialized_start=1460
+  _globals['_CACHESERVICE']._serialized_end=1821
 # @@protoc_insertion_point(module_scope)

@@ -44,12 +44,14 @@ class CachedAnswer(_message.Message):
     def __init__(self, text: _Optional[str] = ..., model: _Optional[str] = ..., finish_reason: _Optional[_Union[_chat_pb2.FinishReason, str]] = ..., usage: _Optional[_Union[_chat_pb2.Usage, _Mapping]] = ..., cost_micros_usd: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class LookupRequest(_message.Message):
-    __slots__ = ("key", "control")
+    __slots__ = ("key", "control", "embedding_wanted")
     KEY_FIELD_NUMBER: _ClassVar[int]
     CONTROL_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_WANTED_FIELD_NUMBER: _ClassVar[int]
     key: CacheKey
     control: _chat_pb2.CacheControl
-    def __init__(self, key: _Optional[_Union[CacheKey, _Mapping]] = ..., control: _Optional[_Union[_chat_pb2.CacheControl, _Mapping]] = ...) -> None: ...
+    embedding_wanted: bool
+    def __init__(self, key: _Optional[_Union[CacheKey, _Mapping]] = ..., control: _Optional[_Union[_chat_pb2.CacheControl, _Mapping]] = ..., embedding_wanted: _Optional[bool] = ...) -> None: ...
 
 class LookupResponse(_message.Message):
     __slots__ = ("decision", "answer", "question_embedding")

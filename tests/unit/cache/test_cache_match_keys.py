@@ -1,0 +1,136 @@
+"""A lookup that no stored question can match (none shares its numbers and negations, which the correctness gate
+requires) misses without embedding the question; the store after it embeds it off the client's path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis.asyncio as aioredis
+from cache_builders import POLICY, FakeClock, answer, conversation, semantic_layer
+
+from sluicegate.common.v1 import chat_pb2
+from sluicegate.embedding import EMBEDDING_DIMENSIONS, SentenceEmbedder
+from sluicegate_cache.counters import HitCounters
+from sluicegate_cache.exact import ExactCache
+from sluicegate_cache.gate import QuestionGate, match_key
+from sluicegate_cache.results import Outcome
+from sluicegate_cache.service import CacheService
+from sluicegate_cache.vectors import PartitionIndex, SemanticRecord
+
+NO_CONTROL = chat_pb2.CacheControl()
+PAIRS = Path(__file__).parents[3] / "services" / "cache" / "eval" / "pairs.jsonl"
+
+
+class CountingEmbedder:
+    """The real model, remembering what it was asked to embed."""
+
+    def __init__(self, model: SentenceEmbedder) -> None:
+        self._model = model
+        self.texts: list[str] = []
+
+    def embed_one(self, text: str) -> np.ndarray:
+        self.texts.append(text)
+        return self._model.embed_one(text)
+
+
+@pytest.fixture
+async def counted(
+    redis: aioredis.Redis, embedder: SentenceEmbedder
+) -> AsyncIterator[tuple[CacheService, CountingEmbedder]]:
+    clock = FakeClock()
+    counting = CountingEmbedder(embedder)
+    entries = ExactCache(redis, 50)
+    layer, replica = semantic_layer(redis, clock, counting, entries)
+    following = asyncio.ensure_future(replica.run())
+    yield CacheService(entries, HitCounters(redis), POLICY, clock=clock, semantic=layer), counting
+    following.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await following
+
+
+async def test_a_question_whose_numbers_no_stored_question_has_misses_without_embedding(counted) -> None:
+    cache, model = counted
+    await cache.store(conversation("Summarize ticket 48213 in two lines"), NO_CONTROL, answer(), False)
+    model.texts.clear()
+
+    missed = await cache.lookup(conversation("Summarize ticket 59120 in two lines"), NO_CONTROL)
+
+    assert (missed.outcome, missed.question_embedding) == (Outcome.MISS, b"")
+    assert model.texts == []
+    await cache.store(conversation("Summarize ticket 59120 in two lines"), NO_CONTROL, answer(), False)
+    assert model.texts == ["Summarize ticket 59120 in two lines"]  # stored with its vector, off the client's path
+
+
+async def test_a_question_sharing_a_stored_questions_numbers_is_embedded_and_can_hit(counted) -> None:
+    cache, model = counted
+    stored = await cache.store(conversation("How do I reset the password of account 42?"), NO_CONTROL, answer(), False)
+    model.texts.clear()
+
+    hit = await cache.lookup(conversation("How can I reset the password of account 42?"), NO_CONTROL)
+
+    assert (hit.outcome, hit.entry_id) == (Outcome.HIT_SEMANTIC, stored.entry_id)
+    assert model.texts == ["How can I reset the password of account 42?"]
+
+
+async def test_a_negation_no_stored_question_has_misses_without_embedding(counted) -> None:
+    cache, model = counted
+    await cache.store(conversation("Is it safe to mix bleach and vinegar?"), NO_CONTROL, answer(), False)
+    model.texts.clear()
+
+    missed = await cache.lookup(conversation("Is it not safe to mix bleach and vinegar?"), NO_CONTROL)
+
+    assert missed.outcome is Outcome.MISS
+    assert model.texts == []
+
+
+async def test_a_caller_that_wants_the_embedding_gets_it_even_when_no_question_can_match(counted) -> None:
+    cache, model = counted
+    await cache.store(conversation("Summarize ticket 48213 in two lines"), NO_CONTROL, answer(), False)
+    model.texts.clear()
+
+    missed = await cache.lookup(conversation("Summarize ticket 59120 in two lines"), NO_CONTROL, embedding_wanted=True)
+
+    assert missed.outcome is Outcome.MISS
+    assert len(missed.question_embedding) == EMBEDDING_DIMENSIONS * 4
+    assert model.texts == ["Summarize ticket 59120 in two lines"]
+
+
+def test_every_labelled_pair_the_gate_could_accept_shares_its_match_key() -> None:
+    """The key only ever rules out what the gate refuses: over the cache's labelled pairs, a pair the gate accepts
+    at any similarity has one key (and the pairs with different keys are all refused)."""
+    gate = QuestionGate()
+    pairs = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
+    accepted = [pair for pair in pairs if gate.difference(pair["a"], pair["b"], 1.0) is None]
+    assert len(accepted) > 100
+    for pair in accepted:
+        assert match_key(pair["a"]) == match_key(pair["b"]), pair
+    ruled_out = [pair for pair in pairs if match_key(pair["a"]) != match_key(pair["b"])]
+    assert ruled_out and all(gate.difference(pair["a"], pair["b"], 1.0) is not None for pair in ruled_out)
+
+
+def _record(question: str) -> SemanticRecord:
+    return SemanticRecord(b"p" * 16, 10**13, np.ones(EMBEDDING_DIMENSIONS, dtype=np.float32), question)
+
+
+def test_a_partition_counts_its_questions_match_keys_through_puts_replacements_and_removals() -> None:
+    index = PartitionIndex()
+    index.put("a", _record("Order 7 status"))
+    index.put("b", _record("Order 7 status please"))
+    index.put("c", _record("Order 9 status"))
+    assert index.may_match(match_key("Where is order 7?"))
+
+    index.put("c", _record("Order 8 status"))  # the same entry, stored again with another question
+    assert not index.may_match(match_key("order 9")) and index.may_match(match_key("order 8"))
+
+    index.remove("a")  # the last row ("c") moves into its place
+    assert index.may_match(match_key("order 7")) and index.may_match(match_key("order 8"))
+    index.remove("b")
+    assert not index.may_match(match_key("order 7"))
+    index.remove("c")
+    assert not index.may_match(match_key("order 8")) and not index.may_match(match_key("no numbers here"))
