@@ -26,10 +26,12 @@ from sluicegate.catalog import Deployment
 from sluicegate.runtime.logs import get_logger
 
 WINDOW_SECONDS = 60.0
+WINDOW_MS = int(WINDOW_SECONDS * 1000)
 # The shortest wait a refusal names (Redis counts in whole ms): a refused call is never told to retry at once.
 MIN_WAIT_SECONDS = 0.001
 # Keys outlive the newest call's window by this much, then Redis drops them: nothing is left behind.
 KEY_TTL_MARGIN_MS = 1000
+KEY_TTL_MS = WINDOW_MS + KEY_TTL_MARGIN_MS
 # After a failed call to Redis the limiter counts locally this long before it asks Redis again, so an
 # unreachable Redis costs one timeout a second, not one per request.
 REDIS_RETRY_SECONDS = 1.0
@@ -47,36 +49,73 @@ class Limits(Protocol):
         ...
 
 
+# A call counted in this process: (its time on the limiter's clock, its tokens, its number in this limiter).
+LocalCall = tuple[float, int, int]
+
+
 class DeploymentLimits:
     """The limits counted in this process: with N replicas each admits up to the full limit, so a deployment may
     receive N times its `rpm` / `tpm` (the provider's own 429 is still handled by the chain). The default, and
-    what `SharedDeploymentLimits` falls back to while Redis is unreachable.
+    what `SharedDeploymentLimits` falls back to while Redis is unreachable: it then reads back the calls counted
+    here (`recent_calls`) to add them to Redis, and `forget`s them once they are.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._calls: dict[str, deque[tuple[float, int]]] = {}
+        self._calls: dict[str, deque[LocalCall]] = {}
         self._tokens: dict[str, int] = {}
+        self._numbers = itertools.count()
 
     async def admit(self, deployment: Deployment, tokens: int) -> float | None:
         if not deployment.rpm and not deployment.tpm:
             return None
         now = self._clock()
-        calls = self._calls.setdefault(deployment.name, deque())
-        used = self._tokens.get(deployment.name, 0)
-        while calls and calls[0][0] <= now - WINDOW_SECONDS:
-            used -= calls.popleft()[1]
-        self._tokens[deployment.name] = used
+        calls, used = self._window(deployment.name, now)
         wait = _wait_seconds(calls, used, deployment, tokens, now)
         if wait is None:
-            calls.append((now, tokens))
+            calls.append((now, tokens, next(self._numbers)))
             self._tokens[deployment.name] = used + tokens
         return wait
 
+    def logged_deployments(self) -> list[str]:
+        """The deployments this limiter holds calls for (some may have left the window since)."""
+        return list(self._calls)
 
-def _wait_seconds(
-    calls: deque[tuple[float, int]], used: int, deployment: Deployment, tokens: int, now: float
-) -> float | None:
+    def recent_calls(self, deployment_name: str) -> list[tuple[int, float, int]]:
+        """The deployment's calls still in the window, oldest first, as (number, age in seconds, tokens); the
+        number is unique in this limiter and stays with its call. Calls that have left the window are dropped."""
+        now = self._clock()
+        calls, _ = self._window(deployment_name, now)
+        recent = [(number, now - started, tokens) for started, tokens, number in calls]
+        self._drop_if_empty(deployment_name)
+        return recent
+
+    def forget(self, deployment_name: str, through_number: int) -> None:
+        """Stops counting the deployment's calls numbered up to `through_number` (they are counted elsewhere now);
+        calls counted since stay."""
+        calls = self._calls.get(deployment_name, deque())
+        used = self._tokens.get(deployment_name, 0)
+        while calls and calls[0][2] <= through_number:
+            used -= calls.popleft()[1]
+        self._tokens[deployment_name] = used
+        self._drop_if_empty(deployment_name)
+
+    def _window(self, deployment_name: str, now: float) -> tuple[deque[LocalCall], int]:
+        """The deployment's calls of the last 60 s and their tokens, once those that left are dropped."""
+        calls = self._calls.setdefault(deployment_name, deque())
+        used = self._tokens.get(deployment_name, 0)
+        while calls and calls[0][0] <= now - WINDOW_SECONDS:
+            used -= calls.popleft()[1]
+        self._tokens[deployment_name] = used
+        return calls, used
+
+    def _drop_if_empty(self, deployment_name: str) -> None:
+        if not self._calls.get(deployment_name):
+            self._calls.pop(deployment_name, None)
+            self._tokens.pop(deployment_name, None)
+
+
+def _wait_seconds(calls: deque[LocalCall], used: int, deployment: Deployment, tokens: int, now: float) -> float | None:
     """None when the call fits beside the window's calls; else the seconds until enough of the oldest have left."""
     waits = []
     if deployment.rpm and len(calls) >= deployment.rpm:
@@ -86,7 +125,7 @@ def _wait_seconds(
         fits_at = now + WINDOW_SECONDS
         excess = used + tokens - deployment.tpm
         if tokens <= deployment.tpm:
-            for started, counted in calls:
+            for started, counted, _ in calls:
                 excess -= counted
                 if excess <= 0:
                     fits_at = started + WINDOW_SECONDS
@@ -177,6 +216,51 @@ redis.call('PEXPIRE', calls, ARGV[7])
 return -1
 """
 
+# Adds calls a replica admitted on its own while Redis failed to the shared window, each as old as it is there.
+# KEYS as ADMIT_SCRIPT's. ARGV[1] now in ms ("": Redis's own TIME), ARGV[2] the window in ms, ARGV[3] the keys'
+# TTL in ms beyond a call made now, then per call three: its id unique across replicas, its tokens, its age in ms.
+# Refuses nothing (the calls have happened): the window may be left over its limits, and admits wait until enough
+# calls leave. Calls already in the set (a retried command, or a merge whose reply was lost) and calls older than
+# the window are skipped. Returns the number of calls added.
+MERGE_SCRIPT = """
+local calls, held = KEYS[1], KEYS[2]
+local window = tonumber(ARGV[2])
+local now = tonumber(ARGV[1])
+if not now then
+  local clock = redis.call('TIME')
+  now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+end
+
+local count = redis.call('ZCARD', calls)
+local added, added_tokens, youngest = 0, 0, window
+for i = 4, #ARGV, 3 do
+  local age = tonumber(ARGV[i + 2])
+  if age < window and redis.call('ZADD', calls, 'NX', now - age, ARGV[i] .. ':' .. ARGV[i + 1]) == 1 then
+    added, added_tokens, youngest = added + 1, added_tokens + tonumber(ARGV[i + 1]), math.min(youngest, age)
+  end
+end
+if added == 0 then
+  return 0
+end
+
+local total = redis.call('GET', held)
+if count == 0 then
+  redis.call('SET', held, added_tokens)
+elseif total then
+  redis.call('SET', held, tonumber(total) + added_tokens, 'KEEPTTL')
+end
+-- (A total lost beside calls in the window stays lost: the next admit sums it again from the calls, these too.)
+-- The keys live until a second after the youngest call leaves the window, unless a newer call keeps them longer.
+local ttl = math.ceil(tonumber(ARGV[3]) - youngest)
+for _, key in ipairs(KEYS) do
+  local left = redis.call('PTTL', key)
+  if left ~= -2 and left < ttl then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+return added
+"""
+
 
 class SharedDeploymentLimits:
     """The limits counted in Redis, so every router replica on the same Redis sees the same counts and together
@@ -197,7 +281,13 @@ class SharedDeploymentLimits:
 
     Redis unreachable, failing or slower than `timeout_seconds`: the call is counted by `fallback` (per-replica
     counting), never failed; for `REDIS_RETRY_SECONDS` after that Redis is not asked, and a warning is logged
-    at most once a minute.
+    at most once a minute. When Redis next answers, first (before that admit) the replica adds the calls it counted
+    alone that are still in the window, of every deployment, to the shared windows (`MERGE_SCRIPT`, one round trip
+    per deployment), each as old as it is, so it leaves when it would have: otherwise for up to a minute the
+    replicas would together admit the whole limit again on top of those calls. The merge refuses nothing: it may
+    leave a window over its limits, which then admits nothing until enough calls leave. Merged calls are forgotten
+    locally, so none is merged twice (and each keeps its member, so a merge sent again after a lost reply adds
+    nothing); a merge that fails leaves them counted locally, to be merged the next time Redis answers.
     """
 
     def __init__(
@@ -209,11 +299,13 @@ class SharedDeploymentLimits:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._script = client.register_script(ADMIT_SCRIPT)
+        self._merge_script = client.register_script(MERGE_SCRIPT)
         self._timeout_seconds = timeout_seconds
         self._fallback = fallback or DeploymentLimits()
         self._clock = clock
         self._monotonic = monotonic
-        self._call_ids = (f"{secrets.token_hex(6)}.{number}" for number in itertools.count())
+        self._replica_id = secrets.token_hex(6)
+        self._call_ids = (f"{self._replica_id}.{number}" for number in itertools.count())
         self._redis_back_at = 0.0
         self._warn_after = 0.0
 
@@ -223,6 +315,9 @@ class SharedDeploymentLimits:
         now = self._monotonic()
         if now >= self._redis_back_at:
             try:
+                counted_locally = self._fallback.logged_deployments()
+                if counted_locally:
+                    await self._merge_local_counts(counted_locally)
                 async with asyncio.timeout(self._timeout_seconds):
                     wait_ms = await self._script(
                         keys=shared_limit_keys(deployment.name), args=self._args(deployment, tokens)
@@ -239,18 +334,33 @@ class SharedDeploymentLimits:
                     )
         return await self._fallback.admit(deployment, tokens)
 
+    async def _merge_local_counts(self, deployment_names: list[str]) -> None:
+        """Adds the calls counted locally while Redis failed to each deployment's shared window; raises as an admit
+        would, leaving the calls not merged yet counted locally."""
+        for name in deployment_names:
+            calls = self._fallback.recent_calls(name)
+            if not calls:
+                continue
+            async with asyncio.timeout(self._timeout_seconds):
+                await self._merge_script(keys=shared_limit_keys(name), args=self._merge_args(calls))
+            # Up to the last call sent: one counted locally while this merge was on its way is merged next time.
+            self._fallback.forget(name, through_number=calls[-1][0])
+            log.info(
+                "deployment limits: calls counted per replica merged into Redis", deployment=name, calls=len(calls)
+            )
+
     def _args(self, deployment: Deployment, tokens: int) -> list[int | str]:
-        window_ms = int(WINDOW_SECONDS * 1000)
-        now_ms = "" if self._clock is None else str(self._clock() * 1000)
-        return [
-            deployment.rpm,
-            deployment.tpm,
-            tokens,
-            next(self._call_ids),
-            now_ms,
-            window_ms,
-            window_ms + KEY_TTL_MARGIN_MS,
-        ]
+        return [deployment.rpm, deployment.tpm, tokens, next(self._call_ids), self._now_ms(), WINDOW_MS, KEY_TTL_MS]
+
+    def _merge_args(self, calls: list[tuple[int, float, int]]) -> list[int | float | str]:
+        args: list[int | float | str] = [self._now_ms(), WINDOW_MS, KEY_TTL_MS]
+        for number, age, tokens in calls:
+            # The fallback's number, not a fresh id: a merge sent again adds the same members, so nothing twice.
+            args += [f"{self._replica_id}.local{number}", tokens, age * 1000]
+        return args
+
+    def _now_ms(self) -> str:
+        return "" if self._clock is None else str(self._clock() * 1000)
 
 
 def shared_limit_keys(deployment_name: str) -> list[str]:
