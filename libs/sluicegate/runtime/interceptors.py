@@ -19,7 +19,7 @@ import grpc
 from grpc.experimental import wrap_server_method_handler
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags, Tracer
 
 from sluicegate.runtime.context import deadline_var, request_id_var, service_var
 from sluicegate.runtime.errors import ServiceError, internal_error
@@ -57,18 +57,18 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     """
 
     def __init__(self, service: str, validators: Mapping[type, Validator], log_requests: bool = True) -> None:
-        self._tracer = get_tracer(f"sluicegate.{service}")
+        self._tracer = get_tracer(f"sluicegate.{service}", service)
         self._validators = dict(validators)
         self._log_requests = log_requests
         # gRPC service name -> the sluicegate service hosting it, when one server serves several (co-located).
-        self._hosting: dict[str, str] = {}
+        self._hosting: dict[str, tuple[str, Tracer]] = {}
 
     def add_validator(self, message_type: type, validator: Validator) -> None:
         self._validators[message_type] = validator
 
     def add_hosted(self, grpc_service: str, service: str) -> None:
         """Calls to `grpc_service` are served by `service`: their log lines name it rather than the process."""
-        self._hosting[grpc_service] = service
+        self._hosting[grpc_service] = (service, get_tracer(f"sluicegate.{service}", service))
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -118,7 +118,8 @@ class _ServedCall:
             parent = trace.set_span_in_context(_new_root_span(), parent)
         method = self._method
         service_name, _, method_name = method.lstrip("/").partition("/")
-        span = self._interceptor._tracer.start_span(
+        service, tracer = self._interceptor._hosting.get(service_name, ("", self._interceptor._tracer))
+        span = tracer.start_span(
             method,
             context=parent,
             kind=SpanKind.SERVER,
@@ -131,7 +132,7 @@ class _ServedCall:
         deadline_var.set(time.monotonic() + remaining if remaining is not None else None)
         outcome = None
         started = time.perf_counter()
-        service_token = service_var.set(self._interceptor._hosting.get(service_name, ""))
+        service_token = service_var.set(service)
         try:
             try:
                 if request is not None:

@@ -261,13 +261,20 @@ def run_service(name: str, settings: ServiceSettings, build: Build) -> None:
 
 
 def run_colocated(name: str, settings: ServiceSettings, specs: Sequence[ServiceSpec]) -> None:
-    """Serves several services from one process (see `start_colocated`) until SIGTERM or SIGINT."""
-    _run_until_signalled(name, settings, lambda: start_colocated(name, settings, specs))
+    """Serves several services from one process (see `start_colocated`) until SIGTERM or SIGINT; each service's
+    spans carry its own resource name."""
+    hosted = [spec.name for spec in specs]
+    _run_until_signalled(name, settings, lambda: start_colocated(name, settings, specs), hosted)
 
 
-def _run_until_signalled(name: str, settings: ServiceSettings, start: Callable[[], Awaitable[RunningServer]]) -> None:
+def _run_until_signalled(
+    name: str,
+    settings: ServiceSettings,
+    start: Callable[[], Awaitable[RunningServer]],
+    hosted: Sequence[str] = (),
+) -> None:
     configure_logging(name, settings.log_level)
-    configure_tracing(name)
+    configure_tracing(name, hosted)
 
     async def main() -> None:
         running = await start()

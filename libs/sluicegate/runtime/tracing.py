@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 from opentelemetry.propagate import extract, inject
 from opentelemetry.trace import Tracer
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-def configure_tracing(service: str) -> None:
-    """Installs an SDK tracer provider exporting to OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
+
+# A co-located process's hosted services, each with a provider of its own (see `install_tracer_providers`).
+_SERVICE_PROVIDERS: dict[str, TracerProvider] = {}
+
+
+def configure_tracing(process: str, services: Sequence[str] = ()) -> None:
+    """Installs SDK tracer providers exporting to OTEL_EXPORTER_OTLP_ENDPOINT when it is set (see
+    `install_tracer_providers`; `services` are the ones a co-located process hosts).
 
     Without an endpoint the API's no-op provider stays: context still propagates (the W3C
     `traceparent` of the caller is passed on to every downstream call) at almost no cost.
@@ -20,18 +29,38 @@ def configure_tracing(service: str) -> None:
     if not endpoint:
         return
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    provider = TracerProvider(resource=Resource.create({"service.name": f"sluicegate-{service}"}))
     timeout = float(os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT", "2"))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout)))
-    trace.set_tracer_provider(provider)
+    install_tracer_providers(
+        process, services, BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout))
+    )
 
 
-def get_tracer(name: str) -> Tracer:
-    return trace.get_tracer(name)
+def install_tracer_providers(process: str, services: Sequence[str], processor: SpanProcessor) -> None:
+    """The process's provider (resource `service.name` "sluicegate-<process>") becomes the global one; each of
+    `services` gets its own ("sluicegate-<service>"), sharing `processor`, so that a tracing backend files a
+    co-located router's spans under the router, as it would a router running alone."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    def provider(name: str, shutdown_on_exit: bool) -> TracerProvider:
+        made = TracerProvider(
+            resource=Resource.create({"service.name": f"sluicegate-{name}"}), shutdown_on_exit=shutdown_on_exit
+        )
+        made.add_span_processor(processor)
+        return made
+
+    # The global provider flushes the shared processor at exit, once.
+    trace.set_tracer_provider(provider(process, shutdown_on_exit=True))
+    for service in services:
+        _SERVICE_PROVIDERS[service] = provider(service, shutdown_on_exit=False)
+
+
+def get_tracer(name: str, service: str = "") -> Tracer:
+    """A tracer whose spans carry `service`'s resource in a co-located process, else the process's."""
+    provider = _SERVICE_PROVIDERS.get(service)
+    return provider.get_tracer(name) if provider is not None else trace.get_tracer(name)
 
 
 def context_from_metadata(metadata: Sequence[tuple[str, str | bytes]] | None):

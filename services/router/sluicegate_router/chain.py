@@ -374,7 +374,7 @@ class ChainCaller:
         retry_budget: RetryBudget | None = None,
         limits: Limits | None = None,
     ) -> None:
-        self._tracer = tracer or get_tracer("sluicegate.router")
+        self._tracer = tracer or get_tracer("sluicegate.router", "router")
         self._retry_budget = retry_budget or RetryBudget()
         self._limits: Limits = limits or DeploymentLimits()
         self._provider = provider

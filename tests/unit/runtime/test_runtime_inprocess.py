@@ -526,3 +526,50 @@ async def test_a_service_stopping_after_another_can_still_call_it_in_process() -
     await running.stop(grace_seconds=0)
     assert answers == [b"echo:last"]
     assert not LOCAL_SERVICES.hosts([SERVICE])
+
+
+async def test_a_colocated_services_spans_carry_its_own_service_name(monkeypatch) -> None:
+    """A tracing backend files a co-located cache's spans under the cache, in-process calls and network ones."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from sluicegate.runtime import tracing
+    from sluicegate.runtime.interceptors import PropagatingChannel
+
+    exporter = InMemorySpanExporter()
+    monkeypatch.setattr(tracing, "_SERVICE_PROVIDERS", {})
+    monkeypatch.setattr(trace, "set_tracer_provider", lambda provider: None)  # the test process's stays
+    tracing.install_tracer_providers("toys", ["toy", "cache"], SimpleSpanProcessor(exporter))
+
+    async def build_toy(app: ServiceApp) -> None:
+        app.add_servicer(add_toy_to_server, Toy(), SERVICE)
+
+    async def build_cache(app: ServiceApp) -> None:
+        app.add_servicer(cache_pb2_grpc.add_CacheServiceServicer_to_server, MutatingCache(), "x")
+
+    settings = ToySettings(port=0, log_requests=False)
+    running = await start_colocated(
+        "toys", settings, [ServiceSpec("toy", settings, build_toy), ServiceSpec("cache", settings, build_cache)]
+    )
+    local = create_channel("unused:1", [SERVICE, "sluicegate.cache.v1.CacheService"])
+    network = PropagatingChannel(grpc.aio.insecure_channel(running.address), 5.0)
+    client = TracerProvider()  # the caller's trace is sampled, so the services record their spans
+    client.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        with client.get_tracer("test").start_as_current_span("caller"):
+            for channel in (local, network):
+                await ToyClient(channel).echo(b"hi")
+                await cache_pb2_grpc.CacheServiceStub(channel).Lookup(cache_pb2.LookupRequest())
+    finally:
+        await network.close()
+        await running.stop(grace_seconds=0)
+    served = [span for span in exporter.get_finished_spans() if span.name != "caller"]
+    named = sorted((span.name, span.resource.attributes["service.name"]) for span in served)
+    assert named == [
+        ("/sluicegate.cache.v1.CacheService/Lookup", "sluicegate-cache"),
+        ("/sluicegate.cache.v1.CacheService/Lookup", "sluicegate-cache"),
+        (f"/{SERVICE}/Echo", "sluicegate-toy"),
+        (f"/{SERVICE}/Echo", "sluicegate-toy"),
+    ]
