@@ -31,6 +31,7 @@ from sluicegate.runtime.errors import (
     unavailable,
 )
 from sluicegate.runtime.logs import get_logger
+from sluicegate.runtime.loop_lag import LoopLag
 from sluicegate.runtime.tracing import current_trace_id
 from sluicegate_orchestrator.downstream import Downstreams
 from sluicegate_orchestrator.idempotency import IdempotencyStore, request_fingerprint
@@ -66,11 +67,14 @@ class ChatPipeline:
         recorder: TraceRecorder,
         idempotency: IdempotencyStore | None,
         settings: OrchestratorSettings,
+        loop_lag: LoopLag | None = None,
     ) -> None:
         self._services = downstreams
         self._recorder = recorder
         self._idempotency = idempotency
         self._settings = settings
+        # How busy this process is (see `_plans_beside_lookup`); None: never too busy.
+        self._loop_lag = loop_lag
         self._background: set[asyncio.Task] = set()
         self._principals = PrincipalCache(settings.key_cache_seconds)
         # Provider calls in flight by coalescing key: the CompleteResponse, or the exception, they ended with.
@@ -336,10 +340,13 @@ class ChatPipeline:
         """Consults the cache and, for a miss, routes and reserves budget.
 
         With `router_authorizes` a miss needs no plan here: the router routes, reserves and calls in one round trip
-        (`_complete`). Routing and reserving beside the lookup (`speculative_authorize`, off by default: under load
-        its wasted plans cost more than it saves) is worth it only while the lookup is still running: a miss then
-        pays for the slower of the two, not their sum, and a hit hands the reservation back off the client's path.
-        No plan is made beside the lookup when:
+        (`_complete`). Routing and reserving beside the lookup (`speculative_authorize`) is worth it only while the
+        lookup is still running: a miss then pays for the slower of the two, not their sum, and a hit hands the
+        reservation back off the client's path. It spends CPU on every hit it plans for (a route, a reservation and
+        a release), which an idle process has to spare and a busy one has not, so no plan is made beside the lookup
+        when:
+        - the event loop runs late (`speculative_max_loop_lag_ms`; see runtime/loop_lag.py): at saturation every
+          hit could plan, and cache hits lost 30-50% of their throughput;
         - there is no lookup to wait for (cache off, or `no_cache`);
         - a probe (see `_guard_and_consult`) has answered, or answers by `grace_ends` (`plan_grace_ms` after it
           started: an exact hit takes about a millisecond, a miss that embeds several, so a plan started after
@@ -355,7 +362,7 @@ class ChatPipeline:
             await asyncio.wait({probe}, timeout=grace_seconds)
         answered = probe is not None and probe.done()
         consulted = self._settings.cache_enabled and not state.request.cache.no_cache
-        if not self._settings.speculative_authorize or answered or not consulted or self._classifies(state):
+        if answered or not consulted or not self._plans_beside_lookup(state):
             hit = await self._lookup_cache(state, probe)
             if hit is None and not self._settings.router_authorizes:
                 self._apply_plan(state, await self._plan(state))
@@ -371,6 +378,15 @@ class ChatPipeline:
             return hit
         self._apply_plan(state, await plan)
         return None
+
+    def _plans_beside_lookup(self, state: RequestState) -> bool:
+        """Whether a miss's plan may start before the lookup has answered (see `_lookup_and_plan`)."""
+        settings = self._settings
+        return (
+            settings.speculative_authorize
+            and (self._loop_lag is None or self._loop_lag.seconds * 1000 <= settings.speculative_max_loop_lag_ms)
+            and not self._classifies(state)
+        )
 
     async def _plan(self, state: RequestState) -> Plan:
         """Routes (a dry run: the model for "auto", and the prompt counted with litellm's counter for the chosen

@@ -39,11 +39,18 @@ class OrchestratorSettings(ServiceSettings):
         "no Route call before it); off: the orchestrator routes and reserves, then calls the router",
     )
     speculative_authorize: bool = Field(
-        # Off by default since the router reserves inside its call: a plan beside the lookup saved a miss 0.7-1.5 ms
-        # when requests came one at a time, but cost every hit whose lookup outlasted the grace a Route, an
-        # Authorize and a Release (make bench: saturation 75 -> 81-87 req/s full pipeline, 293-298 -> 352-479 hits).
-        default=False,
-        description="route and reserve while the cache is consulted; a hit returns the reservation",
+        # A plan beside the lookup saves a miss the route and reservation after it (0.7-1.5 ms one request at a
+        # time), but costs every hit whose lookup outlasted the grace a Route, an Authorize and a Release: allowed
+        # only while the process is not busy (`speculative_max_loop_lag_ms`).
+        default=True,
+        description="route and reserve while the cache is consulted, while few requests are in flight; a hit returns "
+        "the reservation",
+    )
+    speculative_max_loop_lag_ms: float = Field(
+        default=0.5,
+        ge=0,
+        description="a miss plans beside the cache lookup only while the event loop runs its timers at most this "
+        "late (smoothed): a later loop is short of CPU, and wasted plans would cost cache hits throughput",
     )
     plan_grace_ms: float = Field(
         default=3.0,
