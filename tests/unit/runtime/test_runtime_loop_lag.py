@@ -14,12 +14,12 @@ async def test_an_idle_loop_runs_its_timer_on_time_and_a_blocked_one_late() -> N
     measuring = asyncio.ensure_future(lag.run())
     try:
         await asyncio.sleep(0.05)
-        assert lag.seconds < 0.004
-        time.sleep(0.03)  # a callback that holds the loop for 30 ms
+        assert lag.seconds < 0.02  # a fraction of a millisecond, with room for a busy test machine
+        time.sleep(0.08)  # a callback that holds the loop for 80 ms
         await asyncio.sleep(0.001)
-        assert lag.seconds > 0.015
+        assert lag.seconds > 0.05
         await asyncio.sleep(0.05)
-        assert lag.seconds < 0.004  # it keeps up again
+        assert lag.seconds < 0.02  # it keeps up again
     finally:
         measuring.cancel()
         with contextlib.suppress(asyncio.CancelledError):
