@@ -67,7 +67,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._validators[message_type] = validator
 
     def add_hosted(self, grpc_service: str, service: str) -> None:
-        """Calls to `grpc_service` are served by `service`: their log lines name it rather than the process."""
+        """Calls to `grpc_service` are served by `service`: their log lines and spans name it, not the process."""
         self._hosting[grpc_service] = (service, get_tracer(f"sluicegate.{service}", service))
 
     async def intercept_service(self, continuation, handler_call_details):

@@ -24,7 +24,7 @@ from sluicegate_cache.exact import ExactCache
 from sluicegate_cache.gate import QuestionGate, match_key
 from sluicegate_cache.replica import ReplicaIndex
 from sluicegate_cache.results import CacheQuery, LookupResult, Outcome
-from sluicegate_cache.subject import subject_of
+from sluicegate_cache.subject import Subject, subject_of
 from sluicegate_cache.thresholds import TenantThresholds
 from sluicegate_cache.vectors import SemanticRecord, TenantIndex
 
@@ -81,17 +81,16 @@ class SemanticCache:
             return None
         # Embedding (the slow part) starts at once when this replica already holds a question that may match,
         # and runs while the index catches up with Redis.
-        key = match_key(subject.question)
         held = self._replica.held(query.tenant_id)
         embedding = None
-        if held is not None and self._worth_embedding(held, subject.partition, key, query.embedding_wanted):
+        if held is not None and _worth_embedding(held, subject, query.embedding_wanted):
             embedding = asyncio.ensure_future(self._embed(subject.question))
         index = None
         try:
             index = await self._replica.tenant(query.tenant_id)
         finally:
             searchable = index is not None and index.has_partition(subject.partition)
-            worth_it = searchable and self._worth_embedding(index, subject.partition, key, query.embedding_wanted)
+            worth_it = searchable and _worth_embedding(index, subject, query.embedding_wanted)
             if embedding is not None and not worth_it:
                 embedding.cancel()
         if not searchable:
@@ -112,12 +111,6 @@ class SemanticCache:
         # A miss still hands back what it computed: the router's classifier can use the embedding.
         return LookupResult(outcome=Outcome.MISS, question_embedding=vector.astype("<f4").tobytes())
 
-    @staticmethod
-    def _worth_embedding(index: TenantIndex, partition: bytes, key: tuple, wanted: bool) -> bool:
-        """Whether to embed the question: a question of the partition may match it, or the caller wants the
-        embedding anyway."""
-        return index.has_partition(partition) and (wanted or index.may_match(partition, key))
-
     async def record_for(self, key: cache_pb2.CacheKey, namespace: str, expires_at_ms: int) -> bytes:
         """The semantic record to store beside an entry (b"" when the request has no comparable question)."""
         subject = subject_of(key, namespace)
@@ -125,3 +118,11 @@ class SemanticCache:
             return b""
         vector = await self._embed(subject.question)
         return SemanticRecord(subject.partition, expires_at_ms, vector, subject.question).encode()
+
+
+def _worth_embedding(index: TenantIndex, subject: Subject, wanted: bool) -> bool:
+    """Whether to embed the question: its partition holds a question that may match it (its match key is worked
+    out only then: most partitions a lookup meets are empty), or the caller wants the embedding anyway."""
+    return index.has_partition(subject.partition) and (
+        wanted or index.may_match(subject.partition, match_key(subject.question))
+    )
