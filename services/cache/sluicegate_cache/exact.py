@@ -26,6 +26,9 @@ class ExactCache:
         self._remove = redis.register_script(scripts.REMOVE)
         self._size = redis.register_script(scripts.SIZE)
 
+    def begin(self, query: CacheQuery) -> None:
+        """Nothing to start early: the exact lookup is one Redis read."""
+
     async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None:
         """The entry stored for exactly this request (and marks it used), or None."""
         return await self.fetch(query.tenant_id, query.namespace, query.entry_id, now, Outcome.HIT_EXACT, 1.0)

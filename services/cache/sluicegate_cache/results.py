@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import cached_property
 
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.common.v1 import chat_pb2
+from sluicegate_cache.subject import Subject, subject_of
 
 
 class Outcome(enum.Enum):
@@ -31,6 +33,11 @@ class CacheQuery:
     # The caller uses the question's embedding on a miss: the semantic layer computes it even when no stored
     # question can match.
     embedding_wanted: bool = False
+
+    @cached_property
+    def subject(self) -> Subject | None:
+        """The question the semantic layer compares and its partition (None when it has none), worked out once."""
+        return subject_of(self.key, self.namespace)
 
 
 @dataclass(frozen=True)

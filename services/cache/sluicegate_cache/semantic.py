@@ -6,7 +6,9 @@ correctness gate (gate.py). Partitions with no entries are known without embeddi
 call; so are partitions where no question has the asked one's numbers and negations (its match key), which the
 gate requires: "summarize ticket 48213" among stored tickets of other numbers misses at once, and the store
 after it embeds the question off the client's path. A caller that wants the embedding back
-(`embedding_wanted`: the router classifies with it) still gets it.
+(`embedding_wanted`: the router classifies with it) still gets it. When this replica's index does not hold the
+request's exact entry (the exact layer will most likely miss), the embedding starts before the exact layer is
+asked (`begin`), so the two run side by side.
 """
 
 from __future__ import annotations
@@ -73,11 +75,25 @@ class SemanticCache:
         self._gate = gate or QuestionGate()
         self._candidates = candidates
 
+    def begin(self, query: CacheQuery) -> None:
+        """Starts embedding the question while the exact layer is still asked, when that layer will most likely
+        miss: this replica's index (maybe a little behind Redis) holds the tenant but not the request's own entry,
+        and a stored question may match. The lookup that follows finds the embedding under way. A wrong guess (an
+        entry another replica stored moments ago, or one stored without a question) costs one embedding, never an
+        answer; an entry the index holds is most likely an exact hit, and its question is not embedded early."""
+        subject = query.subject
+        if query.control.semantic_disabled or subject is None:
+            return
+        held = self._replica.held(query.tenant_id)
+        if held is None or held.holds(query.entry_id) or not _worth_embedding(held, subject, query.embedding_wanted):
+            return
+        started = asyncio.ensure_future(self._embed(subject.question))
+        # Nobody awaits this task (the lookup shares the model's run, not the task): its outcome is retrieved here.
+        started.add_done_callback(lambda task: task.cancelled() or task.exception())
+
     async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None:
-        if query.control.semantic_disabled:
-            return None
-        subject = subject_of(query.key, query.namespace)
-        if subject is None:
+        subject = query.subject
+        if query.control.semantic_disabled or subject is None:
             return None
         # Embedding (the slow part) starts at once when this replica already holds a question that may match,
         # and runs while the index catches up with Redis.

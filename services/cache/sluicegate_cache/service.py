@@ -32,6 +32,9 @@ class LookupLayer(Protocol):
 
     async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None: ...
 
+    def begin(self, query: CacheQuery) -> None:
+        """Starts, before any layer is asked, slow work its own lookup of `query` will want (it must not need it)."""
+
 
 @contextlib.contextmanager
 def _redis_unavailable() -> Iterator[None]:
@@ -80,6 +83,8 @@ class CacheService:
             return LookupResult(outcome=Outcome.SKIPPED)
         query = CacheQuery(tenant_id, namespace, entry_id_for(key, namespace), key, control, embedding_wanted)
         now = self._clock()
+        for layer in self._layers:
+            layer.begin(query)
         with _redis_unavailable():
             result = LookupResult(outcome=Outcome.MISS)
             for layer in self._layers:

@@ -217,6 +217,9 @@ class TenantIndex:
     def has_partition(self, partition: bytes) -> bool:
         return partition in self._partitions
 
+    def holds(self, entry_id: str) -> bool:
+        return entry_id in self._partition_of
+
     def may_match(self, partition: bytes, key: tuple) -> bool:
         """Whether a question of the partition has this match key (gate.match_key)."""
         index = self._partitions.get(partition)

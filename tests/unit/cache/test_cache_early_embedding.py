@@ -1,0 +1,128 @@
+"""A lookup that will most likely miss the exact layer starts embedding its question while the exact layer is still
+asked; one whose entry this replica's index already holds (most likely an exact hit) does not embed at all."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import redis.asyncio as aioredis
+from cache_builders import POLICY, FakeClock, answer, conversation, semantic_layer
+
+from sluicegate.common.v1 import chat_pb2
+from sluicegate.embedding import SentenceEmbedder
+from sluicegate_cache.counters import HitCounters
+from sluicegate_cache.exact import ExactCache
+from sluicegate_cache.replica import ReplicaIndex
+from sluicegate_cache.results import CacheQuery, LookupResult, Outcome
+from sluicegate_cache.service import CacheService
+
+NO_CONTROL = chat_pb2.CacheControl()
+STORED = "How do I rotate the signing keys of the billing service?"
+PARAPHRASE = "How can I rotate the signing keys of the billing service?"
+
+
+class CountingEmbedder:
+    """The real model, remembering what it was asked to embed."""
+
+    def __init__(self, model: SentenceEmbedder) -> None:
+        self._model = model
+        self.texts: list[str] = []
+
+    def embed_one(self, text: str) -> np.ndarray:
+        self.texts.append(text)
+        return self._model.embed_one(text)
+
+
+class SlowExactCache(ExactCache):
+    """The exact layer answering after 50 ms, noting what the model had been asked to embed by then."""
+
+    def __init__(self, redis: aioredis.Redis, model: CountingEmbedder) -> None:
+        super().__init__(redis, 50)
+        self._model = model
+        self.embedded_before_answer: list[list[str]] = []
+
+    async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None:
+        await asyncio.sleep(0.05)
+        self.embedded_before_answer.append(list(self._model.texts))
+        return await super().lookup(query, now)
+
+
+@dataclass
+class Replica:
+    """One cache server: its service, its own model memory, its exact layer and its index."""
+
+    service: CacheService
+    model: CountingEmbedder
+    exact: SlowExactCache
+    index: ReplicaIndex
+
+
+@pytest.fixture
+async def start_replica(redis: aioredis.Redis, embedder: SentenceEmbedder) -> AsyncIterator[Callable[[], Replica]]:
+    following: list[asyncio.Future] = []
+    clock = FakeClock()
+
+    def start() -> Replica:
+        model = CountingEmbedder(embedder)
+        exact = SlowExactCache(redis, model)
+        layer, replica = semantic_layer(redis, clock, model, exact)
+        following.append(asyncio.ensure_future(replica.run()))
+        service = CacheService(exact, HitCounters(redis), POLICY, clock=clock, semantic=layer)
+        return Replica(service, model, exact, replica)
+
+    yield start
+    for task in following:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_question_the_replica_has_no_entry_for_is_embedded_while_the_exact_layer_is_asked(
+    start_replica,
+) -> None:
+    cache = start_replica()
+    stored = await cache.service.store(conversation(STORED), NO_CONTROL, answer(), False)
+    await cache.service.lookup(conversation("Where are the billing service's logs kept?"), NO_CONTROL)  # loads
+    cache.model.texts.clear()
+    cache.exact.embedded_before_answer.clear()
+
+    hit = await cache.service.lookup(conversation(PARAPHRASE), NO_CONTROL)
+
+    assert (hit.outcome, hit.entry_id) == (Outcome.HIT_SEMANTIC, stored.entry_id)
+    assert cache.exact.embedded_before_answer == [[PARAPHRASE]]  # under way before the exact layer answered
+    assert cache.model.texts == [PARAPHRASE]  # once: the lookup shared the run begun early
+
+
+async def test_an_entry_the_replica_holds_is_served_exactly_without_embedding_its_question(start_replica) -> None:
+    writer, reader = start_replica(), start_replica()  # the reader's model has never seen the question
+    stored = await writer.service.store(conversation(STORED), NO_CONTROL, answer(), False)
+    await reader.service.lookup(conversation("Where are the billing service's logs kept?"), NO_CONTROL)  # loads
+    for _ in range(100):  # the reader's index follows the writer's store
+        if reader.index.held("acme").holds(stored.entry_id):
+            break
+        await asyncio.sleep(0.01)
+    reader.model.texts.clear()
+
+    hit = await reader.service.lookup(conversation(STORED), NO_CONTROL)
+    await asyncio.sleep(0.05)  # an embedding begun early would have reached the model by now
+
+    assert (hit.outcome, hit.entry_id) == (Outcome.HIT_EXACT, stored.entry_id)
+    assert reader.model.texts == []
+
+
+async def test_a_question_no_stored_question_can_match_is_not_embedded_early(start_replica) -> None:
+    cache = start_replica()
+    await cache.service.store(conversation("Summarize ticket 48213 in two lines"), NO_CONTROL, answer(), False)
+    await cache.service.lookup(conversation("Where are the billing service's logs kept?"), NO_CONTROL)  # loads
+    cache.model.texts.clear()
+
+    missed = await cache.service.lookup(conversation("Summarize ticket 59120 in two lines"), NO_CONTROL)
+    await asyncio.sleep(0.05)
+
+    assert missed.outcome is Outcome.MISS
+    assert cache.model.texts == []
