@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sluicegate.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from sluicegate.runtime.loop_lag import LoopLag
 from sluicegate.runtime.redis import create_redis, redis_readiness
 from sluicegate.runtime.server import ServiceApp
 from sluicegate_orchestrator.downstream import Downstreams
@@ -28,10 +27,7 @@ async def build(app: ServiceApp) -> None:
         settings.observer_flush_seconds,
     )
     redis = create_redis(settings.redis_url)
-    loop_lag = LoopLag()
-    pipeline = ChatPipeline(
-        downstreams, recorder, IdempotencyStore(redis, settings.idempotency_ttl_seconds), settings, loop_lag
-    )
+    pipeline = ChatPipeline(downstreams, recorder, IdempotencyStore(redis, settings.idempotency_ttl_seconds), settings)
 
     validate = chat_request_validator(settings)
     app.add_validator(gateway_pb2.ChatRequest, validate)
@@ -39,7 +35,6 @@ async def build(app: ServiceApp) -> None:
     app.add_servicer(gateway_pb2_grpc.add_GatewayServiceServicer_to_server, GatewayServicer(pipeline), SERVICE_NAME)
     app.add_readiness_check("redis", redis_readiness(redis))
     app.spawn(recorder.run())
-    app.spawn(loop_lag.run())
 
     async def close() -> None:
         await pipeline.drain()

@@ -31,8 +31,8 @@ from sluicegate.runtime.errors import (
     unavailable,
 )
 from sluicegate.runtime.logs import get_logger
-from sluicegate.runtime.loop_lag import LoopLag
 from sluicegate.runtime.tracing import current_trace_id
+from sluicegate_orchestrator.answered import AnsweredKeys
 from sluicegate_orchestrator.downstream import Downstreams
 from sluicegate_orchestrator.idempotency import IdempotencyStore, request_fingerprint
 from sluicegate_orchestrator.principals import PrincipalCache
@@ -67,14 +67,13 @@ class ChatPipeline:
         recorder: TraceRecorder,
         idempotency: IdempotencyStore | None,
         settings: OrchestratorSettings,
-        loop_lag: LoopLag | None = None,
     ) -> None:
         self._services = downstreams
         self._recorder = recorder
         self._idempotency = idempotency
         self._settings = settings
-        # How busy this process is (see `_plans_beside_lookup`); None: never too busy.
-        self._loop_lag = loop_lag
+        # Cache keys seen answered: no plan is made beside their lookups (see `_plans_beside_lookup`).
+        self._answered = AnsweredKeys(settings.answered_keys_remembered)
         self._background: set[asyncio.Task] = set()
         self._principals = PrincipalCache(settings.key_cache_seconds)
         # Provider calls in flight by coalescing key: the CompleteResponse, or the exception, they ended with.
@@ -316,7 +315,8 @@ class ChatPipeline:
         if not self._settings.cache_enabled:
             state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_SKIPPED
             return None
-        state.cache_key = self._cache_key(state, state.messages)
+        if state.cache_key is None:
+            state.cache_key = self._cache_key(state, state.messages)
         if control.no_cache:
             state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_SKIPPED
             return None
@@ -329,6 +329,7 @@ class ChatPipeline:
         state.decision.cache.CopyFrom(response.decision)
         state.question_embedding = response.question_embedding
         if response.decision.outcome in (decision_pb2.CACHE_OUTCOME_HIT_EXACT, decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC):
+            self._answered.remember(state.cache_key)
             state.model = response.answer.model
             state.decision.route.model = response.answer.model
             return response.answer
@@ -345,8 +346,9 @@ class ChatPipeline:
         reservation back off the client's path. It spends CPU on every hit it plans for (a route, a reservation and
         a release), which an idle process has to spare and a busy one has not, so no plan is made beside the lookup
         when:
-        - the event loop runs late (`speculative_max_loop_lag_ms`; see runtime/loop_lag.py): at saturation every
-          hit could plan, and cache hits lost 30-50% of their throughput;
+        - this process has seen the request's cache key answered (a hit, or a store: see answered.py), so it will
+          most likely hit. Without this, at saturation (where lookups outlast the grace below) every hit planned,
+          and cache hits lost 30-50% of their throughput;
         - there is no lookup to wait for (cache off, or `no_cache`);
         - a probe (see `_guard_and_consult`) has answered, or answers by `grace_ends` (`plan_grace_ms` after it
           started: an exact hit takes about a millisecond, a miss that embeds several, so a plan started after
@@ -362,6 +364,8 @@ class ChatPipeline:
             await asyncio.wait({probe}, timeout=grace_seconds)
         answered = probe is not None and probe.done()
         consulted = self._settings.cache_enabled and not state.request.cache.no_cache
+        if consulted:
+            state.cache_key = self._cache_key(state, state.messages)
         if answered or not consulted or not self._plans_beside_lookup(state):
             hit = await self._lookup_cache(state, probe)
             if hit is None and not self._settings.router_authorizes:
@@ -382,11 +386,7 @@ class ChatPipeline:
     def _plans_beside_lookup(self, state: RequestState) -> bool:
         """Whether a miss's plan may start before the lookup has answered (see `_lookup_and_plan`)."""
         settings = self._settings
-        return (
-            settings.speculative_authorize
-            and (self._loop_lag is None or self._loop_lag.seconds * 1000 <= settings.speculative_max_loop_lag_ms)
-            and not self._classifies(state)
-        )
+        return settings.speculative_authorize and state.cache_key not in self._answered and not self._classifies(state)
 
     async def _plan(self, state: RequestState) -> Plan:
         """Routes (a dry run: the model for "auto", and the prompt counted with litellm's counter for the chosen
@@ -815,6 +815,7 @@ class ChatPipeline:
                 timeout=self._settings.control_timeout_seconds,
             )
         )
+        self._answered.remember(state.cache_key)
 
     def _response(self, state: RequestState, text: str, finish_reason: int, tool_calls) -> gateway_pb2.ChatResponse:
         message = text_message(chat_pb2.ROLE_ASSISTANT, text)

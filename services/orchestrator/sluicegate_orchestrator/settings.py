@@ -40,17 +40,17 @@ class OrchestratorSettings(ServiceSettings):
     )
     speculative_authorize: bool = Field(
         # A plan beside the lookup saves a miss the route and reservation after it (0.7-1.5 ms one request at a
-        # time), but costs every hit whose lookup outlasted the grace a Route, an Authorize and a Release: allowed
-        # only while the process is not busy (`speculative_max_loop_lag_ms`).
+        # time), but costs every hit whose lookup outlasted the grace a Route, an Authorize and a Release: made only
+        # for requests whose cache key this process has not seen answered (`answered_keys_remembered`).
         default=True,
-        description="route and reserve while the cache is consulted, while few requests are in flight; a hit returns "
-        "the reservation",
+        description="route and reserve while the cache is consulted, for requests not seen answered before; a hit "
+        "returns the reservation",
     )
-    speculative_max_loop_lag_ms: float = Field(
-        default=0.5,
+    answered_keys_remembered: int = Field(
+        default=65_536,
         ge=0,
-        description="a miss plans beside the cache lookup only while the event loop runs its timers at most this "
-        "late (smoothed): a later loop is short of CPU, and wasted plans would cost cache hits throughput",
+        description="how many cache keys seen answered (hit or stored) this process remembers, 16 bytes each: a "
+        "request with one is most likely a hit, and no plan is made beside its lookup (0: plan for every request)",
     )
     plan_grace_ms: float = Field(
         default=3.0,

@@ -372,7 +372,7 @@ def fakes() -> Fakes:
     downstreams = Downstreams(router=router, guard=guard, cache=cache, metering=metering, observer=observer)
     recorder = TraceRecorder(observer, queue_size=100, batch_size=10, flush_seconds=0.01)
 
-    def make_pipeline(idempotency=None, loop_lag=None, **settings) -> ChatPipeline:
-        return ChatPipeline(downstreams, recorder, idempotency, OrchestratorSettings(**settings), loop_lag)
+    def make_pipeline(idempotency=None, **settings) -> ChatPipeline:
+        return ChatPipeline(downstreams, recorder, idempotency, OrchestratorSettings(**settings))
 
     return Fakes(metering, guard, cache, router, observer, recorder, make_pipeline)
