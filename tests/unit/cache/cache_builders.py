@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import redis.asyncio as aioredis
 
 from sluicegate.cache.v1 import cache_pb2
@@ -47,6 +48,18 @@ def answer(
     text: str = "A gate that controls water flow.", finish=chat_pb2.FINISH_REASON_STOP
 ) -> cache_pb2.CachedAnswer:
     return cache_pb2.CachedAnswer(text=text, model="balanced", finish_reason=finish, cost_micros_usd=120)
+
+
+class CountingEmbedder:
+    """The real model, remembering what it was asked to embed."""
+
+    def __init__(self, model: SentenceEmbedder) -> None:
+        self._model = model
+        self.texts: list[str] = []
+
+    def embed_one(self, text: str) -> np.ndarray:
+        self.texts.append(text)
+        return self._model.embed_one(text)
 
 
 def semantic_layer(

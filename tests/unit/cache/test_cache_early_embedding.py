@@ -8,10 +8,9 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pytest
 import redis.asyncio as aioredis
-from cache_builders import POLICY, FakeClock, answer, conversation, semantic_layer
+from cache_builders import POLICY, CountingEmbedder, FakeClock, answer, conversation, semantic_layer
 
 from sluicegate.common.v1 import chat_pb2
 from sluicegate.embedding import SentenceEmbedder
@@ -24,18 +23,6 @@ from sluicegate_cache.service import CacheService
 NO_CONTROL = chat_pb2.CacheControl()
 STORED = "How do I rotate the signing keys of the billing service?"
 PARAPHRASE = "How can I rotate the signing keys of the billing service?"
-
-
-class CountingEmbedder:
-    """The real model, remembering what it was asked to embed."""
-
-    def __init__(self, model: SentenceEmbedder) -> None:
-        self._model = model
-        self.texts: list[str] = []
-
-    def embed_one(self, text: str) -> np.ndarray:
-        self.texts.append(text)
-        return self._model.embed_one(text)
 
 
 class SlowExactCache(ExactCache):

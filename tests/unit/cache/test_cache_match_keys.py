@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis.asyncio as aioredis
-from cache_builders import POLICY, FakeClock, answer, conversation, semantic_layer
+from cache_builders import POLICY, CountingEmbedder, FakeClock, answer, conversation, semantic_layer
 
 from sluicegate.common.v1 import chat_pb2
 from sluicegate.embedding import EMBEDDING_DIMENSIONS, SentenceEmbedder
@@ -25,18 +25,6 @@ from sluicegate_cache.vectors import PartitionIndex, SemanticRecord
 
 NO_CONTROL = chat_pb2.CacheControl()
 PAIRS = Path(__file__).parents[3] / "services" / "cache" / "eval" / "pairs.jsonl"
-
-
-class CountingEmbedder:
-    """The real model, remembering what it was asked to embed."""
-
-    def __init__(self, model: SentenceEmbedder) -> None:
-        self._model = model
-        self.texts: list[str] = []
-
-    def embed_one(self, text: str) -> np.ndarray:
-        self.texts.append(text)
-        return self._model.embed_one(text)
 
 
 @pytest.fixture
