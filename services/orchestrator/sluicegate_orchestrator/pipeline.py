@@ -808,14 +808,17 @@ class ChatPipeline:
             cost_micros_usd=state.cost_micros_usd,
         )
         self._spawn(
-            self._services.cache.Store(
+            self._store(
                 cache_pb2.StoreRequest(
                     key=state.cache_key, control=state.request.cache, answer=answer, guard_flagged=state.guard_flagged
-                ),
-                timeout=self._settings.control_timeout_seconds,
+                )
             )
         )
-        self._answered.remember(state.cache_key)
+
+    async def _store(self, request: cache_pb2.StoreRequest) -> None:
+        stored = await self._services.cache.Store(request, timeout=self._settings.control_timeout_seconds)
+        if stored.stored:  # the next identical request will most likely hit
+            self._answered.remember(request.key)
 
     def _response(self, state: RequestState, text: str, finish_reason: int, tool_calls) -> gateway_pb2.ChatResponse:
         message = text_message(chat_pb2.ROLE_ASSISTANT, text)

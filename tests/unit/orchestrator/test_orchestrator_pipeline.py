@@ -655,6 +655,17 @@ async def test_a_request_seen_answered_plans_nothing_beside_its_slow_lookup(fake
     assert len(fakes.router.routed) == 2 and len(fakes.metering.authorized) == 3  # the second reserved in its call
 
 
+async def test_a_request_whose_answer_the_cache_refused_to_store_is_not_remembered_as_answered(fakes: Fakes) -> None:
+    fakes.cache.lookup_seconds = 0.05
+    pipeline = fakes.make_pipeline(cache_refuse_injection_score=0.0)  # every answer is flagged: none is stored
+    responses = [await pipeline.chat(chat("hello"), KEY) for _ in range(2)]
+    await settle_background(pipeline)
+
+    assert fakes.cache.stores and fakes.cache.entries == {}
+    planned = ["route_and_authorize" in [stage.stage for stage in response.decision.stages] for response in responses]
+    assert planned == [True, True]
+
+
 async def test_a_hit_is_remembered_as_answered(fakes: Fakes) -> None:
     writer, reader = fakes.make_pipeline(), fakes.make_pipeline()  # two replicas sharing one cache
     await writer.chat(chat("hello"), KEY)
