@@ -92,4 +92,5 @@ async def _semantic_layer(
         embed_off_loop(embedder, executor),
         TenantThresholds(settings.semantic_threshold, floors),
         QuestionGate(settings.semantic_substitution_similarity, settings.semantic_swap_similarity),
+        max_question_words=settings.semantic_max_question_words,
     )

@@ -68,11 +68,18 @@ def semantic_layer(
     embedder: SentenceEmbedder,
     entries: ExactCache,
     floors: dict[str, float] | None = None,
+    max_question_words: int = 40,
 ) -> tuple[SemanticCache, ReplicaIndex]:
     """A semantic layer (threshold 0.86, the service default) and the replica index it reads; the caller runs
     `replica.run()` for as long as the layer is used."""
     replica = ReplicaIndex(redis, check_interval_seconds=0.2, clock=clock)
-    layer = SemanticCache(entries, replica, embed_off_loop(embedder), TenantThresholds(0.86, floors or {}))
+    layer = SemanticCache(
+        entries,
+        replica,
+        embed_off_loop(embedder),
+        TenantThresholds(0.86, floors or {}),
+        max_question_words=max_question_words,
+    )
     return layer, replica
 
 

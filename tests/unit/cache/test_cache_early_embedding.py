@@ -1,5 +1,6 @@
-"""A lookup that will most likely miss the exact layer starts embedding its question while the exact layer is still
-asked; one whose entry this replica's index already holds (most likely an exact hit) does not embed at all."""
+"""When the semantic layer embeds a question. A lookup that will most likely miss the exact layer starts embedding
+while the exact layer is still asked; one whose entry this replica's index already holds (most likely an exact hit)
+does not embed at all, nor does a question longer than the layer compares."""
 
 from __future__ import annotations
 
@@ -113,3 +114,27 @@ async def test_a_question_no_stored_question_can_match_is_not_embedded_early(sta
 
     assert missed.outcome is Outcome.MISS
     assert cache.model.texts == []
+
+
+async def test_a_question_longer_than_the_limit_is_left_to_the_exact_layer(redis, embedder) -> None:
+    model = CountingEmbedder(embedder)
+    entries = ExactCache(redis, 50)
+    clock = FakeClock()
+    layer, replica = semantic_layer(redis, clock, model, entries, max_question_words=8)
+    following = asyncio.ensure_future(replica.run())
+    try:
+        cache = CacheService(entries, HitCounters(redis), POLICY, clock=clock, semantic=layer)
+        long_question = "Please explain in detail how I should rotate the signing keys of the billing service"
+        await cache.store(conversation(long_question), NO_CONTROL, answer(), False)
+        await cache.store(conversation(STORED), NO_CONTROL, answer(), False)  # 10 words: over the limit too
+        await cache.store(conversation("How do I rotate keys?"), NO_CONTROL, answer(), False)
+        paraphrase = await cache.lookup(conversation(long_question.replace("how I should", "how to")), NO_CONTROL)
+        short = await cache.lookup(conversation("How can I rotate keys?"), NO_CONTROL)
+        exact = await cache.lookup(conversation(long_question), NO_CONTROL)
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
+
+    assert (paraphrase.outcome, short.outcome, exact.outcome) == (Outcome.MISS, Outcome.HIT_SEMANTIC, Outcome.HIT_EXACT)
+    assert model.texts == ["How do I rotate keys?", "How can I rotate keys?"]  # no long question was embedded
