@@ -18,6 +18,10 @@ from sluicegate_router.classifier import KeywordClassifier
 
 # Written by services/router/eval/train_classifier.py; shipped inside the package.
 DEFAULT_MODEL_PATH = Path(__file__).with_name("complexity_model.npz")
+# The classifier reads a prompt's first 64 tokens: the embedding's time grows with the text (alone here, 13 ms
+# for 52 tokens, 47 for 202) and is on an auto-routed request's path. Every labelled prompt it was trained and
+# checked on is shorter (at most 34 words), and a prompt's opening states its task.
+CLASSIFIED_TOKENS = 64
 
 LABELS = ("simple", "medium", "complex", "creative")
 COMPLEXITY_OF_LABEL = {
@@ -91,7 +95,7 @@ def load_embedding_classifier(path: Path = DEFAULT_MODEL_PATH) -> EmbeddingClass
     """Loads the shared sentence embedder (about 0.7 s) and the trained weights; run it in a worker thread."""
     from sluicegate.embedding.embedder import SentenceEmbedder
 
-    return EmbeddingClassifier(SentenceEmbedder(), SoftmaxModel.load(path))
+    return EmbeddingClassifier(SentenceEmbedder(max_tokens=CLASSIFIED_TOKENS), SoftmaxModel.load(path))
 
 
 def usable_embedding(embedding: bytes) -> np.ndarray | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from sluicegate_router.complexity_model import (
     ComplexityClassifier,
     EmbeddingClassifier,
     SoftmaxModel,
+    load_embedding_classifier,
 )
 
 
@@ -83,3 +85,18 @@ async def test_a_callers_embedding_is_classified_without_embedding_again_and_a_b
     for bad in (along_first_axis[:100].tobytes(), (along_first_axis * 3).tobytes(), b"junk"):
         await classifier.classify("Please debug this", bad)
     assert CountingEmbedder.calls == 3
+
+
+def test_the_learned_classifier_reads_a_long_prompts_opening_only() -> None:
+    classifier = load_embedding_classifier()
+    opening = "Write a short poem about the sea at night, in the voice of a lighthouse keeper. " * 4
+    long_prompt = opening + "Then list the tides of the last week with their heights and times. " * 40
+    other_ending = opening + "Then summarise the harbour's fishing regulations for the coming season. " * 40
+
+    started = time.perf_counter()
+    vectors = classifier._embedder.embed([long_prompt, other_ending])
+    seconds = time.perf_counter() - started
+
+    np.testing.assert_array_equal(vectors[0], vectors[1])  # the same first 64 tokens, whatever follows
+    assert classifier.classify(long_prompt) == classifier.classify(other_ending)
+    assert seconds < 0.2  # two embeddings of 64 tokens (about 15 ms each here), not of 256 (about 60 ms each)
