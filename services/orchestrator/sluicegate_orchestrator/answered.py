@@ -9,12 +9,13 @@ from sluicegate.cache.v1 import cache_pb2
 
 
 class AnsweredKeys:
-    """Digests (16 bytes, never the text) of the last `capacity` cache keys this process saw hit the cache or
-    stored an answer for: a request with one of them will most likely be an exact hit.
+    """Digests (16 bytes, never the text) of the last `capacity` cache keys this process saw hit the cache or saw
+    the cache store an answer for: a request with one of them will most likely be an exact hit.
 
     The orchestrator plans a miss beside its cache lookup (a route and a reservation, wasted on a hit) only for
-    requests it has not seen answered. So a hit plans for nothing however busy the process is, and a key costs at
-    most one wasted plan a process (answered by another replica, or evicted since) before it is known here.
+    requests it has not seen answered. So a repeated request plans for nothing however busy the process is, and a
+    key costs at most one wasted plan a process (answered through another replica, or forgotten since) before it
+    is known here.
     """
 
     def __init__(self, capacity: int) -> None:
