@@ -49,7 +49,7 @@ class OrchestratorSettings(ServiceSettings):
     answered_keys_remembered: int = Field(
         default=65_536,
         ge=0,
-        description="how many cache keys seen answered (hit or stored) this process remembers, 16 bytes each: a "
+        description="how many cache keys seen answered (hit or stored) this process remembers, about 137 bytes each: a "
         "request with one is most likely a hit, and no plan is made beside its lookup (0: plan for every request)",
     )
     plan_grace_ms: float = Field(
