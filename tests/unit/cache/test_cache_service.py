@@ -229,27 +229,49 @@ async def test_stats_count_hits_misses_entries_and_bytes(cache):
 
 async def test_a_lookup_answers_without_waiting_for_its_count_and_a_lost_count_is_not_its_failure(cache):
     await store(cache.service, request_key("one"))
-    real_record = cache.service._counters.record
+    counters = cache.service._counters
+    real_write = counters._write
     gate = asyncio.Event()
 
-    async def slow_record(*args):
+    async def slow_write(batch):
         await gate.wait()
-        await real_record(*args)
+        await real_write(batch)
 
-    cache.service._counters.record = slow_record
+    counters._write = slow_write
     hit = await asyncio.wait_for(lookup(cache.service, request_key("one")), 1.0)  # the count is still held back
     assert hit.outcome is Outcome.HIT_EXACT
     gate.set()
     assert (await cache.service.stats("acme")).exact_hits == 1  # this replica's read waits for its counts
 
-    async def lost_record(*args):
+    async def lost_write(batch):
         raise RedisConnectionError("redis went away")
 
-    cache.service._counters.record = lost_record
+    counters._write = lost_write
     assert (await lookup(cache.service, request_key("one"))).outcome is Outcome.HIT_EXACT
-    await cache.service._counters.drain()
-    cache.service._counters.record = real_record
+    await counters.drain()
+    counters._write = real_write
     assert (await cache.service.stats("acme")).exact_hits == 1  # the lost count is logged, not retried
+    assert (await lookup(cache.service, request_key("one"))).outcome is Outcome.HIT_EXACT
+    assert (await cache.service.stats("acme")).exact_hits == 2  # and counting goes on
+
+
+async def test_counts_arriving_while_one_is_written_go_in_the_next_write(cache):
+    await store(cache.service, request_key("one"))
+    counters = cache.service._counters
+    real_write = counters._write
+    writes = []
+
+    async def counted_write(batch):
+        writes.append(batch)
+        await real_write(batch)
+
+    counters._write = counted_write
+    outcomes = await asyncio.gather(*(lookup(cache.service, request_key(q)) for q in ["one"] * 30 + ["two"] * 20))
+    stats = await cache.service.stats("acme")
+
+    assert [o.outcome for o in outcomes].count(Outcome.HIT_EXACT) == 30
+    assert (stats.exact_hits, stats.misses) == (30, 20)
+    assert 1 <= len(writes) < 10  # 50 lookups, a few round trips
 
 
 @pytest.mark.parametrize("tenant", ["", "a b", "{acme}", "acme:x", "*", "-acme"])
