@@ -9,6 +9,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from replica_stats import settled_stats
 
 from sluicegate.cache.v1 import cache_pb2, cache_pb2_grpc
 from sluicegate.common.v1 import chat_pb2, decision_pb2
@@ -114,7 +115,7 @@ async def test_two_replicas_agree_after_a_store_in_one_and_an_invalidation_in_th
         assert after.decision.outcome == decision_pb2.CACHE_OUTCOME_MISS
 
     for replica in replicas:
-        stats = await replica.GetStats(cache_pb2.GetStatsRequest(tenant_id="acme"))
+        stats = await settled_stats(replica, "acme", lookups=3)
         assert (stats.exact_hits, stats.misses, stats.entries, stats.bytes) == (1, 2, 0, 0)
         assert stats.hit_rate == pytest.approx(1 / 3)
 
