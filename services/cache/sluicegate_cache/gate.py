@@ -253,15 +253,23 @@ class _Features:
     sequence: tuple[str, ...]
 
 
-@lru_cache(maxsize=4096)
-def _features(text: str) -> _Features:
-    words = tokens(text)
-    negations = sum(1 for word in words if word.replace("'", "") in NEGATIONS or word.endswith("n't"))
-    numbers = Counter(
+def _negation_count(words: list[str]) -> int:
+    return sum(1 for word in words if word.replace("'", "") in NEGATIONS or word.endswith("n't"))
+
+
+def _numbers(words: list[str]) -> Counter:
+    return Counter(
         NUMBER_WORDS.get(word, word.replace(",", "").rstrip("%"))
         for word in words
         if word in NUMBER_WORDS or word[0].isdigit()
     )
+
+
+@lru_cache(maxsize=4096)
+def _features(text: str) -> _Features:
+    words = tokens(text)
+    negations = _negation_count(words)
+    numbers = _numbers(words)
     sequence = tuple(
         stem(word) for word in words if word not in STOPWORDS and word not in NEGATIONS and not word[0].isdigit()
     )
@@ -278,9 +286,11 @@ def _features(text: str) -> _Features:
 def match_key(question: str) -> tuple[int, tuple[tuple[str, int], ...]]:
     """What every question that may share an answer with `question` has in common with it: its negation count
     and its numbers (`QuestionGate.difference` refuses any pair where these differ, whatever their similarity).
-    An index that knows the keys of its questions knows, without embedding, that a question can match none."""
-    features = _features(question)
-    return features.negations, tuple(sorted(features.numbers.items()))
+    An index that knows the keys of its questions knows, without embedding, that a question can match none.
+    Worked out from the words alone, without the rest of the gate's features (about a tenth of their cost: a
+    replica loading a tenant of 10,000 questions works out 10,000 keys)."""
+    words = tokens(question)
+    return _negation_count(words), tuple(sorted(_numbers(words).items()))
 
 
 def _entities(text: str) -> tuple[str, ...]:

@@ -27,7 +27,9 @@ from sluicegate_cache.vectors import SemanticRecord, TenantIndex
 
 log = get_logger(__name__)
 
-_LOAD_BATCH = 1000
+# Records read per HSCAN call. The event loop indexes each batch between two reads (about 5 ms for 250 here), so
+# while a tenant loads (about 0.2 s for 10,000 questions) other requests wait at most that long at a time.
+_LOAD_BATCH = 250
 
 
 @dataclass

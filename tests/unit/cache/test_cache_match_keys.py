@@ -16,6 +16,7 @@ from cache_builders import POLICY, CountingEmbedder, FakeClock, answer, conversa
 
 from sluicegate.common.v1 import chat_pb2
 from sluicegate.embedding import EMBEDDING_DIMENSIONS, SentenceEmbedder
+from sluicegate_cache import gate as gate_module
 from sluicegate_cache.counters import HitCounters
 from sluicegate_cache.exact import ExactCache
 from sluicegate_cache.gate import QuestionGate, match_key
@@ -100,6 +101,18 @@ def test_every_labelled_pair_the_gate_could_accept_shares_its_match_key() -> Non
         assert match_key(pair["a"]) == match_key(pair["b"]), pair
     ruled_out = [pair for pair in pairs if match_key(pair["a"]) != match_key(pair["b"])]
     assert ruled_out and all(gate.difference(pair["a"], pair["b"], 1.0) is not None for pair in ruled_out)
+
+
+def test_a_match_key_is_the_gates_negations_and_numbers_worked_out_without_its_other_features() -> None:
+    """A replica loading a tenant works out a key per stored question: the key must be what the gate compares,
+    at a fraction of the cost of all its features (10,000 keys: 69 ms instead of 500 here)."""
+    questions = sorted({pair[side] for pair in map(json.loads, PAIRS.read_text().splitlines()) for side in "ab"})
+    gate_module._features.cache_clear()
+    keys = [match_key(question) for question in questions]
+    assert gate_module._features.cache_info().misses == 0
+    for question, key in zip(questions, keys, strict=True):
+        features = gate_module._features(question)
+        assert key == (features.negations, tuple(sorted(features.numbers.items()))), question
 
 
 def _record(question: str) -> SemanticRecord:
