@@ -6,7 +6,9 @@ the first time it is asked about the tenant, then applies the published changes 
 when it misses a number (a gap) and when its subscription is re-established (messages may have been lost while
 it was down). Before each search it reads the tenant's sequence number from Redis (one GET): if Redis is ahead,
 it waits for the changes in flight, and reloads when none comes for a moment (the last message was lost). So a
-replica never answers from an index older than the moment the lookup began, and replicas answer alike.
+replica never answers from an index older than the moment the lookup began, and replicas answer alike, except
+that a lookup waits for a (re)load at most `load_wait_seconds` (50 ms): it is then left to the exact layer, and
+the load goes on. A semantic hit missed that way costs a provider call, never a wrong answer.
 Expired records are dropped locally by their expiry time, since Redis expires entries silently.
 """
 
@@ -39,13 +41,20 @@ class _TenantState:
     loaded: bool = False
     loading: bool = False
     buffered: list[tuple[int, bytes, str, bytes]] = field(default_factory=list)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The load under way (or the last one): lookups share it.
+    load: asyncio.Task | None = None
     advanced: asyncio.Event = field(default_factory=asyncio.Event)
 
     def note_advance(self) -> None:
         """Wakes every lookup waiting for this tenant's changes; later waiters get a fresh event."""
         self.advanced.set()
         self.advanced = asyncio.Event()
+
+
+def _log_failed_load(load: asyncio.Task) -> None:
+    """A load no lookup waited to the end of still reports its failure (the next lookup starts another)."""
+    if not load.cancelled() and isinstance(load.exception(), RedisError):
+        log.warning("tenant index load failed", error=type(load.exception()).__name__)
 
 
 class ReplicaIndex:
@@ -57,11 +66,13 @@ class ReplicaIndex:
         check_interval_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
         catch_up_seconds: float = 0.05,
+        load_wait_seconds: float = 0.05,
     ) -> None:
         self._redis = redis
         self._clock = clock
         self._check_interval = check_interval_seconds
         self._catch_up_seconds = catch_up_seconds
+        self._load_wait_seconds = load_wait_seconds
         self._tenants: dict[str, _TenantState] = {}
         self._subscribed = asyncio.Event()
 
@@ -72,7 +83,9 @@ class ReplicaIndex:
 
     async def tenant(self, tenant_id: str) -> TenantIndex | None:
         """The tenant's index, loaded (or reloaded after a gap) first when needed; None while this replica is not
-        following the change channel (it could not keep an index current, so it serves exact hits only)."""
+        following the change channel (it could not keep an index current, so it serves exact hits only), and while
+        a load takes longer than `load_wait_seconds` (a large tenant: about 0.2 s for 10,000 questions): that
+        lookup is left to the exact layer, and the load goes on for the lookups after it."""
         if not self._subscribed.is_set():
             try:
                 await asyncio.wait_for(self._subscribed.wait(), self._check_interval)
@@ -82,9 +95,13 @@ class ReplicaIndex:
         if state.loaded:
             await self._catch_up(tenant_id, state)
         if not state.loaded:
-            async with state.lock:
-                if not state.loaded:
-                    await self._load(tenant_id, state)
+            if state.load is None or state.load.done():
+                state.load = asyncio.ensure_future(self._load(tenant_id, state))
+                state.load.add_done_callback(_log_failed_load)
+            done, _ = await asyncio.wait({state.load}, timeout=self._load_wait_seconds)
+            if not done:
+                return None
+            state.load.result()  # a load that failed fails this lookup (Redis errors become UNAVAILABLE)
         return state.index
 
     async def _catch_up(self, tenant_id: str, state: _TenantState) -> None:
@@ -113,6 +130,9 @@ class ReplicaIndex:
                     await asyncio.sleep(self._check_interval)
         finally:
             sweeper.cancel()
+            for state in self._tenants.values():
+                if state.load is not None:
+                    state.load.cancel()
 
     async def _follow(self) -> None:
         pubsub = self._redis.pubsub()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -138,3 +139,24 @@ async def test_a_question_longer_than_the_limit_is_left_to_the_exact_layer(redis
 
     assert (paraphrase.outcome, short.outcome, exact.outcome) == (Outcome.MISS, Outcome.HIT_SEMANTIC, Outcome.HIT_EXACT)
     assert model.texts == ["How do I rotate keys?", "How can I rotate keys?"]  # no long question was embedded
+
+
+async def test_a_lookup_does_not_wait_for_a_slow_tenant_load_and_the_load_goes_on(start_replica) -> None:
+    writer = start_replica()
+    stored = await writer.service.store(conversation(STORED), NO_CONTROL, answer(), False)
+    reader = start_replica()
+    load = reader.index._load
+
+    async def slow_load(tenant_id, state):  # a large tenant
+        await asyncio.sleep(0.3)
+        await load(tenant_id, state)
+
+    reader.index._load = slow_load
+    started = time.perf_counter()
+    first = await reader.service.lookup(conversation(PARAPHRASE), NO_CONTROL)
+    waited = time.perf_counter() - started
+    await asyncio.sleep(0.35)
+    second = await reader.service.lookup(conversation(PARAPHRASE), NO_CONTROL)
+
+    assert first.outcome is Outcome.MISS and waited < 0.25  # left to the exact layer (50 ms here) after 50 ms
+    assert (second.outcome, second.entry_id) == (Outcome.HIT_SEMANTIC, stored.entry_id)
