@@ -62,7 +62,7 @@ def test_metering_down_fails_closed(stack: Stack, client: GatewayClient) -> None
     assert _eventually(lambda: client.chat("Describe the lake", cache=NO_CACHE)).message.content[0].text
 
 
-def test_cache_down_serves_uncached(stack: Stack, client: GatewayClient) -> None:
+def test_cache_down_serves_uncached_and_caching_resumes_once_it_is_back(stack: Stack, client: GatewayClient) -> None:
     stack.service("cache").stop()
     try:
         response = client.chat("Describe the sea")
@@ -70,6 +70,12 @@ def test_cache_down_serves_uncached(stack: Stack, client: GatewayClient) -> None
         assert response.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_ERROR
     finally:
         stack.restart("cache")
+    # The orchestrator finds the cache again within its reconnect back-off (at most 2 s), and the tests after this
+    # one get a stack whose cache answers.
+    deadline = time.monotonic() + 15
+    while client.chat("Describe the sea").decision.cache.outcome == decision_pb2.CACHE_OUTCOME_ERROR:
+        assert time.monotonic() < deadline, "the cache is back, but the gateway still cannot reach it"
+        time.sleep(0.3)
 
 
 def _dropped_traces(stack: Stack) -> float:
