@@ -8,6 +8,7 @@ from functools import cached_property
 
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.common.v1 import chat_pb2
+from sluicegate_cache.gate import match_key
 from sluicegate_cache.subject import Subject, subject_of
 
 
@@ -38,6 +39,11 @@ class CacheQuery:
     def subject(self) -> Subject | None:
         """The question the semantic layer compares and its partition (None when it has none), worked out once."""
         return subject_of(self.key, self.namespace)
+
+    @cached_property
+    def match_key(self) -> tuple:
+        """The question's match key (gate.match_key); only for a query with a subject."""
+        return match_key(self.subject.question)
 
 
 @dataclass(frozen=True)

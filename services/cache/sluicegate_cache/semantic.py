@@ -29,7 +29,7 @@ import numpy as np
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.embedding import SentenceEmbedder
 from sluicegate_cache.exact import ExactCache
-from sluicegate_cache.gate import QuestionGate, match_key
+from sluicegate_cache.gate import QuestionGate
 from sluicegate_cache.replica import ReplicaIndex
 from sluicegate_cache.results import CacheQuery, LookupResult, Outcome
 from sluicegate_cache.subject import Subject, subject_of
@@ -97,7 +97,7 @@ class SemanticCache:
         if query.control.semantic_disabled or not self._comparable(subject):
             return
         held = self._replica.held(query.tenant_id)
-        if held is None or held.holds(query.entry_id) or not _worth_embedding(held, subject, query.embedding_wanted):
+        if held is None or held.holds(query.entry_id) or not _worth_embedding(held, query):
             return
         started = asyncio.ensure_future(self._embed(subject.question))
         # Nobody awaits this task (the lookup shares the model's run, not the task): its outcome is retrieved here.
@@ -111,14 +111,14 @@ class SemanticCache:
         # and runs while the index catches up with Redis.
         held = self._replica.held(query.tenant_id)
         embedding = None
-        if held is not None and _worth_embedding(held, subject, query.embedding_wanted):
+        if held is not None and _worth_embedding(held, query):
             embedding = asyncio.ensure_future(self._embed(subject.question))
         index = None
         try:
             index = await self._replica.tenant(query.tenant_id)
         finally:
             searchable = index is not None and index.has_partition(subject.partition)
-            worth_it = searchable and _worth_embedding(index, subject, query.embedding_wanted)
+            worth_it = searchable and _worth_embedding(index, query)
             if embedding is not None and not worth_it:
                 embedding.cancel()
         if not searchable:
@@ -148,9 +148,8 @@ class SemanticCache:
         return SemanticRecord(subject.partition, expires_at_ms, vector, subject.question).encode()
 
 
-def _worth_embedding(index: TenantIndex, subject: Subject, wanted: bool) -> bool:
+def _worth_embedding(index: TenantIndex, query: CacheQuery) -> bool:
     """Whether to embed the question: its partition holds a question that may match it (its match key is worked
-    out only then: most partitions a lookup meets are empty), or the caller wants the embedding anyway."""
-    return index.has_partition(subject.partition) and (
-        wanted or index.may_match(subject.partition, match_key(subject.question))
-    )
+    out only then, once a query: most partitions a lookup meets are empty), or the caller wants the embedding."""
+    partition = query.subject.partition
+    return index.has_partition(partition) and (query.embedding_wanted or index.may_match(partition, query.match_key))

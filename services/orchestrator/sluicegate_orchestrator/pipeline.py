@@ -315,8 +315,6 @@ class ChatPipeline:
         if not self._settings.cache_enabled:
             state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_SKIPPED
             return None
-        if state.cache_key is None:
-            state.cache_key = self._cache_key(state, state.messages)
         if control.no_cache:
             state.decision.cache.outcome = decision_pb2.CACHE_OUTCOME_SKIPPED
             return None
@@ -363,9 +361,9 @@ class ChatPipeline:
         if probe is not None and not probe.done() and grace_seconds > 0:
             await asyncio.wait({probe}, timeout=grace_seconds)
         answered = probe is not None and probe.done()
-        consulted = self._settings.cache_enabled and not state.request.cache.no_cache
-        if consulted:
+        if self._settings.cache_enabled:
             state.cache_key = self._cache_key(state, state.messages)
+        consulted = self._settings.cache_enabled and not state.request.cache.no_cache
         if answered or not consulted or not self._plans_beside_lookup(state):
             hit = await self._lookup_cache(state, probe)
             if hit is None and not self._settings.router_authorizes:
