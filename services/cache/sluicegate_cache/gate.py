@@ -170,15 +170,17 @@ _GENERIC_VERBS = frozenset(_words("find learn understand see say call figure tel
 
 def tokens(text: str) -> list[str]:
     """Lower-case words and numbers, with curly apostrophes straightened and a trailing possessive dropped."""
-    words = []
-    for raw in _WORD.findall(text.replace("\u2019", "'").replace("\u2018", "'")):
-        word = raw.lower()
-        if word.endswith("'s"):
-            word = word[:-2]
-        words.append(word)
-    return words
+    return [_word(raw) for raw in _WORD.findall(text.replace("\u2019", "'").replace("\u2018", "'"))]
 
 
+def _word(raw: str) -> str:
+    """One match of `_WORD` as `tokens` gives it."""
+    word = raw.lower()
+    return word[:-2] if word.endswith("'s") else word
+
+
+# Words recur across questions (a lookup gates up to five stored ones): a stem is worked out once per word.
+@lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     """A deliberately crude stem, enough to match "install" / "installs" / "installing" / "installed",
     "cause" / "causes" / "caused" and "stop" / "stopped": a common suffix goes, then a doubled final consonant
@@ -300,7 +302,7 @@ def _entities(text: str) -> tuple[str, ...]:
     found = []
     for match in _WORD.finditer(text):
         raw = match.group()
-        word = tokens(raw)[0]
+        word = _word(raw)
         has_letters = any(ch.isalpha() for ch in raw)
         mixed = has_letters and any(ch.isdigit() for ch in raw)
         acronym = len(raw) > 1 and raw.isupper() and word not in STOPWORDS

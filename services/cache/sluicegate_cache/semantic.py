@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 import numpy as np
@@ -36,18 +36,21 @@ from sluicegate_cache.subject import Subject, subject_of
 from sluicegate_cache.thresholds import TenantThresholds
 from sluicegate_cache.vectors import SemanticRecord, TenantIndex
 
-Embed = Callable[[str], Awaitable[np.ndarray]]
+Embed = Callable[[str], "asyncio.Future[np.ndarray]"]
 
 
 def embed_off_loop(embedder: SentenceEmbedder, executor: Executor | None = None, remember: int = 1024) -> Embed:
-    """An async embedding function that runs the model in `executor` (onnxruntime releases the GIL).
+    """An embedding function that runs the model in `executor` (onnxruntime releases the GIL) and returns the
+    future vector. The model is handed the text when the function is called, not when its result is first
+    awaited (a task would start it only once the event loop came round to it, about half a millisecond later
+    when the loop is busy).
 
     The last `remember` questions' vectors are kept (and a question being embedded is shared), so the Store that
     follows a missed Lookup of the same question does not run the model a second time.
     """
     recent: OrderedDict[str, asyncio.Future[np.ndarray]] = OrderedDict()
 
-    async def embed(text: str) -> np.ndarray:
+    def embed(text: str) -> asyncio.Future[np.ndarray]:
         future = recent.get(text)
         if future is None or (future.done() and (future.cancelled() or future.exception() is not None)):
             future = asyncio.get_running_loop().run_in_executor(executor, embedder.embed_one, text)
@@ -57,7 +60,7 @@ def embed_off_loop(embedder: SentenceEmbedder, executor: Executor | None = None,
         else:
             recent.move_to_end(text)
         # Shielded: a caller that gives up (a lookup that no longer needs it) must not cancel a shared result.
-        return await asyncio.shield(future)
+        return asyncio.shield(future)
 
     return embed
 
@@ -99,9 +102,9 @@ class SemanticCache:
         held = self._replica.held(query.tenant_id)
         if held is None or held.holds(query.entry_id) or not _worth_embedding(held, query):
             return
-        started = asyncio.ensure_future(self._embed(subject.question))
-        # Nobody awaits this task (the lookup shares the model's run, not the task): its outcome is retrieved here.
-        started.add_done_callback(lambda task: task.cancelled() or task.exception())
+        started = self._embed(subject.question)
+        # Nobody awaits this future (the lookup shares the model's run, not it): its outcome is retrieved here.
+        started.add_done_callback(lambda future: future.cancelled() or future.exception())
 
     async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None:
         subject = query.subject
@@ -112,7 +115,7 @@ class SemanticCache:
         held = self._replica.held(query.tenant_id)
         embedding = None
         if held is not None and _worth_embedding(held, query):
-            embedding = asyncio.ensure_future(self._embed(subject.question))
+            embedding = self._embed(subject.question)
         index = None
         try:
             index = await self._replica.tenant(query.tenant_id)

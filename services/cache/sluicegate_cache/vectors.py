@@ -169,7 +169,9 @@ class PartitionIndex:
             scores = self._vectors[:count] @ vector
         keep = (scores >= threshold) & (self._expiry[rows] > now_ms)
         rows, scores = rows[keep], scores[keep]
-        best = np.argsort(-scores)[:limit]
+        # Only the best `limit` are sorted: a crowd of near duplicates can put thousands of rows over the threshold.
+        best = np.argpartition(-scores, limit)[:limit] if len(scores) > limit else np.arange(len(scores))
+        best = best[np.argsort(-scores[best])]
         return [Candidate(self._ids[rows[i]], float(scores[i]), self._questions[rows[i]]) for i in best]
 
     def _grow_to(self, size: int) -> None:
