@@ -31,6 +31,7 @@ from sluicegate.runtime.errors import (
     unavailable,
 )
 from sluicegate.runtime.logs import get_logger
+from sluicegate.runtime.offpath import OffPathWork
 from sluicegate.runtime.tracing import current_trace_id
 from sluicegate_orchestrator.answered import AnsweredKeys
 from sluicegate_orchestrator.downstream import Downstreams
@@ -74,7 +75,8 @@ class ChatPipeline:
         self._settings = settings
         # Cache keys seen answered: no plan is made beside their lookups (see `_plans_beside_lookup`).
         self._answered = AnsweredKeys(settings.answered_keys_remembered)
-        self._background: set[asyncio.Task] = set()
+        # Settlements, give-backs and cache stores, started once the answer is on its way (see runtime/offpath.py).
+        self._off_path = OffPathWork()
         self._principals = PrincipalCache(settings.key_cache_seconds)
         # Provider calls in flight by coalescing key: the CompleteResponse, or the exception, they ended with.
         self._in_flight: dict[bytes, asyncio.Future] = {}
@@ -152,8 +154,7 @@ class ChatPipeline:
 
     async def drain(self) -> None:
         """Waits for background settles, stores and records (at shutdown: nothing acknowledged is lost)."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._off_path.drain()
         await self._recorder.drain()
 
     # ----- stages -------------------------------------------------------------------------------------------
@@ -903,9 +904,7 @@ class ChatPipeline:
             raise ServiceError.from_rpc_error(exc) from None
 
     def _spawn(self, work: Awaitable) -> None:
-        task = asyncio.ensure_future(_logged(work))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._off_path.start(work)
 
 
 def _retrieve_outcome(task: asyncio.Task) -> None:
@@ -935,13 +934,6 @@ def _note_router_failure(state: RequestState, exc: BaseException) -> None:
     for detail in exc.details:
         if isinstance(detail, error_details_pb2.ErrorInfo) and not state.model:
             state.model = detail.metadata.get("model", "")
-
-
-async def _logged(work: Awaitable) -> None:
-    try:
-        await work
-    except (grpc.aio.AioRpcError, ServiceError) as exc:
-        log.error("background step failed", error=str(exc)[:200])
 
 
 def _annotate_span(state: RequestState) -> None:

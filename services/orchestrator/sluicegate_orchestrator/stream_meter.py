@@ -43,7 +43,7 @@ class StreamMeter:
         self.completion_tokens = max(self.completion_tokens, completion_tokens)
         if self._every and self.completion_tokens >= self._next_report and self._state.reservation_id:
             self._next_report = self.completion_tokens + self._every
-            self._spawn(self._report(self.partial_attempt()))
+            self._spawn(self._report(self._state.reservation_id, self.partial_attempt()))
 
     def partial_attempt(self) -> decision_pb2.Attempt:
         """The usage so far, priced at the model's rates (the deployment is known only at the summary)."""
@@ -56,10 +56,12 @@ class StreamMeter:
             ),
         )
 
-    async def _report(self, attempt: decision_pb2.Attempt) -> None:
+    async def _report(self, reservation_id: str, attempt: decision_pb2.Attempt) -> None:
+        # The reservation as it was when the tokens were counted: the report runs later (see runtime/offpath.py),
+        # when the stream may have ended and settled it.
         response = await self._metering.ReportUsage(
             metering_pb2.ReportUsageRequest(
-                reservation_id=self._state.reservation_id,
+                reservation_id=reservation_id,
                 charges=[metering_pb2.UsageCharge(model=attempt.model, usage=attempt.usage)],
             ),
             timeout=self._timeout_seconds,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any
 
 import grpc
 
@@ -13,6 +11,7 @@ from sluicegate.metering.v1 import metering_pb2, metering_pb2_grpc
 from sluicegate.runtime.context import remaining_seconds
 from sluicegate.runtime.errors import control_plane_error, unavailable
 from sluicegate.runtime.logs import get_logger
+from sluicegate.runtime.offpath import OffPathWork
 
 log = get_logger(__name__)
 
@@ -26,10 +25,15 @@ class BudgetGate:
     the router cannot reserve, and refuses such calls as it would if metering were down.
     """
 
-    def __init__(self, metering: metering_pb2_grpc.MeteringServiceStub | None, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        metering: metering_pb2_grpc.MeteringServiceStub | None,
+        timeout_seconds: float,
+        off_path: OffPathWork | None = None,
+    ) -> None:
         self._metering = metering
         self._timeout_seconds = timeout_seconds
-        self._background: set[asyncio.Task] = set()
+        self._off_path = off_path or OffPathWork()
 
     async def reserve(
         self, template: metering_pb2.AuthorizeRequest, model: str, prompt_tokens: int
@@ -52,33 +56,27 @@ class BudgetGate:
             # The caller went away while metering was answering. Metering may reserve all the same (cancelling
             # the RPC does not undo a reservation already made), and only its answer names the reservation: it
             # is awaited off the caller's path and given back.
-            self._in_background(self._release_when_reserved(self._metering, authorizing))
+            self._off_path.start(self._release_when_reserved(self._metering, authorizing))
             raise
         except grpc.aio.AioRpcError as exc:
             raise control_plane_error(exc, errors_pb2.ERROR_REASON_METERING_UNAVAILABLE, "metering") from None
 
     def settle(self, reservation_id: str, charges: list[metering_pb2.UsageCharge]) -> None:
-        """Charges what the provider billed, off the caller's path. The router settles a unary answer itself as it
-        answers: the charge must not depend on the caller still being there to read the answer."""
+        """Charges what the provider billed, off the caller's path (see runtime/offpath.py). The router settles a
+        unary answer itself as it answers: the charge must not depend on the caller still being there to read it."""
         if self._metering is None:
             return
-        self._in_background(self._settle(self._metering, reservation_id, charges))
+        self._off_path.start(self._settle(self._metering, reservation_id, charges))
 
     def release(self, reservation_id: str) -> None:
         """Gives a reservation back off the caller's path (the call failed or was cancelled after reserving)."""
         if self._metering is None:
             return
-        self._in_background(self._release(self._metering, reservation_id))
-
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._off_path.start(self._release(self._metering, reservation_id))
 
     async def drain(self) -> None:
-        """Waits for the settlements and releases under way (at shutdown: none is left to expire)."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        """Waits for the settlements and releases handed over (at shutdown: none is left to expire)."""
+        await self._off_path.drain()
 
     async def _release_when_reserved(
         self,

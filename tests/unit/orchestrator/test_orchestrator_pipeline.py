@@ -173,9 +173,10 @@ async def test_a_hit_the_probe_found_before_the_guard_finished_reserves_nothing(
 async def test_a_probe_still_in_flight_gets_a_grace_before_the_plan_starts_beside_it(
     fakes: Fakes, lookup_seconds: float, grace_ms: float, reserved: bool
 ) -> None:
-    await fakes.make_pipeline().chat(chat("hello"), KEY)
+    first = fakes.make_pipeline()
+    await first.chat(chat("hello"), KEY)
+    await settle_background(first)
     pipeline = fakes.make_pipeline(speculative_authorize=True, plan_grace_ms=grace_ms)  # has not seen it answered
-    await settle_background(pipeline)
     fakes.metering.calls.clear()
     fakes.cache.lookup_seconds = lookup_seconds
     second = await pipeline.chat(chat("hello"), KEY)
