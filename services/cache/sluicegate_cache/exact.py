@@ -30,8 +30,15 @@ class ExactCache:
         """Nothing to start early: the exact lookup is one Redis read."""
 
     async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None:
-        """The entry stored for exactly this request (and marks it used), or None."""
-        return await self.fetch(query.tenant_id, query.namespace, query.entry_id, now, Outcome.HIT_EXACT, 1.0)
+        """The entry stored for exactly this request (and marks it used), or None. Notes on `query` the tenant's
+        change sequence number as Redis held it then, read in the same round trip (see replica.py)."""
+        keys = TenantKeys(query.tenant_id)
+        payload, sequence = await self._lookup(
+            keys=[keys.entry(query.namespace, query.entry_id), keys.lru, keys.sequence],
+            args=[query.entry_id, _ms(now)],
+        )
+        query.tenant_sequence = int(sequence)
+        return _hit(payload, query.entry_id, now, Outcome.HIT_EXACT, 1.0)
 
     async def fetch(
         self, tenant_id: str, namespace: str, entry_id: str, now: float, outcome: Outcome, similarity: float
@@ -39,13 +46,7 @@ class ExactCache:
         """The entry `entry_id` as a hit of the given kind (and marks it used), or None when it is gone."""
         keys = TenantKeys(tenant_id)
         payload = await self._lookup(keys=[keys.entry(namespace, entry_id), keys.lru], args=[entry_id, _ms(now)])
-        if payload is None:
-            return None
-        answer = cache_pb2.CachedAnswer.FromString(payload)
-        age = now - answer.created_at.ToNanoseconds() / 1e9
-        return LookupResult(
-            outcome=outcome, entry_id=entry_id, answer=answer, age_seconds=max(int(age), 0), similarity=similarity
-        )
+        return _hit(payload, entry_id, now, outcome, similarity)
 
     async def put(
         self,
@@ -105,3 +106,14 @@ class ExactCache:
         keys = TenantKeys(tenant_id)
         entries, total_bytes = await self._size(keys=keys.bookkeeping, args=[keys.prefix, _ms(now)])
         return int(entries), int(total_bytes)
+
+
+def _hit(payload: bytes | None, entry_id: str, now: float, outcome: Outcome, similarity: float) -> LookupResult | None:
+    """The stored entry `payload` as a hit of the given kind, or None when there was none."""
+    if payload is None:
+        return None
+    answer = cache_pb2.CachedAnswer.FromString(payload)
+    age = now - answer.created_at.ToNanoseconds() / 1e9
+    return LookupResult(
+        outcome=outcome, entry_id=entry_id, answer=answer, age_seconds=max(int(age), 0), similarity=similarity
+    )

@@ -4,7 +4,8 @@ Every change to a tenant's records (store, eviction, invalidation, expiry purge)
 also publishes it with the tenant's next sequence number (see scripts.py). A replica loads a tenant's records
 the first time it is asked about the tenant, then applies the published changes in order. It reloads the tenant
 when it misses a number (a gap) and when its subscription is re-established (messages may have been lost while
-it was down). Before each search it reads the tenant's sequence number from Redis (one GET): if Redis is ahead,
+it was down). Before each search it reads the tenant's sequence number from Redis (the exact layer's lookup reads it
+with the entry, in the same round trip; without one, a GET): if Redis is ahead,
 it waits for the changes in flight, and reloads when none comes for a moment (the last message was lost). So a
 replica never answers from an index older than the moment the lookup began, and replicas answer alike, except
 that a lookup waits for a (re)load at most `load_wait_seconds` (50 ms): it is then left to the exact layer, and
@@ -81,11 +82,13 @@ class ReplicaIndex:
         state = self._tenants.get(tenant_id)
         return state.index if state is not None and state.loaded else None
 
-    async def tenant(self, tenant_id: str) -> TenantIndex | None:
+    async def tenant(self, tenant_id: str, latest: int | None = None) -> TenantIndex | None:
         """The tenant's index, loaded (or reloaded after a gap) first when needed; None while this replica is not
         following the change channel (it could not keep an index current, so it serves exact hits only), and while
         a load takes longer than `load_wait_seconds` (a large tenant: about 0.2 s for 10,000 questions): that
-        lookup is left to the exact layer, and the load goes on for the lookups after it."""
+        lookup is left to the exact layer, and the load goes on for the lookups after it. `latest` is the tenant's
+        sequence number as the lookup already read it (the exact layer reads it with the entry); without it, it is
+        read here."""
         if not self._subscribed.is_set():
             try:
                 await asyncio.wait_for(self._subscribed.wait(), self._check_interval)
@@ -93,7 +96,7 @@ class ReplicaIndex:
                 return None
         state = self._tenants.setdefault(tenant_id, _TenantState())
         if state.loaded:
-            await self._catch_up(tenant_id, state)
+            await self._catch_up(tenant_id, state, latest)
         if not state.loaded:
             if state.load is None or state.load.done():
                 state.load = asyncio.ensure_future(self._load(tenant_id, state))
@@ -104,10 +107,12 @@ class ReplicaIndex:
             state.load.result()  # a load that failed fails this lookup (Redis errors become UNAVAILABLE)
         return state.index
 
-    async def _catch_up(self, tenant_id: str, state: _TenantState) -> None:
-        """Waits until the index holds every change Redis had made when the lookup began. Changes still arriving
-        are waited for; when none arrives for `catch_up_seconds`, one was lost and the index is marked stale."""
-        latest = int(await self._redis.get(TenantKeys(tenant_id).sequence) or 0)
+    async def _catch_up(self, tenant_id: str, state: _TenantState, latest: int | None) -> None:
+        """Waits until the index holds every change Redis had made when the lookup began (`latest`, read now when
+        not given). Changes still arriving are waited for; when none arrives for `catch_up_seconds`, one was lost
+        and the index is marked stale."""
+        if latest is None:
+            latest = int(await self._redis.get(TenantKeys(tenant_id).sequence) or 0)
         while state.loaded and state.sequence < latest:
             before = state.sequence
             try:

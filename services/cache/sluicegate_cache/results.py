@@ -21,7 +21,7 @@ class Outcome(enum.Enum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True)
+@dataclass
 class CacheQuery:
     """A lookup, resolved: whose partition, which namespace, the exact entry id, and the request itself
     (a semantic layer reads the messages and the control's thresholds)."""
@@ -34,6 +34,9 @@ class CacheQuery:
     # The caller uses the question's embedding on a miss: the semantic layer computes it even when no stored
     # question can match.
     embedding_wanted: bool = False
+    # The tenant's change sequence number as the exact layer read it, in the same round trip as the entry (None
+    # until then): the semantic layer's index is brought at least that far without reading it again.
+    tenant_sequence: int | None = None
 
     @cached_property
     def subject(self) -> Subject | None:

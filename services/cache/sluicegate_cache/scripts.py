@@ -93,10 +93,13 @@ return evicted
 """
 )
 
-# KEYS: entry, lru. ARGV: entry_id, now_ms. Returns the entry's bytes (nil on a miss) and marks it used now.
+# KEYS: entry, lru[, sequence]. ARGV: entry_id, now_ms. Returns the entry's bytes (nil on a miss) and marks it used
+# now; given the tenant's sequence key, returns {bytes or nil, the sequence number} (the semantic layer's index must
+# be at least that current, and needs no read of its own).
 LOOKUP = """
 local payload = redis.call('GET', KEYS[1])
 if payload then redis.call('ZADD', KEYS[2], 'XX', ARGV[2], ARGV[1]) end
+if KEYS[3] then return {payload, redis.call('GET', KEYS[3]) or '0'} end
 return payload
 """
 

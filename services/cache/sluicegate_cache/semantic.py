@@ -118,7 +118,7 @@ class SemanticCache:
             embedding = self._embed(subject.question)
         index = None
         try:
-            index = await self._replica.tenant(query.tenant_id)
+            index = await self._replica.tenant(query.tenant_id, query.tenant_sequence)
         finally:
             searchable = index is not None and index.has_partition(subject.partition)
             worth_it = searchable and _worth_embedding(index, query)
