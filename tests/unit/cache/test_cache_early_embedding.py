@@ -160,3 +160,30 @@ async def test_a_lookup_does_not_wait_for_a_slow_tenant_load_and_the_load_goes_o
 
     assert first.outcome is Outcome.MISS and waited < 0.25  # left to the exact layer (50 ms here) after 50 ms
     assert (second.outcome, second.entry_id) == (Outcome.HIT_SEMANTIC, stored.entry_id)
+
+
+async def test_a_caller_that_wants_a_long_questions_embedding_gets_its_opening_words(redis, embedder) -> None:
+    model = CountingEmbedder(embedder)
+    entries = ExactCache(redis, 50)
+    clock = FakeClock()
+    layer, replica = semantic_layer(redis, clock, model, entries, max_question_words=8)
+    following = asyncio.ensure_future(replica.run())
+    long_question = "Please explain in detail how I should rotate the signing keys of the billing service"
+    try:
+        cache = CacheService(entries, HitCounters(redis), POLICY, clock=clock, semantic=layer)
+        missed = await cache.lookup(conversation(long_question), NO_CONTROL, embedding_wanted=True)
+        await cache.store(conversation(long_question), NO_CONTROL, answer(), False)
+        model.texts.clear()
+        hit = await cache.lookup(conversation(long_question), NO_CONTROL, embedding_wanted=True)
+        unwanted = await cache.lookup(conversation(long_question + " today"), NO_CONTROL)
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
+
+    opening = "Please explain in detail how I should rotate"
+    assert missed.outcome is Outcome.MISS
+    assert missed.question_embedding == embedder.embed_one(opening).astype("<f4").tobytes()
+    assert (hit.outcome, hit.question_embedding) == (Outcome.HIT_EXACT, b"")
+    assert unwanted.outcome is Outcome.MISS and unwanted.question_embedding == b""
+    assert model.texts == []  # neither the exact hit nor a caller that does not want it embeds anything
