@@ -117,25 +117,33 @@ async def test_a_question_no_stored_question_can_match_is_not_embedded_early(sta
     assert cache.model.texts == []
 
 
-async def test_a_question_longer_than_the_limit_is_left_to_the_exact_layer(redis, embedder) -> None:
+@contextlib.asynccontextmanager
+async def eight_word_cache(redis, embedder) -> AsyncIterator[tuple[CacheService, CountingEmbedder]]:
+    """A cache whose semantic layer compares questions of at most 8 words, and the model it asks."""
     model = CountingEmbedder(embedder)
     entries = ExactCache(redis, 50)
     clock = FakeClock()
     layer, replica = semantic_layer(redis, clock, model, entries, max_question_words=8)
     following = asyncio.ensure_future(replica.run())
     try:
-        cache = CacheService(entries, HitCounters(redis), POLICY, clock=clock, semantic=layer)
-        long_question = "Please explain in detail how I should rotate the signing keys of the billing service"
-        await cache.store(conversation(long_question), NO_CONTROL, answer(), False)
-        await cache.store(conversation(STORED), NO_CONTROL, answer(), False)  # 10 words: over the limit too
-        await cache.store(conversation("How do I rotate keys?"), NO_CONTROL, answer(), False)
-        paraphrase = await cache.lookup(conversation(long_question.replace("how I should", "how to")), NO_CONTROL)
-        short = await cache.lookup(conversation("How can I rotate keys?"), NO_CONTROL)
-        exact = await cache.lookup(conversation(long_question), NO_CONTROL)
+        yield CacheService(entries, HitCounters(redis), POLICY, clock=clock, semantic=layer), model
     finally:
         following.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await following
+
+
+LONG_QUESTION = "Please explain in detail how I should rotate the signing keys of the billing service"
+
+
+async def test_a_question_longer_than_the_limit_is_left_to_the_exact_layer(redis, embedder) -> None:
+    async with eight_word_cache(redis, embedder) as (cache, model):
+        await cache.store(conversation(LONG_QUESTION), NO_CONTROL, answer(), False)
+        await cache.store(conversation(STORED), NO_CONTROL, answer(), False)  # 10 words: over the limit too
+        await cache.store(conversation("How do I rotate keys?"), NO_CONTROL, answer(), False)
+        paraphrase = await cache.lookup(conversation(LONG_QUESTION.replace("how I should", "how to")), NO_CONTROL)
+        short = await cache.lookup(conversation("How can I rotate keys?"), NO_CONTROL)
+        exact = await cache.lookup(conversation(LONG_QUESTION), NO_CONTROL)
 
     assert (paraphrase.outcome, short.outcome, exact.outcome) == (Outcome.MISS, Outcome.HIT_SEMANTIC, Outcome.HIT_EXACT)
     assert model.texts == ["How do I rotate keys?", "How can I rotate keys?"]  # no long question was embedded
@@ -163,23 +171,12 @@ async def test_a_lookup_does_not_wait_for_a_slow_tenant_load_and_the_load_goes_o
 
 
 async def test_a_caller_that_wants_a_long_questions_embedding_gets_its_opening_words(redis, embedder) -> None:
-    model = CountingEmbedder(embedder)
-    entries = ExactCache(redis, 50)
-    clock = FakeClock()
-    layer, replica = semantic_layer(redis, clock, model, entries, max_question_words=8)
-    following = asyncio.ensure_future(replica.run())
-    long_question = "Please explain in detail how I should rotate the signing keys of the billing service"
-    try:
-        cache = CacheService(entries, HitCounters(redis), POLICY, clock=clock, semantic=layer)
-        missed = await cache.lookup(conversation(long_question), NO_CONTROL, embedding_wanted=True)
-        await cache.store(conversation(long_question), NO_CONTROL, answer(), False)
+    async with eight_word_cache(redis, embedder) as (cache, model):
+        missed = await cache.lookup(conversation(LONG_QUESTION), NO_CONTROL, embedding_wanted=True)
+        await cache.store(conversation(LONG_QUESTION), NO_CONTROL, answer(), False)
         model.texts.clear()
-        hit = await cache.lookup(conversation(long_question), NO_CONTROL, embedding_wanted=True)
-        unwanted = await cache.lookup(conversation(long_question + " today"), NO_CONTROL)
-    finally:
-        following.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await following
+        hit = await cache.lookup(conversation(LONG_QUESTION), NO_CONTROL, embedding_wanted=True)
+        unwanted = await cache.lookup(conversation(LONG_QUESTION + " today"), NO_CONTROL)
 
     opening = "Please explain in detail how I should rotate"
     assert missed.outcome is Outcome.MISS
