@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from dataclasses import dataclass
 
@@ -32,19 +33,25 @@ class HitCounters:
 
     A lookup's count is written off its reply path (`count`): the answer does not wait for a Redis round trip
     that only feeds the statistics, and a count that fails is logged, never the lookup's failure. Counts are
-    added up in memory and written together, one pipeline `flush_seconds` (20 ms) after the first of them: a busy
-    replica makes about 50 round trips a second for its statistics instead of one a lookup (at 700-800 cache hits
-    a second, one process: 1.28-1.33 ms of CPU a hit instead of 1.48, and 790-824 hits/s instead of 701-703).
-    This replica's `read` waits for its own counts still on their way, so its stats include every lookup it
-    answered; another replica's may miss the last 20 ms.
+    added up in memory and written together, one pipeline `flush_seconds` (250 ms) after the first of them: a
+    replica makes at most 4 round trips a second for its statistics instead of one a lookup. With a 20 ms window,
+    at 700-800 cache hits a second in one process, a hit took 1.28-1.33 ms of CPU instead of 1.48 (790-824 hits/s
+    instead of 701-703); but at 10 full-pipeline requests a second a process, each lookup still made its own
+    write, one of a request's five Redis round trips (each wakes Redis: see the README's benchmarks). With 250 ms,
+    three processes at 30 requests a second make 0.3 such writes a request instead of 1.0 (the CPU per request
+    moved less than this machine's variation from run to run).
+    This replica's `read` (and `drain`, at shutdown) writes its own counts at once, so its stats include every
+    lookup it answered; another replica's may miss the last 250 ms.
     """
 
-    def __init__(self, redis: aioredis.Redis, flush_seconds: float = 0.02) -> None:
+    def __init__(self, redis: aioredis.Redis, flush_seconds: float = 0.25) -> None:
         self._redis = redis
         self._flush_seconds = flush_seconds
         # Per tenant: counts by field, and the semantic hits' summed similarity; not yet sent.
         self._unsent: dict[str, Counter] = {}
         self._flushing: asyncio.Task | None = None
+        # Set to write the counts held now rather than at the end of the window.
+        self._now = asyncio.Event()
 
     def count(self, tenant_id: str, outcome: Outcome, similarity: float = 0.0) -> None:
         field = _FIELDS.get(outcome)
@@ -58,20 +65,24 @@ class HitCounters:
             self._flushing = asyncio.ensure_future(self._flush())
 
     async def drain(self) -> None:
-        """Waits for the counts on their way (before a read, and at shutdown)."""
+        """Writes the counts held back at once and waits for them (before a read, and at shutdown)."""
         while self._flushing is not None and not self._flushing.done():
+            self._now.set()
             await asyncio.shield(self._flushing)
 
     async def _flush(self) -> None:
         """Writes what was counted, then what was counted meanwhile, until nothing is left."""
         while self._unsent:
-            await asyncio.sleep(self._flush_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._now.wait(), self._flush_seconds)
+            self._now.clear()
             batch, self._unsent = self._unsent, {}
             try:
                 await self._write(batch)
             except RedisError as exc:
                 lookups = sum(n for counts in batch.values() for field, n in counts.items() if field != _SIMILARITY_SUM)
                 log.warning("lookup counts lost", error=type(exc).__name__, lookups=lookups)
+        self._now.clear()  # a drain that found nothing left to hurry does not cut the next window short
 
     async def _write(self, batch: dict[str, Counter]) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:

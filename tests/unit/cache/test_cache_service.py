@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import grpc
 import pytest
@@ -13,6 +14,7 @@ from sluicegate.common.v1 import chat_pb2
 from sluicegate.devstack.processes import free_port
 from sluicegate.runtime.errors import ServiceError
 from sluicegate.runtime.redis import create_redis
+from sluicegate_cache.layout import TenantKeys
 from sluicegate_cache.results import CacheStats, Outcome
 from sluicegate_cache.service import CacheService
 
@@ -272,6 +274,22 @@ async def test_counts_arriving_while_one_is_written_go_in_the_next_write(cache):
     assert [o.outcome for o in outcomes].count(Outcome.HIT_EXACT) == 30
     assert (stats.exact_hits, stats.misses) == (30, 20)
     assert 1 <= len(writes) < 10  # 50 lookups, a few round trips
+
+
+async def test_counts_wait_out_their_window_unless_this_replica_reads_them(cache):
+    counters = cache.service._counters
+    await lookup(cache.service, request_key("one"))
+    await asyncio.sleep(0.1)
+    unsent = await cache.redis.hgetall(TenantKeys("acme").counts)  # held back: the window is 250 ms
+    started = time.perf_counter()
+    stats = await cache.service.stats("acme")  # written at once for this replica's own read
+    waited = time.perf_counter() - started
+    await lookup(cache.service, request_key("two"))
+    await asyncio.sleep(0.35)
+    written = await cache.redis.hgetall(TenantKeys("acme").counts)
+
+    assert unsent == {} and stats.misses == 1 and waited < 0.1
+    assert counters._flushing.done() and written[b"misses"] == b"2"  # the next count waited out its own window
 
 
 @pytest.mark.parametrize("tenant", ["", "a b", "{acme}", "acme:x", "*", "-acme"])
