@@ -32,9 +32,10 @@ class OffPathWork:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def start(self, work: Awaitable[object]) -> None:
-        """Runs `work` in the background, `delay_seconds` from now."""
-        task = asyncio.ensure_future(self._after_delay(work))
+    def start(self, work: Awaitable[object], at_once: bool = False) -> None:
+        """Runs `work` in the background, `delay_seconds` from now; `at_once` for work that does not follow an
+        answer (a stream's usage report, while the stream goes on)."""
+        task = asyncio.ensure_future(work if at_once else self._after_delay(work))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 

@@ -598,7 +598,7 @@ class ChatPipeline:
         settled = False
         meter = StreamMeter(
             self._services.metering,
-            self._spawn,
+            lambda report: self._off_path.start(report, at_once=True),  # the stream goes on: not after an answer
             state,
             self._settings.usage_report_tokens,
             self._settings.control_timeout_seconds,

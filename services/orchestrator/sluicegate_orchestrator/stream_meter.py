@@ -57,8 +57,7 @@ class StreamMeter:
         )
 
     async def _report(self, reservation_id: str, attempt: decision_pb2.Attempt) -> None:
-        # The reservation as it was when the tokens were counted: the report runs later (see runtime/offpath.py),
-        # when the stream may have ended and settled it.
+        # The reservation as it was when the tokens were counted: the stream may have ended and settled it since.
         response = await self._metering.ReportUsage(
             metering_pb2.ReportUsageRequest(
                 reservation_id=reservation_id,

@@ -77,3 +77,15 @@ async def test_work_cancelled_before_it_started_is_closed_without_a_warning() ->
         await off_path.drain()
         gc.collect()
     assert not [warning for warning in caught if "never awaited" in str(warning.message)]
+
+
+async def test_work_that_does_not_follow_an_answer_starts_at_once() -> None:
+    off_path = OffPathWork(delay_seconds=10)
+    started: list[str] = []
+
+    async def report() -> None:
+        started.append("report")
+
+    off_path.start(report(), at_once=True)
+    await asyncio.sleep(0.01)
+    assert started == ["report"]
