@@ -4,9 +4,9 @@ Every change to a tenant's records (store, eviction, invalidation, expiry purge)
 also publishes it with the tenant's next sequence number (see scripts.py). A replica loads a tenant's records
 the first time it is asked about the tenant, then applies the published changes in order. It reloads the tenant
 when it misses a number (a gap) and when its subscription is re-established (messages may have been lost while
-it was down). Before each search it reads the tenant's sequence number from Redis (the exact layer's lookup reads it
-with the entry, in the same round trip; without one, a GET): if Redis is ahead,
-it waits for the changes in flight, and reloads when none comes for a moment (the last message was lost). So a
+it was down). Before each search it knows the tenant's sequence number as Redis held it when the lookup began
+(the exact layer's script reads it with the entry; without an exact layer, one GET): if Redis is ahead, it
+waits for the changes in flight, and reloads when none comes for a moment (the last message was lost). So a
 replica never answers from an index older than the moment the lookup began, and replicas answer alike, except
 that a lookup waits for a (re)load at most `load_wait_seconds` (50 ms): it is then left to the exact layer, and
 the load goes on. A semantic hit missed that way costs a provider call, never a wrong answer.

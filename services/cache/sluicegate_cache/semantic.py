@@ -11,10 +11,11 @@ request's exact entry (the exact layer will most likely miss), the embedding sta
 asked (`begin`), so the two run side by side.
 
 Questions of more than `max_question_words` (40 by default) are left to the exact layer, neither embedded at
-lookup nor at store (a caller that wants an embedding gets its opening words', see `_opening_wanted`). The model's time grows with the text (alone on this 2-core machine: 7.7 ms for 27 tokens,
-13.2 for 52, 21.9 for 102, 47.3 for 202), and a lookup's embedding is on the request's path; the correctness
-gate is checked on labelled questions of up to 13 words (eval/pairs.jsonl), and long prompts (documents,
-retrieved context) seldom recur as paraphrases.
+lookup nor at store (a caller that wants an embedding gets its opening words', see `_opening_wanted`). The
+model's time grows with the text (alone on this 2-core machine: 7.7 ms for 27 tokens, 13.2 for 52, 21.9 for 102,
+47.3 for 202), and a lookup's embedding is on the request's path; the correctness gate is checked on labelled
+questions of up to 13 words (eval/pairs.jsonl), and long prompts (documents, retrieved context) seldom recur as
+paraphrases.
 """
 
 from __future__ import annotations

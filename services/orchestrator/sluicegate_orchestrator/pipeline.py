@@ -398,7 +398,7 @@ class ChatPipeline:
                 routed = await self._reserving_router_call(
                     self._services.router.Route,
                     router_pb2.RouteRequest(call=call, authorize=self._authorization(state)),
-                    lambda late: self._spawn(self._give_back(late.reservation.reservation_id)),
+                    lambda late: self._off_path.start(self._give_back(late.reservation.reservation_id)),
                 )
             route = routed.decision if request.model in AUTO_MODELS else None
             return Plan(route=route, reservation=routed.reservation, model=routed.reservation.model)
@@ -479,7 +479,7 @@ class ChatPipeline:
                 return
             await self._give_back(reservation_id)
 
-        self._spawn(release_when_reserved())
+        self._off_path.start(release_when_reserved())
 
     def _call(self, state: RequestState, model: str) -> router_pb2.ModelCall:
         messages = state.messages
@@ -766,7 +766,7 @@ class ChatPipeline:
         self._settle_reservation(reservation_id, attempts)
 
     def _settle_reservation(self, reservation_id: str, attempts) -> None:
-        self._spawn(
+        self._off_path.start(
             self._control_call(
                 self._services.metering.Settle,
                 metering_pb2.SettleRequest(reservation_id=reservation_id, charges=usage_charges(attempts)),
@@ -780,7 +780,7 @@ class ChatPipeline:
             return
         reservation_id = state.reservation_id
         state.reservation_id = ""
-        self._spawn(self._give_back(reservation_id))
+        self._off_path.start(self._give_back(reservation_id))
 
     async def _give_back(self, reservation_id: str) -> None:
         try:
@@ -806,7 +806,7 @@ class ChatPipeline:
             usage=state.usage,
             cost_micros_usd=state.cost_micros_usd,
         )
-        self._spawn(
+        self._off_path.start(
             self._store(
                 cache_pb2.StoreRequest(
                     key=state.cache_key, control=state.request.cache, answer=answer, guard_flagged=state.guard_flagged
@@ -845,7 +845,7 @@ class ChatPipeline:
         self._release(state)
         if idempotency_claimed:
             # The key goes back, so the client's retry runs the request instead of waiting for a lost answer.
-            self._spawn(self._idempotency.abandon(state.principal.tenant_id, state.request.idempotency_key))
+            self._off_path.start(self._idempotency.abandon(state.principal.tenant_id, state.request.idempotency_key))
 
     def _finish(self, state: RequestState) -> None:
         state.decision.total_duration_ms = (time.perf_counter() - state.started) * 1000
@@ -902,9 +902,6 @@ class ChatPipeline:
             return await method(request, timeout=remaining_seconds(self._settings.request_timeout_seconds))
         except grpc.aio.AioRpcError as exc:
             raise ServiceError.from_rpc_error(exc) from None
-
-    def _spawn(self, work: Awaitable) -> None:
-        self._off_path.start(work)
 
 
 def _retrieve_outcome(task: asyncio.Task) -> None:

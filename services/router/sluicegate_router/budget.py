@@ -25,15 +25,10 @@ class BudgetGate:
     the router cannot reserve, and refuses such calls as it would if metering were down.
     """
 
-    def __init__(
-        self,
-        metering: metering_pb2_grpc.MeteringServiceStub | None,
-        timeout_seconds: float,
-        off_path: OffPathWork | None = None,
-    ) -> None:
+    def __init__(self, metering: metering_pb2_grpc.MeteringServiceStub | None, timeout_seconds: float) -> None:
         self._metering = metering
         self._timeout_seconds = timeout_seconds
-        self._off_path = off_path or OffPathWork()
+        self._off_path = OffPathWork()
 
     async def reserve(
         self, template: metering_pb2.AuthorizeRequest, model: str, prompt_tokens: int
