@@ -119,7 +119,7 @@ async def test_invalidation_and_eviction_through_one_replica_reach_the_other(clu
         await second.Store(cache_pb2.StoreRequest(key=key(filler), answer=ANSWER))
     for replica in (first, second):
         assert (await lookup(replica, PARAPHRASE)).decision.outcome == MISS  # evicted as least recently used
-        assert (await lookup(replica, "Who is the author of Hamlet?")).decision.outcome == HIT
+        assert (await lookup(replica, "Who was the writer of Hamlet?")).decision.outcome == HIT
 
 
 async def test_a_replica_started_later_loads_the_existing_entries(cluster):
@@ -150,7 +150,7 @@ async def test_a_replica_that_missed_a_change_reloads_and_still_agrees(cluster, 
     for replica in (second, first):
         response = await lookup(replica, PARAPHRASE)
         assert (response.decision.outcome, response.decision.entry_id) == (HIT, entry_id)
-        assert (await lookup(replica, "Who is the author of Hamlet?")).decision.outcome == HIT
+        assert (await lookup(replica, "Who was the writer of Hamlet?")).decision.outcome == HIT
 
 
 async def test_a_semantic_miss_hands_back_its_embedding_of_the_question(cluster, embedder):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,21 @@ def test_an_unwritable_model_directory_fails_with_a_message_naming_the_setting(t
     blocker.write_text("not a directory")
     with pytest.raises(RuntimeError, match="SLUICEGATE_MODEL_DIR"):
         quantized_model_path(blocker / "models")
+
+
+def test_the_fused_attention_computes_what_the_exported_attention_did(tmp_path: Path) -> None:
+    """Before any quantization, the fused graph gives the float model's vectors: the fusion changes how attention
+    runs, not what it computes."""
+    import onnx
+
+    from sluicegate.embedding.model import _bert_fusions, _folded, _fused_attention
+
+    folded = _folded(published_model_path(), tmp_path / "folded.onnx")
+    fused_model = _fused_attention(_bert_fusions(folded))
+    operators = Counter(node.op_type for node in fused_model.graph.node)
+    assert operators["MultiHeadAttention"] == 6 and operators["Softmax"] == operators["Transpose"] == 0
+    fused = tmp_path / "fused.onnx"
+    onnx.save(fused_model, fused)
+
+    exported, fused_vectors = SentenceEmbedder(folded).embed(SENTENCES), SentenceEmbedder(fused).embed(SENTENCES)
+    assert np.abs(exported - fused_vectors).max() < 1e-5
