@@ -46,10 +46,14 @@ class SentenceEmbedder:
         return np.stack([self.embed_one(text) for text in texts])
 
     def embed_one(self, text: str) -> np.ndarray:
-        ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
-        (hidden,) = self._session.run(
-            ["last_hidden_state"],
-            {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)},
-        )
+        (hidden,) = self.outputs(["last_hidden_state"], text)
         pooled = hidden[0].mean(axis=0)
         return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
+
+    def outputs(self, names: Sequence[str], text: str) -> list[np.ndarray]:
+        """The model's tensors `names` for one text, run alone: its token ids (truncated, unpadded), an all-ones
+        mask, segment 0."""
+        ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
+        return self._session.run(
+            list(names), {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        )

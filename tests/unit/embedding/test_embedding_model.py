@@ -57,17 +57,24 @@ def test_an_unwritable_model_directory_fails_with_a_message_naming_the_setting(t
         quantized_model_path(blocker / "models")
 
 
-def test_the_fused_attention_computes_what_the_exported_attention_did(tmp_path: Path) -> None:
-    """Before any quantization, the fused graph gives the float model's vectors: the fusion changes how attention
-    runs, not what it computes."""
+def test_the_fused_and_smoothed_graph_computes_what_the_exported_one_did(tmp_path: Path) -> None:
+    """Before any quantization, the rewritten graph gives the float model's vectors: the attention fusion and the
+    feed-forward smoothing change how the model runs, not what it computes."""
     import onnx
 
-    from sluicegate.embedding.model import _bert_fusions, _folded, _fused_attention
+    from sluicegate.embedding.model import (
+        _bert_fusions,
+        _feed_forward_maxima,
+        _folded,
+        _fused_attention,
+        _smoothed_feed_forward,
+    )
 
     folded = _folded(published_model_path(), tmp_path / "folded.onnx")
-    fused_model = _fused_attention(_bert_fusions(folded))
+    fused_model = _smoothed_feed_forward(_fused_attention(_bert_fusions(folded)), _feed_forward_maxima())
     operators = Counter(node.op_type for node in fused_model.graph.node)
     assert operators["MultiHeadAttention"] == 6 and operators["Softmax"] == operators["Transpose"] == 0
+    assert operators["Mul"] == 6  # one smoothing per product into a GELU
     fused = tmp_path / "fused.onnx"
     onnx.save(fused_model, fused)
 

@@ -1,0 +1,71 @@
+"""Writes `feed-forward-maxima.npz`: the largest activation seen on each input channel of each feed-forward product
+into the GELU, in the fused float model (`model.py` smooths those inputs with them before quantizing).
+
+    .venv/bin/python -m sluicegate.embedding.calibrate services/cache/eval/pairs.jsonl
+
+The sentences are the questions of the cache's labelled pairs, train half only (the test half judges the model),
+or a text file of one sentence a line. Run it again only when the recipe changes what the products see.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sluicegate.embedding.embedder import SentenceEmbedder
+from sluicegate.embedding.model import (
+    FEED_FORWARD_MAXIMA_PATH,
+    _bert_fusions,
+    _folded,
+    _fused_attention,
+    published_model_path,
+    smoothed_products,
+)
+
+
+def sentences(path: Path) -> list[str]:
+    """One sentence a line, or both questions of every train-half row of a pairs file (`.jsonl`), each once."""
+    if path.suffix != ".jsonl":
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return list(dict.fromkeys(text for row in rows if row["split"] == "train" for text in (row["a"], row["b"])))
+
+
+def feed_forward_maxima(texts: list[str], scratch: Path) -> dict[str, np.ndarray]:
+    import onnx
+
+    model = _fused_attention(_bert_fusions(_folded(published_model_path(), scratch / "folded.onnx")))
+    products = smoothed_products(model)
+    for product in products:
+        model.graph.output.append(onnx.helper.make_tensor_value_info(product.input[0], onnx.TensorProto.FLOAT, None))
+    exposed = scratch / "exposed.onnx"
+    onnx.save(model, exposed)
+    embedder = SentenceEmbedder(exposed)
+    inputs = [product.input[0] for product in products]
+    maxima = {product.name: np.zeros(0, dtype=np.float32) for product in products}
+    for text in texts:
+        for product, activations in zip(products, embedder.outputs(inputs, text), strict=True):
+            seen = np.abs(activations.reshape(-1, activations.shape[-1])).max(axis=0)
+            maxima[product.name] = seen if not maxima[product.name].size else np.maximum(maxima[product.name], seen)
+    return maxima
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m sluicegate.embedding.calibrate", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("sentences", type=Path, help="a pairs .jsonl (train half used) or a file of sentences")
+    args = parser.parse_args(argv)
+    texts = sentences(args.sentences)
+    with tempfile.TemporaryDirectory() as scratch:
+        maxima = feed_forward_maxima(texts, Path(scratch))
+    np.savez(FEED_FORWARD_MAXIMA_PATH, **maxima)
+    print(f"{len(texts)} sentences; wrote {len(maxima)} products' maxima to {FEED_FORWARD_MAXIMA_PATH}")
+
+
+if __name__ == "__main__":
+    main()
