@@ -254,9 +254,10 @@ class ChatPipeline:
         them, so a request pays for the slower of the two, not their sum. The probe's answer is used only when
         the guard passed the messages through unchanged (it replaced nothing): it is then exactly the lookup a
         lookup after the guard would make. Otherwise it is cancelled and the sanitised messages are looked up.
-        A probe stores nothing, and a request the guard blocks never sees what it found.
+        A probe stores nothing, and a request the guard blocks never sees what it found. A miss's plan may start
+        beside the guard too (`_plan_beside_guard`), on the same terms.
         """
-        probe = None
+        probe = plan = None
         control = state.request.cache
         if (
             self._settings.speculative_cache_lookup
@@ -267,18 +268,48 @@ class ChatPipeline:
             key = self._cache_key(state, list(state.request.messages))
             probe = asyncio.ensure_future(self._probe_cache(key, control, self._classifies(state)))
             grace_ends = time.perf_counter() + self._settings.plan_grace_ms / 1000
+            plan = self._plan_beside_guard(state, key, probe, grace_ends)
         try:
             await self._guard_input(state)
         except BaseException:
             if probe is not None:
-                probe.cancel()
+                probe.cancel()  # a plan still waiting out the grace then makes none
+            if plan is not None:
+                self._discard_plan(plan)
             raise
         if probe is not None and state.messages != list(state.request.messages):
             probe.cancel()
             probe = None
+            if plan is not None:
+                self._discard_plan(plan)
         if probe is None:
             return await self._lookup_and_plan(state)
-        return await self._lookup_and_plan(state, probe, grace_ends)
+        return await self._lookup_and_plan(state, probe, grace_ends, plan)
+
+    def _plan_beside_guard(
+        self, state: RequestState, key: cache_pb2.CacheKey, probe: asyncio.Future[CacheProbe], grace_ends: float
+    ) -> asyncio.Future[Plan | None] | None:
+        """The plan of a likely miss, started while the guard still scans, once the probe has not answered within
+        the grace (`_lookup_and_plan` says when a plan may start beside a lookup): with the embedding made faster,
+        the guard's scan is often the longer branch, and a plan started after it was the request's next step.
+        Made with the messages as sent (they are the request's messages until the guard replaces any), so, like
+        the probe, it is kept only when the guard changes nothing; a request the guard blocks or changes hands
+        its reservation back, and one whose probe answered within the grace (or was cancelled) makes none. The
+        provider is still called only once the guard and metering have both said yes."""
+        state.messages = list(state.request.messages)
+        state.cache_key = key
+        if not self._plans_beside_lookup(state):
+            return None
+
+        async def plan_after_grace() -> Plan | None:
+            grace_seconds = grace_ends - time.perf_counter()
+            if grace_seconds > 0:
+                await asyncio.wait({probe}, timeout=grace_seconds)
+            if probe.done():
+                return None
+            return await self._plan(state)
+
+        return asyncio.ensure_future(plan_after_grace())
 
     def _cache_key(self, state: RequestState, messages: list[chat_pb2.Message]) -> cache_pb2.CacheKey:
         request = state.request
@@ -335,7 +366,11 @@ class ChatPipeline:
         return None
 
     async def _lookup_and_plan(
-        self, state: RequestState, probe: asyncio.Future[CacheProbe] | None = None, grace_ends: float = 0.0
+        self,
+        state: RequestState,
+        probe: asyncio.Future[CacheProbe] | None = None,
+        grace_ends: float = 0.0,
+        plan: asyncio.Future[Plan | None] | None = None,
     ) -> cache_pb2.CachedAnswer | None:
         """Consults the cache and, for a miss, routes and reserves budget.
 
@@ -356,8 +391,11 @@ class ChatPipeline:
           nothing;
         - an auto-routed request without a hint: it plans after the lookup, whose embedding of the question the
           router's classifier reuses (one embedding a request instead of two).
+        `plan` is one started beside the guard (`_plan_beside_guard`), which answers these questions itself.
         The provider is never called before metering has said yes.
         """
+        if plan is not None:
+            return await self._lookup_beside(state, probe, plan)
         grace_seconds = grace_ends - time.perf_counter()
         if probe is not None and not probe.done() and grace_seconds > 0:
             await asyncio.wait({probe}, timeout=grace_seconds)
@@ -370,7 +408,13 @@ class ChatPipeline:
             if hit is None and not self._settings.router_authorizes:
                 self._apply_plan(state, await self._plan(state))
             return hit
-        plan = asyncio.ensure_future(self._plan(state))
+        return await self._lookup_beside(state, probe, asyncio.ensure_future(self._plan(state)))
+
+    async def _lookup_beside(
+        self, state: RequestState, probe: asyncio.Future[CacheProbe] | None, plan: asyncio.Future[Plan | None]
+    ) -> cache_pb2.CachedAnswer | None:
+        """The lookup's answer with `plan` made beside it: a hit hands the plan's reservation back; a miss keeps the
+        plan, or, when it made none, plans now (or leaves routing and reserving to the router's Complete)."""
         try:
             hit = await self._lookup_cache(state, probe)
         except BaseException:
@@ -379,7 +423,11 @@ class ChatPipeline:
         if hit is not None:
             self._discard_plan(plan)
             return hit
-        self._apply_plan(state, await plan)
+        planned = await plan
+        if planned is None and not self._settings.router_authorizes:
+            planned = await self._plan(state)
+        if planned is not None:
+            self._apply_plan(state, planned)
         return None
 
     def _plans_beside_lookup(self, state: RequestState) -> bool:
@@ -474,10 +522,11 @@ class ChatPipeline:
 
         async def release_when_reserved() -> None:
             try:
-                reservation_id = (await plan).reservation.reservation_id
+                planned = await plan
             except (ServiceError, asyncio.CancelledError):
                 return
-            await self._give_back(reservation_id)
+            if planned is not None:
+                await self._give_back(planned.reservation.reservation_id)
 
         self._off_path.start(release_when_reserved())
 
