@@ -19,9 +19,7 @@ import numpy as np
 from sluicegate.embedding.embedder import SentenceEmbedder
 from sluicegate.embedding.model import (
     FEED_FORWARD_MAXIMA_PATH,
-    _bert_fusions,
-    _folded,
-    _fused_attention,
+    fused_float_model,
     published_model_path,
     smoothed_products,
 )
@@ -38,7 +36,7 @@ def sentences(path: Path) -> list[str]:
 def feed_forward_maxima(texts: list[str], scratch: Path) -> dict[str, np.ndarray]:
     import onnx
 
-    model = _fused_attention(_bert_fusions(_folded(published_model_path(), scratch / "folded.onnx")))
+    model = fused_float_model(published_model_path(), scratch)
     products = smoothed_products(model)
     for product in products:
         model.graph.output.append(onnx.helper.make_tensor_value_info(product.input[0], onnx.TensorProto.FLOAT, None))
@@ -46,11 +44,12 @@ def feed_forward_maxima(texts: list[str], scratch: Path) -> dict[str, np.ndarray
     onnx.save(model, exposed)
     embedder = SentenceEmbedder(exposed)
     inputs = [product.input[0] for product in products]
-    maxima = {product.name: np.zeros(0, dtype=np.float32) for product in products}
+    maxima: dict[str, np.ndarray] = {}
     for text in texts:
         for product, activations in zip(products, embedder.outputs(inputs, text), strict=True):
             seen = np.abs(activations.reshape(-1, activations.shape[-1])).max(axis=0)
-            maxima[product.name] = seen if not maxima[product.name].size else np.maximum(maxima[product.name], seen)
+            previous = maxima.get(product.name)
+            maxima[product.name] = seen if previous is None else np.maximum(previous, seen)
     return maxima
 
 

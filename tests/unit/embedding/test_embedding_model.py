@@ -62,21 +62,32 @@ def test_the_fused_and_smoothed_graph_computes_what_the_exported_one_did(tmp_pat
     feed-forward smoothing change how the model runs, not what it computes."""
     import onnx
 
-    from sluicegate.embedding.model import (
-        _bert_fusions,
-        _feed_forward_maxima,
-        _folded,
-        _fused_attention,
-        _smoothed_feed_forward,
-    )
+    from sluicegate.embedding.model import _feed_forward_maxima, _folded, _smoothed_feed_forward, fused_float_model
 
-    folded = _folded(published_model_path(), tmp_path / "folded.onnx")
-    fused_model = _smoothed_feed_forward(_fused_attention(_bert_fusions(folded)), _feed_forward_maxima())
-    operators = Counter(node.op_type for node in fused_model.graph.node)
+    folded = _folded(published_model_path(), tmp_path / "exported.onnx")
+    rewritten_model = _smoothed_feed_forward(
+        fused_float_model(published_model_path(), tmp_path), _feed_forward_maxima()
+    )
+    operators = Counter(node.op_type for node in rewritten_model.graph.node)
     assert operators["MultiHeadAttention"] == 6 and operators["Softmax"] == operators["Transpose"] == 0
     assert operators["Mul"] == 6  # one smoothing per product into a GELU
-    fused = tmp_path / "fused.onnx"
-    onnx.save(fused_model, fused)
+    rewritten = tmp_path / "rewritten.onnx"
+    onnx.save(rewritten_model, rewritten)
 
-    exported, fused_vectors = SentenceEmbedder(folded).embed(SENTENCES), SentenceEmbedder(fused).embed(SENTENCES)
-    assert np.abs(exported - fused_vectors).max() < 1e-5
+    exported, rewritten_vectors = (
+        SentenceEmbedder(folded).embed(SENTENCES),
+        SentenceEmbedder(rewritten).embed(SENTENCES),
+    )
+    assert np.abs(exported - rewritten_vectors).max() < 1e-5
+
+
+def test_the_committed_maxima_are_what_calibration_measures_on_the_caches_train_questions(tmp_path: Path) -> None:
+    """A change to the fusion that moves what the feed-forward products see must come with a new calibration."""
+    from sluicegate.embedding.calibrate import feed_forward_maxima, sentences
+    from sluicegate.embedding.model import _feed_forward_maxima
+
+    pairs = Path(__file__).parents[3] / "services" / "cache" / "eval" / "pairs.jsonl"
+    measured, committed = feed_forward_maxima(sentences(pairs), tmp_path), _feed_forward_maxima()
+    assert sorted(measured) == sorted(committed) and len(committed) == 6
+    for name, maxima in committed.items():
+        assert maxima.shape == (384,) and np.allclose(measured[name], maxima, rtol=1e-4, atol=1e-5)
