@@ -126,7 +126,7 @@ def _quantize(source: Path, target: Path) -> None:
     product (`_quantize_products`); the result is renamed into place."""
     import onnx
 
-    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=target.parent) as scratch:
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=target.parent) as scratch, _quiet():
         fused = Path(scratch) / "fused.onnx"
         onnx.save(_smoothed_feed_forward(fused_float_model(source, Path(scratch)), _feed_forward_maxima()), fused)
         quantized = _quantize_products(fused, Path(scratch))
@@ -330,19 +330,18 @@ def _quantize_products(path: Path, scratch: Path) -> Path:
         if node.name.endswith(".output.dense") and ".attention." not in node.name
     ]
     dynamic = scratch / "dynamic.onnx"
-    with _quiet():
-        quantize_dynamic(
-            path,
-            dynamic,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=["MatMul"],
-            nodes_to_exclude=blockwise,
-        )
-        quantizer = MatMulNBitsQuantizer(
-            onnx.load(dynamic), bits=8, block_size=128, is_symmetric=True, accuracy_level=INT8_COMPUTE
-        )
-        quantizer.process()
+    quantize_dynamic(
+        path,
+        dynamic,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],
+        nodes_to_exclude=blockwise,
+    )
+    quantizer = MatMulNBitsQuantizer(
+        onnx.load(dynamic), bits=8, block_size=128, is_symmetric=True, accuracy_level=INT8_COMPUTE
+    )
+    quantizer.process()
     quantized = scratch / "quantized.onnx"
     quantizer.model.save_model_to_file(str(quantized), use_external_data_format=False)
     return quantized
@@ -350,14 +349,22 @@ def _quantize_products(path: Path, scratch: Path) -> Path:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """onnxruntime's quantizers log a line per node at INFO and advice at WARNING (some through the root logger):
-    held to errors while they run, and the levels put back after."""
-    loggers = [logging.getLogger(), logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(max(logger.getEffectiveLevel(), logging.ERROR))
+    """onnxruntime's fusions and quantizers log a line per node or fusion, through the root logger and loggers of
+    their own: while the model is built, the root logger and its handlers drop onnxruntime's records (other code's
+    pass as before), and the block quantizer's logger, which brings a handler of its own, keeps errors only."""
+    import onnxruntime.quantization.matmul_nbits_quantizer  # noqa: F401 - sets its logger up on import
+
+    def not_onnxruntime(record: logging.LogRecord) -> bool:
+        return f"{os.sep}onnxruntime{os.sep}" not in record.pathname
+
+    root, blocks = logging.getLogger(), logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
+    filtered, level = [root, *root.handlers], blocks.level
+    for target in filtered:
+        target.addFilter(not_onnxruntime)
+    blocks.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+        for target in filtered:
+            target.removeFilter(not_onnxruntime)
+        blocks.setLevel(level)
