@@ -3,8 +3,8 @@ into the GELU, in the fused float model (`model.py` smooths those inputs with th
 
     .venv/bin/python -m sluicegate.embedding.calibrate services/cache/eval/pairs.jsonl
 
-The sentences are the questions of the cache's labelled pairs, train half only (the test half judges the model),
-or a text file of one sentence a line. Run it again only when the recipe changes what the products see.
+The sentences are the questions of the cache's labelled pairs, train half only (the test half judges the model).
+Run it again only when the recipe changes what the products see (a unit test compares the two).
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ from sluicegate.embedding.model import (
 )
 
 
-def sentences(path: Path) -> list[str]:
-    """One sentence a line, or both questions of every train-half row of a pairs file (`.jsonl`), each once."""
-    if path.suffix != ".jsonl":
-        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def sentences(pairs: Path) -> list[str]:
+    """Both questions of every train-half row of a labelled pairs file, each once."""
+    rows = [json.loads(line) for line in pairs.read_text().splitlines() if line.strip()]
     return list(dict.fromkeys(text for row in rows if row["split"] == "train" for text in (row["a"], row["b"])))
 
 
@@ -57,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m sluicegate.embedding.calibrate", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("sentences", type=Path, help="a pairs .jsonl (train half used) or a file of sentences")
+    parser.add_argument("sentences", type=Path, help="the cache's labelled pairs (.jsonl); its train half is used")
     args = parser.parse_args(argv)
     texts = sentences(args.sentences)
     with tempfile.TemporaryDirectory() as scratch:

@@ -4,7 +4,7 @@
 runs in float32 and a short sentence pays for reading 42 MB of weights (about 6.7 ms for 18 tokens here). The
 derived file folds those weights to float32 once, then:
 
-- fuses each layer's attention: the exported graph spells it out in about 40 reshapes, transposes, slices and
+- fuses each layer's attention: the exported graph spells it out in about 36 reshapes, transposes, slices and
   mask operations around three separate query, key and value products; each layer gets one packed
   query-key-value product, a Split and onnxruntime's MultiHeadAttention instead;
 - smooths the inputs of the feed-forward products into the GELU (SmoothQuant): a few of their 384 channels run
@@ -62,6 +62,7 @@ FEED_FORWARD_MAXIMA_PATH = Path(__file__).with_name("feed-forward-maxima.npz")
 ATTENTION_HEADS = 12
 HIDDEN_SIZE = 384
 _LAYER = "inner.encoder.layer"
+_FEED_FORWARD_BIASES = (".intermediate.dense.bias", ".output.dense.bias")
 # A build's scratch directory (tens of MB) in the model directory; a builder killed mid-build leaves it behind.
 SCRATCH_PREFIX = ".build-"
 
@@ -138,7 +139,7 @@ def _quantize(source: Path, target: Path) -> None:
 def fused_float_model(source: Path, scratch: Path):
     """The published model in float32 with each layer's attention fused (an onnx ModelProto; `scratch` holds the
     intermediate file). It computes what the published model computes, to 1e-5."""
-    return _fused_attention(_bert_fusions(_folded(source, scratch / "folded.onnx")))
+    return _named_feed_forward(_fused_attention(_bert_fusions(_folded(source, scratch / "folded.onnx"))))
 
 
 def _folded(source: Path, target: Path) -> Path:
@@ -174,7 +175,7 @@ def _bert_fusions(path: Path):
 
 
 def _fused_attention(model):
-    """Replaces each layer's attention (about 40 reshapes, transposes, slices and masks around its products) by
+    """Replaces each layer's attention (about 36 reshapes, transposes, slices and masks around its products) by
     one packed query-key-value MatMul, a Split and a MultiHeadAttention (biases and padding mask as inputs).
     The float model's vectors are unchanged (pair similarities equal to 4 decimals)."""
     import numpy as np
@@ -238,38 +239,30 @@ def _fused_attention(model):
     return model
 
 
-def feed_forward_products(model) -> list:
-    """Each layer's two feed-forward MatMuls (into the GELU, then back to the hidden size), named after their
-    layers (`inner.encoder.layer.N.intermediate.dense`, `....output.dense`) in a graph `_bert_fusions` made."""
-    graph = model.graph
-    producer = {output: node for node in graph.node for output in node.output}
-    products = []
-    for node in graph.node:
+def _named_feed_forward(model):
+    """Names each layer's two feed-forward MatMuls after their layers (`inner.encoder.layer.N.intermediate.dense`
+    into the GELU, `....output.dense` back to the hidden size), found beside the biases `_bert_fusions` fused in."""
+    producer = {output: node for node in model.graph.node for output in node.output}
+    named = 0
+    for node in model.graph.node:
         if node.op_type not in ("BiasGelu", "SkipLayerNormalization"):
             continue
         for bias in node.input:
-            if not _is_feed_forward_bias(bias):
-                continue
-            product = producer[node.input[0]]
-            if product.op_type != "MatMul":
-                raise RuntimeError(f"the feed-forward product before {node.name} is not a MatMul")
-            product.name = bias.removesuffix(".bias")
-            products.append(product)
-    return products
-
-
-def _is_feed_forward_bias(name: str) -> bool:
-    return (
-        name.startswith(_LAYER)
-        and name.endswith((".intermediate.dense.bias", ".output.dense.bias"))
-        and ".attention." not in name
-    )
+            if bias.startswith(_LAYER) and bias.endswith(_FEED_FORWARD_BIASES) and ".attention." not in bias:
+                product = producer[node.input[0]]
+                if product.op_type != "MatMul":
+                    raise RuntimeError(f"the feed-forward product before {node.name} is not a MatMul")
+                product.name = bias.removesuffix(".bias")
+                named += 1
+    if named == 0:
+        raise RuntimeError("the published model's graph has no feed-forward products under the expected names")
+    return model
 
 
 def smoothed_products(model) -> list:
     """The feed-forward products whose inputs `_smoothed_feed_forward` smooths: those into the GELU. The products
     out of it keep 8-bit weight blocks with int8 activations per block (`_quantize_products`)."""
-    return [product for product in feed_forward_products(model) if product.name.endswith(".intermediate.dense")]
+    return [node for node in model.graph.node if node.op_type == "MatMul" and node.name.endswith(".intermediate.dense")]
 
 
 def _feed_forward_maxima() -> dict:

@@ -296,10 +296,10 @@ class ChatPipeline:
         the probe, it is kept only when the guard changes nothing; a request the guard blocks or changes hands
         its reservation back, and one whose probe answered within the grace (or was cancelled) makes none. The
         provider is still called only once the guard and metering have both said yes."""
-        state.messages = list(state.request.messages)
         state.cache_key = key
         if not self._plans_beside_lookup(state):
             return None
+        state.messages = list(state.request.messages)
 
         async def plan_after_grace() -> Plan | None:
             grace_seconds = grace_ends - time.perf_counter()
