@@ -29,7 +29,9 @@ from sluicegate_cache.subject import PARTITION_BYTES
 
 _HEADER = struct.Struct(f"<{PARTITION_BYTES}sq")
 _VECTOR_BYTES = EMBEDDING_DIMENSIONS * 4
-SIGNATURES_FROM_ROWS = 10_000
+# From about a thousand rows the signatures cost less than the exact product, the more so with the matrix out of the
+# CPU's caches, as it is between requests (3k rows: 0.08 ms against 0.21; 10k: 0.09 against 0.59).
+SIGNATURES_FROM_ROWS = 1_024
 SIGNATURE_BITS = 128
 SIGNATURE_SIGMAS = 4.0
 RESCORED_CANDIDATES = 1024
