@@ -193,6 +193,8 @@ def build_analyzer(config: EngineConfig):
         import spacy
         from thinc.api import use_ops
 
+        from sluicegate_guard.ner_tok2vec import install_fast_tok2vec
+
         _register_lowercase_lemmas()
 
         class InstalledSpacyNlpEngine(SpacyNlpEngine):
@@ -206,12 +208,16 @@ def build_analyzer(config: EngineConfig):
             wheel has no kernels for recent CPUs (AMD Zen 3 and 4 among them) and falls back to its reference
             C loops, a third of the model's time. A worker's 1k-character scan takes 21 ms instead of 24, and
             finds the same entities (the eval sets compared span by span).
+
+            The ner's tok2vec then runs as plain numpy products (`ner_tok2vec.py`): the recognizer takes 1.05 ms
+            instead of 1.65 for a 12-token question, with the same entities.
             """
 
             def load(self) -> None:
                 with use_ops("numpy", use_blis=False):
                     nlp = spacy.load(config.ner_model, exclude=list(_PIPES_NER_DOES_NOT_NEED))
                 nlp.add_pipe(_LOWERCASE_LEMMAS, first=True)
+                install_fast_tok2vec(nlp)
                 self.nlp = {"en": nlp}
 
         nlp_engine = InstalledSpacyNlpEngine(models=[{"lang_code": "en", "model_name": config.ner_model}])
