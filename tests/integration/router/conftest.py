@@ -105,6 +105,6 @@ async def _served(settings: RouterSettings, environ: dict[str, str]) -> AsyncIte
         # what the tests count (and create_channel(retry=False) builds an invalid service config).
         channel = grpc.aio.insecure_channel(running.address)
         try:
-            yield RouterClient(router_pb2_grpc.RouterServiceStub(channel))
+            yield RouterClient(router_pb2_grpc.RouterServiceStub(channel), running.check_readiness)
         finally:
             await channel.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -96,8 +97,21 @@ async def read_until_interrupted(call) -> tuple[str, ServiceError]:
 class RouterClient:
     """A stub for a router served on a free port, with shorthand calls."""
 
-    def __init__(self, stub: router_pb2_grpc.RouterServiceStub) -> None:
+    def __init__(
+        self, stub: router_pb2_grpc.RouterServiceStub, check_readiness: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
         self.stub = stub
+        self._check_readiness = check_readiness
+
+    async def wait_until_ready(self, timeout_seconds: float = 10.0) -> None:
+        """Polls the router's readiness checks until they pass. Until then litellm's token counter may still be
+        loading in its worker thread, and calls are counted with the heuristic instead."""
+        assert self._check_readiness is not None, "this client was made without the router's readiness checks"
+        for _ in range(int(timeout_seconds / 0.025)):
+            if await self._check_readiness():
+                return
+            await asyncio.sleep(0.025)
+        pytest.fail(f"the router was not ready within {timeout_seconds} s")
 
     async def route(self, model: str, prompt: str = "hello there", **fields: Any) -> router_pb2.RouteDecision:
         response = await self.stub.Route(router_pb2.RouteRequest(call=model_call(model, prompt, **fields)), timeout=5)

@@ -95,6 +95,8 @@ async def test_the_router_reserves_the_planned_model_on_its_counted_prompt_befor
 ) -> None:
     recording, address = metering
     router = await start_router(two_models(mock_upstream), metering_addr=address)
+    # Both calls must count with litellm's counter: while it loads, a call is counted with the heuristic.
+    await router.wait_until_ready()
 
     response = await router.stub.Complete(complete("hello there " * 20), timeout=10)
     routed = await router.stub.Route(router_pb2.RouteRequest(call=model_call("primary", "hello there " * 20)))
