@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
+import string
 import sys
 import tempfile
 import time
@@ -148,11 +150,14 @@ def _scenarios(stack: Stack, pass_through: bool, http: aiohttp.ClientSession) ->
     body = {"model": "mock-balanced", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64}
 
     def unique() -> list:
-        # A unique tag defeats the cache, so every call runs the whole pipeline, the question's embedding included:
-        # letters and digits mixed ("r1f0c9a2e0"), never a number, so the earlier questions share its match key
-        # (numbers and negations) and the semantic layer must embed it to find them; the gate then refuses each
-        # (an entity the others do not name).
-        return [text_message(chat_pb2.ROLE_USER, f"{PROMPT} (r{uuid.uuid4().hex[:8]}0)")]
+        # A unique name defeats the cache, so every call runs the whole pipeline, the question's embedding included:
+        # a capitalised word of 11 random letters ("Qmzrtlbvakx"), with neither a number nor digits, so the earlier
+        # questions share its match key and nothing rules them out without embedding it; the gate then refuses
+        # each (an entity the others do not name). Its question is 20.9 tokens on average, as the earlier tag's
+        # ("r1f0c9a2e0", 21.2): a tag with digits is an identifier no stored question mentions, which now misses
+        # without embedding, as a new number does.
+        name = "".join(random.choices(string.ascii_lowercase, k=11)).capitalize()
+        return [text_message(chat_pb2.ROLE_USER, f"{PROMPT} ({name})")]
 
     def numbered() -> list:
         # A number no stored question has: the semantic layer knows without embedding that nothing can match

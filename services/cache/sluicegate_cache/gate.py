@@ -295,6 +295,31 @@ def match_key(question: str) -> tuple[int, tuple[tuple[str, int], ...]]:
     return _negation_count(words), tuple(sorted(_numbers(words).items()))
 
 
+def identifiers(question: str) -> tuple[str, ...]:
+    """The names in `question` that mix letters and digits ("r1f0c9a2e0", "a12-b34", "gpt-4"): an order, a ticket, a
+    model. The gate refuses a pair where one question names an entity the other does not mention at all
+    (`_entities_differ`), so a question can only match one that mentions each of these (`may_mention`)."""
+    return tuple(entity for entity in _entities(question) if _has_digit(entity))
+
+
+def identifier_forms(question: str) -> frozenset[str]:
+    """The words of `question` with a digit in them, and their stems: where another question's `identifiers` are
+    looked up (the gate finds an entity in a question's words or their stems, as itself or as its stem)."""
+    words = [word for word in tokens(question) if _has_digit(word)]
+    return frozenset(words) | frozenset(stemmed for stemmed in map(stem, words) if _has_digit(stemmed))
+
+
+def may_mention(identifier: str, forms: Counter | frozenset[str]) -> bool:
+    """Whether a question whose `identifier_forms` are (or are counted in) `forms` may mention `identifier`. A stem
+    with no digit left could be any word: that cannot be ruled out from the forms, so it may."""
+    stemmed = stem(identifier)
+    return identifier in forms or stemmed in forms or not _has_digit(stemmed)
+
+
+def _has_digit(word: str) -> bool:
+    return any(character.isdigit() for character in word)
+
+
 def _entities(text: str) -> tuple[str, ...]:
     """Names in the order they appear: capitalised words (a sentence's first word only when it is not a common
     word), acronyms, and words mixing letters and digits ("gpt-4", "ipv6")."""

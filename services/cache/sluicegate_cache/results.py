@@ -8,7 +8,7 @@ from functools import cached_property
 
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.common.v1 import chat_pb2
-from sluicegate_cache.gate import match_key
+from sluicegate_cache.gate import identifiers, match_key
 from sluicegate_cache.subject import Subject, subject_of
 
 
@@ -47,6 +47,11 @@ class CacheQuery:
     def match_key(self) -> tuple:
         """The question's match key (gate.match_key); only for a query with a subject."""
         return match_key(self.subject.question)
+
+    @cached_property
+    def identifiers(self) -> tuple[str, ...]:
+        """The question's names with digits in them (gate.identifiers); only for a query with a subject."""
+        return identifiers(self.subject.question)
 
 
 @dataclass(frozen=True)

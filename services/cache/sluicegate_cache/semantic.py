@@ -169,7 +169,10 @@ class SemanticCache:
 
 
 def _worth_embedding(index: TenantIndex, query: CacheQuery) -> bool:
-    """Whether to embed the question: its partition holds a question that may match it (its match key is worked
-    out only then, once a query: most partitions a lookup meets are empty), or the caller wants the embedding."""
+    """Whether to embed the question: its partition holds a question that may match it (its match key and
+    identifiers are worked out only then, once a query: most partitions a lookup meets are empty), or the caller
+    wants the embedding."""
     partition = query.subject.partition
-    return index.has_partition(partition) and (query.embedding_wanted or index.may_match(partition, query.match_key))
+    return index.has_partition(partition) and (
+        query.embedding_wanted or index.may_match(partition, query.match_key, query.identifiers)
+    )

@@ -11,7 +11,8 @@ wrong answer); the hyperplanes are the same on every replica and need no trainin
 same rows find the same candidates.
 
 Each partition also counts its questions' match keys (gate.py: negation count and numbers, which the
-correctness gate requires two questions to share), so a lookup knows without embedding when no row can match.
+correctness gate requires two questions to share) and the words with digits they mention (an identifier one
+question names, the other must mention), so a lookup knows without embedding when no row can match.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from __future__ import annotations
 import math
 import struct
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from sluicegate.embedding import EMBEDDING_DIMENSIONS
-from sluicegate_cache.gate import match_key
+from sluicegate_cache.gate import identifier_forms, match_key, may_mention
 from sluicegate_cache.subject import PARTITION_BYTES
 
 _HEADER = struct.Struct(f"<{PARTITION_BYTES}sq")
@@ -99,13 +101,18 @@ class PartitionIndex:
         self._questions: list[str] = []
         self._rows: dict[str, int] = {}
         self._match_keys: Counter = Counter()
+        self._identifier_forms: Counter = Counter()
 
     def __len__(self) -> int:
         return len(self._ids)
 
-    def may_match(self, key: tuple) -> bool:
-        """Whether a row's question has this match key (gate.match_key): without one, no row can match."""
-        return self._match_keys[key] > 0
+    def may_match(self, key: tuple, identifiers: tuple[str, ...] = ()) -> bool:
+        """Whether a row's question has this match key (gate.match_key) and some row's mentions each of
+        `identifiers` (gate.identifiers): otherwise no row can match. (Both may hold without one row doing both:
+        then the question is embedded for nothing, never refused a match.)"""
+        return self._match_keys[key] > 0 and all(
+            may_mention(identifier, self._identifier_forms) for identifier in identifiers
+        )
 
     def put(self, entry_id: str, record: SemanticRecord) -> None:
         row = self._rows.get(entry_id)
@@ -119,6 +126,7 @@ class PartitionIndex:
             self._forget_key(self._questions[row])
             self._questions[row] = record.question
         self._match_keys[match_key(record.question)] += 1
+        self._identifier_forms.update(identifier_forms(record.question))
         self._vectors[row] = record.vector
         self._expiry[row] = record.expires_at_ms
         if self._signatures is not None:
@@ -145,10 +153,8 @@ class PartitionIndex:
         self._questions.pop()
 
     def _forget_key(self, question: str) -> None:
-        key = match_key(question)
-        self._match_keys[key] -= 1
-        if not self._match_keys[key]:
-            del self._match_keys[key]
+        _uncount(self._match_keys, [match_key(question)])
+        _uncount(self._identifier_forms, identifier_forms(question))
 
     def expired(self, now_ms: int) -> list[str]:
         rows = np.nonzero(self._expiry[: len(self._ids)] <= now_ms)[0]
@@ -188,6 +194,13 @@ class PartitionIndex:
             self._signatures = grown
 
 
+def _uncount(counter: Counter, items: Iterable) -> None:
+    for item in items:
+        counter[item] -= 1
+        if not counter[item]:
+            del counter[item]
+
+
 def _resized(matrix: np.ndarray, rows: int) -> np.ndarray:
     grown = np.empty((rows, matrix.shape[1]), dtype=matrix.dtype)
     grown[: len(matrix)] = matrix
@@ -224,10 +237,10 @@ class TenantIndex:
     def holds(self, entry_id: str) -> bool:
         return entry_id in self._partition_of
 
-    def may_match(self, partition: bytes, key: tuple) -> bool:
-        """Whether a question of the partition has this match key (gate.match_key)."""
+    def may_match(self, partition: bytes, key: tuple, identifiers: tuple[str, ...] = ()) -> bool:
+        """Whether a question of the partition may match one with this match key and these identifiers."""
         index = self._partitions.get(partition)
-        return index is not None and index.may_match(key)
+        return index is not None and index.may_match(key, identifiers)
 
     def search(
         self, partition: bytes, vector: np.ndarray, threshold: float, now_ms: int, limit: int
