@@ -50,6 +50,7 @@ AUTO_MODELS = ("", "auto")
 REPLAY_CHUNK_CHARS = 64
 _METERING_UNAVAILABLE = reason_name(errors_pb2.ERROR_REASON_METERING_UNAVAILABLE)
 _RESERVATION_UNKNOWN = reason_name(errors_pb2.ERROR_REASON_RESERVATION_UNKNOWN)
+_CACHE_HITS = (decision_pb2.CACHE_OUTCOME_HIT_EXACT, decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC)
 _BLOCK_REASONS = {
     decision_pb2.FINDING_KIND_INJECTION: errors_pb2.ERROR_REASON_PROMPT_INJECTION,
     decision_pb2.FINDING_KIND_SECRET: errors_pb2.ERROR_REASON_SECRET_BLOCKED,
@@ -258,6 +259,7 @@ class ChatPipeline:
         beside the guard too (`_plan_beside_guard`), on the same terms.
         """
         probe = plan = None
+        guarded = asyncio.Event()
         control = state.request.cache
         if (
             self._settings.speculative_cache_lookup
@@ -268,9 +270,10 @@ class ChatPipeline:
             key = self._cache_key(state, list(state.request.messages))
             probe = asyncio.ensure_future(self._probe_cache(key, control, self._classifies(state)))
             grace_ends = time.perf_counter() + self._settings.plan_grace_ms / 1000
-            plan = self._plan_beside_guard(state, key, probe, grace_ends)
+            plan = self._plan_beside_guard(state, key, probe, grace_ends, guarded)
         try:
             await self._guard_input(state)
+            guarded.set()
         except BaseException:
             if probe is not None:
                 probe.cancel()  # a plan still waiting out the grace then makes none
@@ -287,15 +290,22 @@ class ChatPipeline:
         return await self._lookup_and_plan(state, probe, grace_ends, plan)
 
     def _plan_beside_guard(
-        self, state: RequestState, key: cache_pb2.CacheKey, probe: asyncio.Future[CacheProbe], grace_ends: float
+        self,
+        state: RequestState,
+        key: cache_pb2.CacheKey,
+        probe: asyncio.Future[CacheProbe],
+        grace_ends: float,
+        guarded: asyncio.Event,
     ) -> asyncio.Future[Plan | None] | None:
-        """The plan of a likely miss, started while the guard still scans, once the probe has not answered within
-        the grace (`_lookup_and_plan` says when a plan may start beside a lookup): with the embedding made faster,
-        the guard's scan is often the longer branch, and a plan started after it was the request's next step.
-        Made with the messages as sent (they are the request's messages until the guard replaces any), so, like
-        the probe, it is kept only when the guard changes nothing; a request the guard blocks or changes hands
-        its reservation back, and one whose probe answered within the grace (or was cancelled) makes none. The
-        provider is still called only once the guard and metering have both said yes."""
+        """The plan of a miss, started while the guard still scans: once the probe has not answered within the
+        grace (a likely miss; `_lookup_and_plan` says when a plan may start beside a lookup), or as soon as it
+        answered a miss while the guard had not yet said yes (`guarded`: a miss the cache rules out without
+        embedding answers within a few ms; once the guard has answered, the router's Complete routes, reserves and
+        calls in one round trip). With the embedding made faster, the guard's scan is often the longer branch, and
+        a plan started after it was the request's next step. Made with the messages as sent (they are the request's messages until the guard replaces any),
+        so, like the probe, it is kept only when the guard changes nothing; a request the guard blocks or changes
+        hands its reservation back, and one whose probe answered a hit within the grace (or was cancelled) makes
+        none. The provider is still called only once the guard and metering have both said yes."""
         state.cache_key = key
         if not self._plans_beside_lookup(state):
             return None
@@ -305,7 +315,7 @@ class ChatPipeline:
             grace_seconds = grace_ends - time.perf_counter()
             if grace_seconds > 0:
                 await asyncio.wait({probe}, timeout=grace_seconds)
-            if probe.done():
+            if probe.done() and (guarded.is_set() or not _missed(probe)):
                 return None
             return await self._plan(state)
 
@@ -358,7 +368,7 @@ class ChatPipeline:
             return None
         state.decision.cache.CopyFrom(response.decision)
         state.question_embedding = response.question_embedding
-        if response.decision.outcome in (decision_pb2.CACHE_OUTCOME_HIT_EXACT, decision_pb2.CACHE_OUTCOME_HIT_SEMANTIC):
+        if response.decision.outcome in _CACHE_HITS:
             self._answered.remember(state.cache_key)
             state.model = response.answer.model
             state.decision.route.model = response.answer.model
@@ -951,6 +961,14 @@ class ChatPipeline:
             return await method(request, timeout=remaining_seconds(self._settings.request_timeout_seconds))
         except grpc.aio.AioRpcError as exc:
             raise ServiceError.from_rpc_error(exc) from None
+
+
+def _missed(probe: asyncio.Future[CacheProbe]) -> bool:
+    """Whether a finished probe found nothing for the request, or could not answer (it is then served uncached)."""
+    if probe.cancelled() or probe.exception() is not None:
+        return False
+    response = probe.result().response
+    return response is None or response.decision.outcome not in _CACHE_HITS
 
 
 def _retrieve_outcome(task: asyncio.Task) -> None:

@@ -722,6 +722,26 @@ async def test_a_likely_miss_plans_beside_the_guard_once_the_grace_is_over(fakes
     assert [settled.reservation_id for settled in fakes.metering.settled] == ["r1"]
 
 
+async def test_a_probe_that_answers_a_miss_within_the_grace_starts_the_plan_beside_the_guard_at_once(
+    fakes: Fakes,
+) -> None:
+    """A miss the cache rules out without embedding (a new number or identifier) answers within the grace: the
+    plan starts then, while the guard still scans, rather than after the guard (a hit within the grace still plans
+    nothing: test_a_probe_still_in_flight_gets_a_grace_before_the_plan_starts_beside_it)."""
+    fakes.guard.input_seconds = 0.08
+    fakes.cache.lookup_seconds = 0.001
+    pipeline = fakes.make_pipeline(speculative_authorize=True, plan_grace_ms=200)
+    response = await pipeline.chat(chat("hello"), KEY)
+    await settle_background(pipeline)
+
+    assert response.decision.cache.outcome == decision_pb2.CACHE_OUTCOME_MISS
+    stages = {stage.stage: stage for stage in response.decision.stages}
+    guard = stages["guard_input"]
+    assert stages["route_and_authorize"].start_offset_ms < guard.start_offset_ms + guard.duration_ms - 40
+    assert stages["route_and_call"].start_offset_ms >= guard.start_offset_ms + guard.duration_ms
+    assert fakes.metering.calls.count("Authorize") == 1 and fakes.metering.released == []
+
+
 async def test_a_request_the_guard_blocks_hands_back_the_reservation_made_beside_the_guard(fakes: Fakes) -> None:
     fakes.guard.input_seconds = 0.08
     fakes.cache.lookup_seconds = 0.1
