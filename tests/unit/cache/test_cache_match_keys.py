@@ -44,39 +44,49 @@ async def counted(
         await following
 
 
-async def test_a_question_whose_numbers_no_stored_question_has_misses_without_embedding(counted) -> None:
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("Summarize ticket 48213 in two lines", "Summarize ticket 59120 in two lines"),  # a number
+        (
+            "Summarize the incident report INC-7f3a2 in two lines",
+            "Summarize the incident report INC-9b41c in two lines",
+        ),
+    ],
+    ids=["number", "identifier"],
+)
+async def test_a_question_no_stored_question_can_match_misses_without_embedding(counted, stored, asked) -> None:
     cache, model = counted
-    await cache.store(conversation("Summarize ticket 48213 in two lines"), NO_CONTROL, answer(), False)
+    await cache.store(conversation(stored), NO_CONTROL, answer(), False)
     model.texts.clear()
 
-    missed = await cache.lookup(conversation("Summarize ticket 59120 in two lines"), NO_CONTROL)
+    missed = await cache.lookup(conversation(asked), NO_CONTROL)
 
     assert (missed.outcome, missed.question_embedding) == (Outcome.MISS, b"")
     assert model.texts == []
-    await cache.store(conversation("Summarize ticket 59120 in two lines"), NO_CONTROL, answer(), False)
-    assert model.texts == ["Summarize ticket 59120 in two lines"]  # stored with its vector, off the client's path
+    await cache.store(conversation(asked), NO_CONTROL, answer(), False)
+    assert model.texts == [asked]  # stored with its vector, off the client's path
 
 
-async def test_a_question_sharing_a_stored_questions_numbers_is_embedded_and_can_hit(counted) -> None:
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("How do I reset the password of account 42?", "How can I reset the password of account 42?"),
+        ("How do I upgrade a cluster to k8s v1.29?", "How can I upgrade a cluster to k8s v1.29?"),
+    ],
+    ids=["number", "identifier"],
+)
+async def test_a_question_sharing_a_stored_questions_numbers_and_identifiers_is_embedded_and_can_hit(
+    counted, stored, asked
+) -> None:
     cache, model = counted
-    stored = await cache.store(conversation("How do I reset the password of account 42?"), NO_CONTROL, answer(), False)
+    entry = await cache.store(conversation(stored), NO_CONTROL, answer(), False)
     model.texts.clear()
 
-    hit = await cache.lookup(conversation("How can I reset the password of account 42?"), NO_CONTROL)
+    hit = await cache.lookup(conversation(asked), NO_CONTROL)
 
-    assert (hit.outcome, hit.entry_id) == (Outcome.HIT_SEMANTIC, stored.entry_id)
-    assert model.texts == ["How can I reset the password of account 42?"]
-
-
-async def test_a_negation_no_stored_question_has_misses_without_embedding(counted) -> None:
-    cache, model = counted
-    await cache.store(conversation("Is it safe to mix bleach and vinegar?"), NO_CONTROL, answer(), False)
-    model.texts.clear()
-
-    missed = await cache.lookup(conversation("Is it not safe to mix bleach and vinegar?"), NO_CONTROL)
-
-    assert missed.outcome is Outcome.MISS
-    assert model.texts == []
+    assert (hit.outcome, hit.entry_id) == (Outcome.HIT_SEMANTIC, entry.entry_id)
+    assert model.texts == [asked]
 
 
 async def test_a_caller_that_wants_the_embedding_gets_it_even_when_no_question_can_match(counted) -> None:
@@ -89,28 +99,6 @@ async def test_a_caller_that_wants_the_embedding_gets_it_even_when_no_question_c
     assert missed.outcome is Outcome.MISS
     assert len(missed.question_embedding) == EMBEDDING_DIMENSIONS * 4
     assert model.texts == ["Summarize ticket 59120 in two lines"]
-
-
-async def test_a_question_naming_an_identifier_no_stored_question_mentions_misses_without_embedding(counted) -> None:
-    cache, model = counted
-    await cache.store(conversation("Summarize the incident report INC-7f3a2 in two lines"), NO_CONTROL, answer(), False)
-    model.texts.clear()
-
-    missed = await cache.lookup(conversation("Summarize the incident report INC-9b41c in two lines"), NO_CONTROL)
-
-    assert (missed.outcome, missed.question_embedding) == (Outcome.MISS, b"")
-    assert model.texts == []
-
-
-async def test_a_question_naming_a_stored_questions_identifier_is_embedded_and_can_hit(counted) -> None:
-    cache, model = counted
-    stored = await cache.store(conversation("How do I upgrade a cluster to k8s v1.29?"), NO_CONTROL, answer(), False)
-    model.texts.clear()
-
-    hit = await cache.lookup(conversation("How can I upgrade a cluster to k8s v1.29?"), NO_CONTROL)
-
-    assert (hit.outcome, hit.entry_id) == (Outcome.HIT_SEMANTIC, stored.entry_id)
-    assert model.texts == ["How can I upgrade a cluster to k8s v1.29?"]
 
 
 def test_the_identifiers_of_a_question_are_its_gate_entities_with_digits_found_as_the_gate_finds_them() -> None:
