@@ -47,13 +47,14 @@ async def counted(
 @pytest.mark.parametrize(
     ("stored", "asked"),
     [
-        ("Summarize ticket 48213 in two lines", "Summarize ticket 59120 in two lines"),  # a number
+        ("Summarize ticket 48213 in two lines", "Summarize ticket 59120 in two lines"),
         (
             "Summarize the incident report INC-7f3a2 in two lines",
             "Summarize the incident report INC-9b41c in two lines",
         ),
+        ("Is it safe to mix bleach and vinegar?", "Is it not safe to mix bleach and vinegar?"),
     ],
-    ids=["number", "identifier"],
+    ids=["number", "identifier", "negation"],
 )
 async def test_a_question_no_stored_question_can_match_misses_without_embedding(counted, stored, asked) -> None:
     cache, model = counted
