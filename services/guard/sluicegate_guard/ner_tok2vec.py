@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import structlog
 
-log = structlog.get_logger(__name__)
+from sluicegate.runtime.logs import get_logger
+
+log = get_logger(__name__)
 
 _LAYER_NORM_EPSILON = 1e-08  # thinc's LayerNorm adds it to the variance
 

@@ -300,12 +300,13 @@ class ChatPipeline:
         """The plan of a miss, started while the guard still scans: once the probe has not answered within the
         grace (a likely miss; `_lookup_and_plan` says when a plan may start beside a lookup), or as soon as it
         answered a miss while the guard had not yet said yes (`guarded`: a miss the cache rules out without
-        embedding answers within a few ms; once the guard has answered, the router's Complete routes, reserves and
-        calls in one round trip). With the embedding made faster, the guard's scan is often the longer branch, and
-        a plan started after it was the request's next step. Made with the messages as sent (they are the request's messages until the guard replaces any),
-        so, like the probe, it is kept only when the guard changes nothing; a request the guard blocks or changes
-        hands its reservation back, and one whose probe answered a hit within the grace (or was cancelled) makes
-        none. The provider is still called only once the guard and metering have both said yes."""
+        embedding answers within a few ms; once the guard has answered, the router's Complete routes, reserves
+        and calls in one round trip). With the embedding made faster, the guard's scan is often the longer
+        branch, and a plan started after it was the request's next step. Made with the messages as sent (they
+        are the request's messages until the guard replaces any), so, like the probe, it is kept only when the
+        guard changes nothing; a request the guard blocks or changes hands its reservation back, and one whose
+        probe answered a hit within the grace (or was cancelled) makes none. The provider is still called only
+        once the guard and metering have both said yes."""
         state.cache_key = key
         if not self._plans_beside_lookup(state):
             return None
