@@ -22,6 +22,7 @@ def _words(text: str) -> list[str]:
 
 # A word or number, joined across inner punctuation: "don't", "1,000", "3.5", "gpt-4", "node.js", "30-year".
 _WORD = re.compile(r"[a-z0-9]+(?:[.,:/'-][a-z0-9]+)*%?", re.IGNORECASE)
+_DIGIT = re.compile(r"[0-9]")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)([A-Za-z][\w'-]*)")
 
 NEGATIONS = frozenset(
@@ -291,7 +292,17 @@ def match_key(question: str) -> tuple[int, tuple[tuple[str, int], ...]]:
     An index that knows the keys of its questions knows, without embedding, that a question can match none.
     Worked out from the words alone, without the rest of the gate's features (about a tenth of their cost: a
     replica loading a tenant of 10,000 questions works out 10,000 keys)."""
+    return _match_key_of(tokens(question))
+
+
+def index_keys(question: str) -> tuple[tuple[int, tuple[tuple[str, int], ...]], frozenset[str]]:
+    """What an index counts for a stored question, from one pass over its words: `match_key` and
+    `identifier_forms`."""
     words = tokens(question)
+    return _match_key_of(words), _identifier_forms_of(words)
+
+
+def _match_key_of(words: list[str]) -> tuple[int, tuple[tuple[str, int], ...]]:
     return _negation_count(words), tuple(sorted(_numbers(words).items()))
 
 
@@ -305,8 +316,12 @@ def identifiers(question: str) -> tuple[str, ...]:
 def identifier_forms(question: str) -> frozenset[str]:
     """The words of `question` with a digit in them, and their stems: where another question's `identifiers` are
     looked up (the gate finds an entity in a question's words or their stems, as itself or as its stem)."""
-    words = [word for word in tokens(question) if _has_digit(word)]
-    return frozenset(words) | frozenset(stemmed for stemmed in map(stem, words) if _has_digit(stemmed))
+    return _identifier_forms_of(tokens(question))
+
+
+def _identifier_forms_of(words: list[str]) -> frozenset[str]:
+    with_digits = [word for word in words if _has_digit(word)]
+    return frozenset(with_digits) | frozenset(stemmed for stemmed in map(stem, with_digits) if _has_digit(stemmed))
 
 
 def may_mention(identifier: str, forms: Counter | frozenset[str]) -> bool:
@@ -317,7 +332,7 @@ def may_mention(identifier: str, forms: Counter | frozenset[str]) -> bool:
 
 
 def _has_digit(word: str) -> bool:
-    return any(character.isdigit() for character in word)
+    return _DIGIT.search(word) is not None
 
 
 def _entities(text: str) -> tuple[str, ...]:

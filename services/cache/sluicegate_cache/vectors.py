@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sluicegate.embedding import EMBEDDING_DIMENSIONS
-from sluicegate_cache.gate import identifier_forms, match_key, may_mention
+from sluicegate_cache.gate import index_keys, may_mention
 from sluicegate_cache.subject import PARTITION_BYTES
 
 _HEADER = struct.Struct(f"<{PARTITION_BYTES}sq")
@@ -125,8 +125,9 @@ class PartitionIndex:
         else:
             self._forget_key(self._questions[row])
             self._questions[row] = record.question
-        self._match_keys[match_key(record.question)] += 1
-        self._identifier_forms.update(identifier_forms(record.question))
+        key, forms = index_keys(record.question)
+        self._match_keys[key] += 1
+        self._identifier_forms.update(forms)
         self._vectors[row] = record.vector
         self._expiry[row] = record.expires_at_ms
         if self._signatures is not None:
@@ -153,8 +154,9 @@ class PartitionIndex:
         self._questions.pop()
 
     def _forget_key(self, question: str) -> None:
-        _uncount(self._match_keys, [match_key(question)])
-        _uncount(self._identifier_forms, identifier_forms(question))
+        key, forms = index_keys(question)
+        _uncount(self._match_keys, [key])
+        _uncount(self._identifier_forms, forms)
 
     def expired(self, now_ms: int) -> list[str]:
         rows = np.nonzero(self._expiry[: len(self._ids)] <= now_ms)[0]

@@ -20,7 +20,7 @@ from sluicegate.embedding import EMBEDDING_DIMENSIONS, SentenceEmbedder
 from sluicegate_cache import gate as gate_module
 from sluicegate_cache.counters import HitCounters
 from sluicegate_cache.exact import ExactCache
-from sluicegate_cache.gate import QuestionGate, identifier_forms, identifiers, match_key, may_mention
+from sluicegate_cache.gate import QuestionGate, identifier_forms, identifiers, index_keys, match_key, may_mention
 from sluicegate_cache.results import Outcome
 from sluicegate_cache.service import CacheService
 from sluicegate_cache.vectors import PartitionIndex, SemanticRecord
@@ -153,6 +153,7 @@ def test_a_match_key_is_the_gates_negations_and_numbers_worked_out_without_its_o
     for question, key in zip(questions, keys, strict=True):
         features = gate_module._features(question)
         assert key == (features.negations, tuple(sorted(features.numbers.items()))), question
+        assert index_keys(question) == (key, identifier_forms(question))  # what a partition counts, in one pass
 
 
 def _record(question: str) -> SemanticRecord:
