@@ -3,9 +3,9 @@
 A lookup embeds the sanitised last user turn (off the event loop), searches the tenant's partition in this
 replica's index (see replica.py), and serves the most similar entry that clears the threshold and the
 correctness gate (gate.py). Partitions with no entries are known without embedding, so most misses cost no model
-call; so are partitions where no question has the asked one's numbers and negations (its match key), which the
-gate requires: "summarize ticket 48213" among stored tickets of other numbers misses at once, and the store
-after it embeds the question off the client's path. A caller that wants the embedding back
+call; so are partitions where no question has the asked one's numbers and negations (its match key) or mentions
+an identifier it names ("INC-7f3a2"), which the gate requires: "summarize ticket 48213" among stored tickets of
+other numbers misses at once, and the store after it embeds the question off the client's path. A caller that wants the embedding back
 (`embedding_wanted`: the router classifies with it) still gets it. When this replica's index does not hold the
 request's exact entry (the exact layer will most likely miss), the embedding starts before the exact layer is
 asked (`begin`), so the two run side by side.
