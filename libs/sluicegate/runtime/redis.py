@@ -1,12 +1,205 @@
-"""A Redis client sized on purpose, and a readiness check for it."""
+"""A Redis client sized on purpose, whose Lua scripts run over one pipelined connection, and a readiness check.
+
+The services' request paths reach Redis only through Lua scripts (a budget's reservation and settlement, the
+cache's probe and store): two a pass-through request, four a full-pipeline one. redis-py runs each through
+its blocking pool (a condition to take a connection, a check that it has no stray data), its retry wrapper and
+its response machinery: 120-150 us of CPU a call in a tight loop here. The scripts of a client instead share
+one connection (`ScriptPipe`) on which each command is written, packed by hiredis, when it is called, and the
+replies, parsed by hiredis, go to the callers in order as they arrive: 50-60 us a call one at a time, under 20
+with many in flight. On a pass-through request the co-located process's event loop spent 2.9-3.5 ms of CPU
+against 4.2-4.5 with redis-py's scripts (three alternating runs of 1,500). Every other command goes through
+redis-py as before.
+
+Failures keep redis-py's exception types, so the callers' error handling (fail closed, fail open) is
+unchanged: a refused or lost connection raises `ConnectionError`, and so do the commands in flight on it (their
+outcome is unknown: they are not sent again); a reply later than the client's timeout raises `TimeoutError` and
+closes the connection, as redis-py drops a connection that timed out; the next call connects again. A command
+written in the instant between Redis closing the connection and the event loop reading the close fails too,
+where redis-py's pool would have checked the connection before using it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import hiredis
 import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+from redis.asyncio.connection import parse_url
+
+EncodableArg = bytes | str | int | float
 
 
-def create_redis(url: str, max_connections: int = 64, timeout_seconds: float = 2.0) -> aioredis.Redis:
-    """A client over a BlockingConnectionPool: callers wait for a free connection instead of failing at 100."""
+class ScriptPipe:
+    """One connection that carries many commands at once: each is written when called and its reply is the next
+    one to arrive for it (Redis answers a connection's commands in order)."""
+
+    def __init__(self, url: str, timeout_seconds: float) -> None:
+        options = parse_url(url)
+        self._host = options.get("host", "localhost")
+        self._port = int(options.get("port", 6379))
+        self._path: str | None = options.get("path")
+        self._handshake: list[tuple[EncodableArg, ...]] = []
+        password = options.get("password")
+        if password is not None:
+            username = options.get("username")
+            self._handshake.append(("AUTH", username, password) if username else ("AUTH", password))
+        if int(options.get("db", 0)):
+            self._handshake.append(("SELECT", int(options["db"])))
+        self._timeout = timeout_seconds
+        self._protocol: _PipeProtocol | None = None
+        self._connecting: asyncio.Future[_PipeProtocol] | None = None
+        self._closed = False
+
+    async def execute(self, command: Sequence[EncodableArg]) -> Any:
+        """The command's reply; a Redis error reply is raised as `ResponseError`."""
+        protocol = self._protocol
+        if protocol is None or protocol.lost:
+            protocol = await self._connected()
+        reply = await protocol.send(hiredis.pack_command(tuple(command)), self._timeout)
+        if isinstance(reply, redis_errors.ResponseError):
+            raise reply
+        return reply
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._protocol is not None:
+            self._protocol.close()
+            self._protocol = None
+
+    async def _connected(self) -> _PipeProtocol:
+        if self._closed:
+            raise redis_errors.ConnectionError("the script pipe is closed")
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._connect())
+        connecting = self._connecting
+        try:
+            # Shielded: a caller cancelled mid-connect does not cancel the others' connection.
+            return await asyncio.shield(connecting)
+        finally:
+            if connecting.done() and self._connecting is connecting:
+                self._connecting = None
+
+    async def _connect(self) -> _PipeProtocol:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self._timeout):
+                if self._path is not None:
+                    _, protocol = await loop.create_unix_connection(_PipeProtocol, self._path)
+                else:
+                    _, protocol = await loop.create_connection(_PipeProtocol, self._host, self._port)
+                for command in self._handshake:
+                    reply = await protocol.send(hiredis.pack_command(command), self._timeout)
+                    if isinstance(reply, redis_errors.ResponseError):
+                        protocol.close()
+                        raise redis_errors.ConnectionError(f"Redis refused {command[0]}: {reply}")
+        except (OSError, TimeoutError) as error:
+            raise redis_errors.ConnectionError(f"cannot connect to Redis for scripts: {error!r}") from error
+        self._protocol = protocol
+        return protocol
+
+
+class _PipeProtocol(asyncio.Protocol):
+    """Writes packed commands, parses replies with hiredis and resolves the callers' futures in order. A reply
+    whose caller was cancelled is read and dropped, so the order holds."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._reader = hiredis.Reader(protocolError=redis_errors.InvalidResponse, replyError=redis_errors.ResponseError)
+        self._waiting: collections.deque[tuple[asyncio.Future, asyncio.TimerHandle]] = collections.deque()
+        self._transport: asyncio.Transport | None = None
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def send(self, packed: bytes, timeout_seconds: float) -> asyncio.Future:
+        if self.lost or self._transport is None:
+            raise redis_errors.ConnectionError("the Redis connection for scripts was lost")
+        reply = self._loop.create_future()
+        expiry = self._loop.call_later(timeout_seconds, self._expired, reply)
+        self._waiting.append((reply, expiry))
+        self._transport.write(packed)
+        return reply
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        try:
+            while (reply := self._reader.gets()) is not False:
+                waiter, expiry = self._waiting.popleft()
+                expiry.cancel()
+                if not waiter.done():
+                    waiter.set_result(reply)
+        except (redis_errors.InvalidResponse, IndexError) as error:
+            self._fail(redis_errors.ConnectionError(f"Redis sent an unexpected reply: {error!r}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(redis_errors.ConnectionError(f"the Redis connection for scripts was lost: {exc!r}"))
+
+    def close(self) -> None:
+        self._fail(redis_errors.ConnectionError("the Redis connection for scripts was closed"))
+
+    def _expired(self, reply: asyncio.Future) -> None:
+        # No reply within the timeout: the connection is not trusted again (the replies still owed would pair
+        # with later commands), as redis-py disconnects a connection that timed out.
+        if not reply.done():
+            reply.set_exception(redis_errors.TimeoutError("Redis did not answer a script in time"))
+        self._fail(redis_errors.ConnectionError("the Redis connection for scripts timed out"))
+
+    def _fail(self, error: Exception) -> None:
+        self.lost = True
+        while self._waiting:
+            waiter, expiry = self._waiting.popleft()
+            expiry.cancel()
+            if not waiter.done():
+                waiter.set_exception(error)
+        if self._transport is not None:
+            self._transport.close()
+
+
+class PipelinedScript:
+    """A registered Lua script, called like redis-py's (`await script(keys=[...], args=[...])`): by SHA, and
+    loaded again when Redis answers NOSCRIPT (after a restart or a SCRIPT FLUSH)."""
+
+    def __init__(self, pipe: ScriptPipe, source: str) -> None:
+        self.script = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self._pipe = pipe
+
+    async def __call__(self, keys: Sequence[EncodableArg] = (), args: Sequence[EncodableArg] = ()) -> Any:
+        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+        try:
+            return await self._pipe.execute(command)
+        except redis_errors.ResponseError as error:
+            if not str(error).startswith("NOSCRIPT"):
+                raise
+        await self._pipe.execute(("SCRIPT", "LOAD", self.script))
+        return await self._pipe.execute(command)
+
+
+class Redis(aioredis.Redis):
+    """redis-py's client whose `register_script` scripts run over a `ScriptPipe`."""
+
+    script_pipe: ScriptPipe | None = None
+
+    def register_script(self, script: str | bytes):  # type: ignore[override]
+        if self.script_pipe is None:
+            return super().register_script(script)
+        return PipelinedScript(self.script_pipe, script.decode() if isinstance(script, bytes) else script)
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        if self.script_pipe is not None:
+            await self.script_pipe.aclose()
+        await super().aclose(close_connection_pool)
+
+
+def create_redis(url: str, max_connections: int = 64, timeout_seconds: float = 2.0) -> Redis:
+    """A client over a BlockingConnectionPool (callers wait for a free connection instead of failing at 100),
+    whose scripts share a pipelined connection. TLS URLs (`rediss://`) run scripts through the pool."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
@@ -15,7 +208,10 @@ def create_redis(url: str, max_connections: int = 64, timeout_seconds: float = 2
         socket_connect_timeout=timeout_seconds,
         decode_responses=False,
     )
-    return aioredis.Redis(connection_pool=pool)
+    client = Redis(connection_pool=pool)
+    if not url.startswith("rediss://"):
+        client.script_pipe = ScriptPipe(url, timeout_seconds)
+    return client
 
 
 def redis_readiness(client: aioredis.Redis):

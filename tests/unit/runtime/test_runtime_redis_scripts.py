@@ -1,0 +1,170 @@
+"""The shared Redis client's scripts over one pipelined connection: order, reloads, errors, timeouts, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+from redis.commands.core import AsyncScript
+
+from sluicegate.devstack.processes import free_port
+from sluicegate.runtime.redis import PipelinedScript, create_redis
+
+ECHO = "return ARGV[1]"
+INCREMENT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+
+async def test_concurrent_callers_each_get_their_own_reply(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    echo = client.register_script(ECHO)
+    assert isinstance(echo, PipelinedScript)
+    replies = await asyncio.gather(*(echo(args=[f"call-{index}"]) for index in range(300)))
+    assert replies == [f"call-{index}".encode() for index in range(300)]
+    await client.aclose()
+
+
+async def test_numbers_and_text_are_encoded_as_redis_py_encodes_them(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    echo = client.register_script(ECHO)
+    assert [await echo(args=[value]) for value in (7, -2, 0.1, 1e20, "é")] == [
+        b"7",
+        b"-2",
+        b"0.1",
+        b"1e+20",
+        "é".encode(),
+    ]
+    increment = client.register_script(INCREMENT)
+    assert await increment(keys=["counter"], args=[5]) == 5
+    assert await client.get("counter") == b"5"
+    await client.aclose()
+
+
+async def test_a_script_is_loaded_again_after_redis_forgets_it(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    increment = client.register_script(INCREMENT)
+    assert await increment(keys=["n"], args=[1]) == 1
+    await client.script_flush()
+    assert await increment(keys=["n"], args=[1]) == 2
+    await client.aclose()
+
+
+async def test_an_error_reply_is_raised_and_the_connection_stays_usable(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    failing = client.register_script("return redis.error_reply('over budget')")
+    echo = client.register_script(ECHO)
+    results = await asyncio.gather(failing(), echo(args=["after"]), return_exceptions=True)
+    assert isinstance(results[0], redis_errors.ResponseError) and "over budget" in str(results[0])
+    assert results[1] == b"after"
+    await client.aclose()
+
+
+async def test_a_cancelled_caller_does_not_shift_the_others_replies(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    echo = client.register_script(ECHO)
+    await echo(args=["connect"])
+    calls = [asyncio.ensure_future(echo(args=[index])) for index in range(50)]
+    await asyncio.sleep(0)  # every command written
+    for index in range(0, 50, 3):
+        calls[index].cancel()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for index, result in enumerate(results):
+        if index % 3 == 0:
+            assert isinstance(result, asyncio.CancelledError)
+        else:
+            assert result == str(index).encode()
+    assert await echo(args=["next"]) == b"next"
+    await client.aclose()
+
+
+async def test_the_url_selects_the_database_and_authenticates(redis_url: str) -> None:
+    admin = aioredis.Redis.from_url(redis_url)
+    await admin.execute_command("ACL", "SETUSER", "pipe-user", "on", ">pipe-secret", "~*", "+@all")
+    try:
+        address = redis_url.removeprefix("redis://").rsplit("/", 1)[0]
+        client = create_redis(f"redis://pipe-user:pipe-secret@{address}/3")
+        increment = client.register_script(INCREMENT)
+        assert await increment(keys=["in-three"], args=[4]) == 4
+        assert await admin.exists("in-three") == 0
+        database_three = aioredis.Redis.from_url(f"redis://{address}/3")
+        assert await database_three.get("in-three") == b"4"
+        await database_three.aclose()
+        await client.aclose()
+
+        refused = create_redis(f"redis://pipe-user:wrong@{address}/0")
+        with pytest.raises(redis_errors.ConnectionError, match="AUTH"):
+            await refused.register_script(ECHO)(args=["x"])
+        await refused.aclose()
+    finally:
+        await admin.execute_command("ACL", "DELUSER", "pipe-user")
+        await admin.aclose()
+
+
+async def test_a_refused_connection_is_a_connection_error() -> None:
+    client = create_redis(f"redis://127.0.0.1:{free_port()}/0", timeout_seconds=0.5)
+    with pytest.raises(redis_errors.ConnectionError):
+        await client.register_script(ECHO)(args=["x"])
+    await client.aclose()
+
+
+async def test_a_silent_server_times_out_and_every_call_comes_back() -> None:
+    received: list[bytes] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read(1024))
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = create_redis(f"redis://127.0.0.1:{port}/0", timeout_seconds=0.2)
+    echo = client.register_script(ECHO)
+    started = time.monotonic()
+    results = await asyncio.gather(echo(args=["a"]), echo(args=["b"]), return_exceptions=True)
+    assert time.monotonic() - started < 1.5
+    assert isinstance(results[0], redis_errors.TimeoutError)
+    assert isinstance(results[1], redis_errors.TimeoutError | redis_errors.ConnectionError)
+    with pytest.raises(redis_errors.TimeoutError):  # a new connection, timed out again rather than hanging
+        await echo(args=["c"])
+    assert len(received) == 2
+    await client.aclose()
+    server.close()
+
+
+async def test_a_connection_closed_mid_call_fails_the_call_and_the_next_one_reconnects(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    echo = client.register_script(ECHO)
+    assert await echo(args=["first"]) == b"first"
+    admin = aioredis.Redis.from_url(redis_url)
+    await admin.client_kill_filter(_type="normal", skipme=True)
+    await asyncio.sleep(0.1)  # the loop reads the close (a command written before that fails, as in-flight ones do)
+    assert await echo(args=["second"]) == b"second"
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    dropped = create_redis(f"redis://127.0.0.1:{port}/0", timeout_seconds=5.0)
+    with pytest.raises(redis_errors.ConnectionError):
+        await dropped.register_script(ECHO)(args=["x"])
+    await dropped.aclose()
+    server.close()
+    await admin.aclose()
+    await client.aclose()
+
+
+async def test_a_closed_client_refuses_scripts(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    echo = client.register_script(ECHO)
+    assert await echo(args=["open"]) == b"open"
+    await client.aclose()
+    with pytest.raises(redis_errors.ConnectionError):
+        await echo(args=["closed"])
+
+
+def test_tls_urls_keep_redis_pys_scripts() -> None:
+    client = create_redis("rediss://127.0.0.1:6380/0")
+    assert isinstance(client.register_script(ECHO), AsyncScript)
