@@ -1,14 +1,16 @@
-"""A Redis client sized on purpose, whose Lua scripts run over one pipelined connection, and a readiness check.
+"""A Redis client sized on purpose, whose request-path commands run over one pipelined connection, and a
+readiness check.
 
-The services' request paths reach Redis only through Lua scripts (a budget's reservation and settlement, the
-cache's probe and store): two a pass-through request, four a full-pipeline one. redis-py runs each through
-its blocking pool (a condition to take a connection, a check that it has no stray data), its retry wrapper and
-its response machinery: 120-150 us of CPU a call in a tight loop here. The scripts of a client instead share
-one connection (`ScriptPipe`) on which each command is written, packed by hiredis, when it is called, and the
-replies, parsed by hiredis, go to the callers in order as they arrive: 50-60 us a call one at a time, under 20
-with many in flight. On a pass-through request the co-located process's event loop spent 2.9-3.5 ms of CPU
-against 4.2-4.5 with redis-py's scripts (three alternating runs of 1,500). Every other command goes through
-redis-py as before.
+The services' request paths reach Redis through Lua scripts (a budget's reservation and settlement, the cache's
+probe and store: two a pass-through request, four a full-pipeline one) and the guard's vault (a SET and a GET
+when a prompt's PII is replaced). redis-py runs each command through its blocking pool (a condition to take a
+connection, a check that it has no stray data), its retry wrapper and its response machinery: 120-150 us of CPU
+a scripted call in a tight loop here. These commands instead share one connection a client (`CommandPipe`) on
+which each is written, packed by hiredis, when it is called, and the replies, parsed by hiredis, go to the
+callers in order as they arrive: 50-60 us a call one at a time, under 20 with many in flight. On a pass-through
+request the co-located process's event loop spent 2.9-3.5 ms of CPU against 4.2-4.5 with redis-py's scripts
+(three alternating runs of 1,500). Registered scripts use the pipe by themselves; other commands opt in through
+`pipelined`. Everything else (admin commands, blocking reads, transactions) goes through redis-py as before.
 
 Failures keep redis-py's exception types, so the callers' error handling (fail closed, fail open) is
 unchanged: a refused or lost connection raises `ConnectionError`, and so do the commands in flight on it (their
@@ -34,7 +36,7 @@ from redis.asyncio.connection import parse_url
 EncodableArg = bytes | str | int | float
 
 
-class ScriptPipe:
+class CommandPipe:
     """One connection that carries many commands at once: each is written when called and its reply is the next
     one to arrive for it (Redis answers a connection's commands in order)."""
 
@@ -73,7 +75,7 @@ class ScriptPipe:
 
     async def _connected(self) -> _PipeProtocol:
         if self._closed:
-            raise redis_errors.ConnectionError("the script pipe is closed")
+            raise redis_errors.ConnectionError("the command pipe is closed")
         if self._connecting is None:
             self._connecting = asyncio.ensure_future(self._connect())
         connecting = self._connecting
@@ -98,7 +100,7 @@ class ScriptPipe:
                         protocol.close()
                         raise redis_errors.ConnectionError(f"Redis refused {command[0]}: {reply}")
         except (OSError, TimeoutError) as error:
-            raise redis_errors.ConnectionError(f"cannot connect to Redis for scripts: {error!r}") from error
+            raise redis_errors.ConnectionError(f"cannot connect to Redis for the pipe: {error!r}") from error
         self._protocol = protocol
         return protocol
 
@@ -119,7 +121,7 @@ class _PipeProtocol(asyncio.Protocol):
 
     def send(self, packed: bytes, timeout_seconds: float) -> asyncio.Future:
         if self.lost or self._transport is None:
-            raise redis_errors.ConnectionError("the Redis connection for scripts was lost")
+            raise redis_errors.ConnectionError("the Redis connection for the pipe was lost")
         reply = self._loop.create_future()
         expiry = self._loop.call_later(timeout_seconds, self._expired, reply)
         self._waiting.append((reply, expiry))
@@ -138,17 +140,17 @@ class _PipeProtocol(asyncio.Protocol):
             self._fail(redis_errors.ConnectionError(f"Redis sent an unexpected reply: {error!r}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(redis_errors.ConnectionError(f"the Redis connection for scripts was lost: {exc!r}"))
+        self._fail(redis_errors.ConnectionError(f"the Redis connection for the pipe was lost: {exc!r}"))
 
     def close(self) -> None:
-        self._fail(redis_errors.ConnectionError("the Redis connection for scripts was closed"))
+        self._fail(redis_errors.ConnectionError("the Redis connection for the pipe was closed"))
 
     def _expired(self, reply: asyncio.Future) -> None:
         # No reply within the timeout: the connection is not trusted again (the replies still owed would pair
         # with later commands), as redis-py disconnects a connection that timed out.
         if not reply.done():
             reply.set_exception(redis_errors.TimeoutError("Redis did not answer a script in time"))
-        self._fail(redis_errors.ConnectionError("the Redis connection for scripts timed out"))
+        self._fail(redis_errors.ConnectionError("the Redis connection for the pipe timed out"))
 
     def _fail(self, error: Exception) -> None:
         self.lost = True
@@ -165,7 +167,7 @@ class PipelinedScript:
     """A registered Lua script, called like redis-py's (`await script(keys=[...], args=[...])`): by SHA, and
     loaded again when Redis answers NOSCRIPT (after a restart or a SCRIPT FLUSH)."""
 
-    def __init__(self, pipe: ScriptPipe, source: str) -> None:
+    def __init__(self, pipe: CommandPipe, source: str) -> None:
         self.script = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self._pipe = pipe
@@ -182,24 +184,35 @@ class PipelinedScript:
 
 
 class Redis(aioredis.Redis):
-    """redis-py's client whose `register_script` scripts run over a `ScriptPipe`."""
+    """redis-py's client whose `register_script` scripts run over a `CommandPipe`."""
 
-    script_pipe: ScriptPipe | None = None
+    command_pipe: CommandPipe | None = None
 
     def register_script(self, script: str | bytes):  # type: ignore[override]
-        if self.script_pipe is None:
+        if self.command_pipe is None:
             return super().register_script(script)
-        return PipelinedScript(self.script_pipe, script.decode() if isinstance(script, bytes) else script)
+        return PipelinedScript(self.command_pipe, script.decode() if isinstance(script, bytes) else script)
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
-        if self.script_pipe is not None:
-            await self.script_pipe.aclose()
+        if self.command_pipe is not None:
+            await self.command_pipe.aclose()
         await super().aclose(close_connection_pool)
+
+
+async def pipelined(client: aioredis.Redis, *command: EncodableArg) -> Any:
+    """Runs `command` on the client's pipe, or through redis-py for a client without one (a plain redis-py
+    client, a TLS URL). Never a blocking command: the pipe's other callers would wait behind it. The reply is as
+    Redis sends it (no redis-py response callbacks: a SET answers b"OK"); redis-py's may differ in type."""
+    pipe = getattr(client, "command_pipe", None)
+    if pipe is None:
+        return await client.execute_command(*command)
+    return await pipe.execute(command)
 
 
 def create_redis(url: str, max_connections: int = 64, timeout_seconds: float = 2.0) -> Redis:
     """A client over a BlockingConnectionPool (callers wait for a free connection instead of failing at 100),
-    whose scripts share a pipelined connection. TLS URLs (`rediss://`) run scripts through the pool."""
+    whose scripts and `pipelined` commands share a pipelined connection. TLS URLs (`rediss://`) keep to the
+    pool."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
@@ -210,7 +223,7 @@ def create_redis(url: str, max_connections: int = 64, timeout_seconds: float = 2
     )
     client = Redis(connection_pool=pool)
     if not url.startswith("rediss://"):
-        client.script_pipe = ScriptPipe(url, timeout_seconds)
+        client.command_pipe = CommandPipe(url, timeout_seconds)
     return client
 
 

@@ -12,6 +12,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sluicegate.runtime.logs import get_logger
+from sluicegate.runtime.redis import pipelined
 
 log = get_logger(__name__)
 
@@ -41,14 +42,14 @@ class Vault:
         nonce = os.urandom(_NONCE_BYTES)
         plaintext = json.dumps(dict(mapping), separators=(",", ":")).encode()
         sealed = nonce + self._cipher.encrypt(nonce, plaintext, self._associated_data(tenant_id, handle))
-        await self._redis.set(self._prefix + handle, sealed, ex=self._ttl_seconds)
+        await pipelined(self._redis, "SET", self._prefix + handle, sealed, "EX", self._ttl_seconds)
         return handle
 
     async def load(self, tenant_id: str, handle: str) -> dict[str, str]:
         """The mapping, or an empty one when the handle is unknown, expired or another tenant's."""
         if not handle:
             return {}
-        sealed = await self._redis.get(self._prefix + handle)
+        sealed = await pipelined(self._redis, "GET", self._prefix + handle)
         if sealed is None:
             return {}
         nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]

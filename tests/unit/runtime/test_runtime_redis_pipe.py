@@ -1,4 +1,4 @@
-"""The shared Redis client's scripts over one pipelined connection: order, reloads, errors, timeouts, reconnects."""
+"""The shared Redis client's pipelined connection: order, script reloads, errors, timeouts, reconnects."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from redis import exceptions as redis_errors
 from redis.commands.core import AsyncScript
 
 from sluicegate.devstack.processes import free_port
-from sluicegate.runtime.redis import PipelinedScript, create_redis
+from sluicegate.runtime.redis import PipelinedScript, create_redis, pipelined
 
 ECHO = "return ARGV[1]"
 INCREMENT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
@@ -39,6 +39,18 @@ async def test_numbers_and_text_are_encoded_as_redis_py_encodes_them(redis_url: 
     increment = client.register_script(INCREMENT)
     assert await increment(keys=["counter"], args=[5]) == 5
     assert await client.get("counter") == b"5"
+    await client.aclose()
+
+
+async def test_plain_commands_share_the_pipe_and_fall_back_to_redis_py(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    assert await pipelined(client, "SET", "sealed", b"\x00ciphertext", "EX", 60) == b"OK"
+    assert await pipelined(client, "GET", "sealed") == b"\x00ciphertext"
+    assert 0 < await client.ttl("sealed") <= 60
+    assert await pipelined(client, "GET", "absent") is None
+    plain = aioredis.Redis.from_url(redis_url)
+    assert await pipelined(plain, "GET", "sealed") == b"\x00ciphertext"
+    await plain.aclose()
     await client.aclose()
 
 
