@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.propagate import extract, inject
+from opentelemetry.context import Context
+from opentelemetry.propagate import extract, get_global_textmap, inject
 from opentelemetry.trace import Tracer
 
 if TYPE_CHECKING:
@@ -63,10 +64,36 @@ def get_tracer(name: str, service: str = "") -> Tracer:
     return provider.get_tracer(name) if provider is not None else trace.get_tracer(name)
 
 
-def context_from_metadata(metadata: Sequence[tuple[str, str | bytes]] | None):
-    """The caller's trace context from gRPC metadata (W3C `traceparent` / `tracestate`)."""
+# Contexts already extracted, by the propagator's fields as they came: every hop of a request carries the same
+# `traceparent` unless spans are recorded, and parsing it is most of extracting it.
+_EXTRACTED: dict[tuple[str | None, ...], Context] = {}
+_EXTRACTED_KEPT = 1024
+
+
+def context_from_metadata(metadata: Sequence[tuple[str, str | bytes]] | None) -> Context:
+    """The caller's trace context from gRPC metadata (W3C `traceparent` / `tracestate`, baggage), and nothing
+    from the context current here: an in-process call gets its parent from its metadata, as over the wire."""
     carrier = {key: value for key, value in metadata or () if isinstance(value, str)}
-    return extract(carrier)
+    key = tuple(carrier.get(field) for field in _propagated_fields())
+    context = _EXTRACTED.get(key)
+    if context is None:
+        if len(_EXTRACTED) >= _EXTRACTED_KEPT:
+            _EXTRACTED.clear()
+        # Contexts are immutable: one extracted for these fields serves every call that brings them.
+        context = _EXTRACTED[key] = extract(carrier, context=Context())
+    return context
+
+
+_fields_of: tuple[object, tuple[str, ...]] = (None, ())
+
+
+def _propagated_fields() -> tuple[str, ...]:
+    """The metadata keys the global propagator reads (worked out again if it is replaced)."""
+    global _fields_of
+    propagator = get_global_textmap()
+    if _fields_of[0] is not propagator:
+        _fields_of = (propagator, tuple(sorted(propagator.fields)))
+    return _fields_of[1]
 
 
 def inject_into(metadata: list[tuple[str, str]]) -> None:
