@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from sluicegate.runtime.logs import get_logger
+from sluicegate.runtime.redis import follow_channel
 from sluicegate_cache.layout import TenantKeys
 from sluicegate_cache.scripts import INDEX_CHANNEL
 from sluicegate_cache.vectors import SemanticRecord, TenantIndex
@@ -140,21 +141,12 @@ class ReplicaIndex:
                     state.load.cancel()
 
     async def _follow(self) -> None:
-        pubsub = self._redis.pubsub()
-        try:
-            await pubsub.subscribe(INDEX_CHANNEL)
-            while True:
-                message = await pubsub.get_message(timeout=self._check_interval)
-                if message is None:
-                    continue
-                if message["type"] == "subscribe":
-                    # Changes published while this replica was not subscribed are lost: reload what is loaded.
-                    self._mark_all_stale()
-                    self._subscribed.set()
-                elif message["type"] == "message":
-                    self._apply_message(message["data"])
-        finally:
-            await pubsub.aclose()
+        await follow_channel(self._redis, INDEX_CHANNEL, self._apply_message, self._on_subscribed)
+
+    def _on_subscribed(self) -> None:
+        # Changes published while this replica was not subscribed are lost: reload what is loaded.
+        self._mark_all_stale()
+        self._subscribed.set()
 
     def _apply_message(self, data: bytes) -> None:
         tenant, number, op, entry_id, record = data.split(b" ", 4)

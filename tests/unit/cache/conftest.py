@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from cache_builders import POLICY, FakeClock, make_service, semantic_layer
 
 from sluicegate.embedding import SentenceEmbedder
+from sluicegate.runtime.redis import create_redis
 from sluicegate_cache.counters import HitCounters
 from sluicegate_cache.exact import ExactCache
 from sluicegate_cache.service import CacheService
@@ -26,7 +27,7 @@ class Cache:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
+    client = create_redis(redis_url)
     yield client
     await client.aclose()
 

@@ -1,4 +1,5 @@
-"""The shared Redis client's pipelined connection: order, script reloads, errors, timeouts, reconnects."""
+"""The shared Redis client's own connections: the command pipe (order, script reloads, errors, timeouts,
+reconnects) and a followed channel."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from redis import exceptions as redis_errors
 from redis.commands.core import AsyncScript
 
 from sluicegate.devstack.processes import free_port
-from sluicegate.runtime.redis import PipelinedScript, create_redis, pipelined
+from sluicegate.runtime.redis import PipelinedScript, create_redis, follow_channel, pipelined
 
 ECHO = "return ARGV[1]"
 INCREMENT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
@@ -180,3 +181,102 @@ async def test_a_closed_client_refuses_scripts(redis_url: str) -> None:
 def test_tls_urls_keep_redis_pys_scripts() -> None:
     client = create_redis("rediss://127.0.0.1:6380/0")
     assert isinstance(client.register_script(ECHO), AsyncScript)
+
+
+class _Follower:
+    def __init__(self) -> None:
+        self.events: list[object] = []
+        self.subscribed = asyncio.Event()
+
+    def on_message(self, data: bytes) -> None:
+        self.events.append(data)
+
+    def on_subscribed(self) -> None:
+        self.events.append("subscribed")
+        self.subscribed.set()
+
+
+async def _until(condition, timeout_seconds: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_seconds):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_followed_channel_confirms_then_delivers_every_message_in_order(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    follower = _Follower()
+    following = asyncio.ensure_future(follow_channel(client, "changes", follower.on_message, follower.on_subscribed))
+    await asyncio.wait_for(follower.subscribed.wait(), 5)
+    publisher = aioredis.Redis.from_url(redis_url)
+    for number in range(200):
+        await publisher.publish("changes", f"change {number}".encode())
+    await publisher.publish("elsewhere", b"not followed")
+    await _until(lambda: len(follower.events) == 201)
+    assert follower.events == ["subscribed"] + [f"change {number}".encode() for number in range(200)]
+    following.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await following
+    await publisher.aclose()
+    await client.aclose()
+
+
+async def test_a_lost_channel_connection_ends_the_follow_with_a_connection_error(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    follower = _Follower()
+    following = asyncio.ensure_future(follow_channel(client, "changes", follower.on_message, follower.on_subscribed))
+    await asyncio.wait_for(follower.subscribed.wait(), 5)
+    admin = aioredis.Redis.from_url(redis_url)
+    await admin.client_kill_filter(_type="pubsub")
+    with pytest.raises(redis_errors.ConnectionError):
+        await asyncio.wait_for(following, 5)
+    await admin.aclose()
+    await client.aclose()
+
+
+async def test_a_follower_that_raises_ends_the_follow_with_its_error(redis_url: str) -> None:
+    client = create_redis(redis_url)
+    subscribed = asyncio.Event()
+
+    def refuse(data: bytes) -> None:
+        raise ValueError(f"cannot apply {data!r}")
+
+    following = asyncio.ensure_future(follow_channel(client, "changes", refuse, subscribed.set))
+    await asyncio.wait_for(subscribed.wait(), 5)
+    publisher = aioredis.Redis.from_url(redis_url)
+    await publisher.publish("changes", b"garbled")
+    with pytest.raises(ValueError, match="garbled"):
+        await asyncio.wait_for(following, 5)
+    await publisher.aclose()
+    await client.aclose()
+
+
+async def test_a_server_that_never_confirms_the_subscription_times_out() -> None:
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = create_redis(f"redis://127.0.0.1:{port}/0", timeout_seconds=0.2)
+    follower = _Follower()
+    with pytest.raises(redis_errors.TimeoutError):
+        await asyncio.wait_for(follow_channel(client, "changes", follower.on_message, follower.on_subscribed), 5)
+    assert follower.events == []
+    await client.aclose()
+    server.close()
+
+
+async def test_a_plain_redis_py_client_follows_through_redis_py(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    follower = _Follower()
+    following = asyncio.ensure_future(follow_channel(client, "changes", follower.on_message, follower.on_subscribed))
+    await asyncio.wait_for(follower.subscribed.wait(), 5)
+    publisher = aioredis.Redis.from_url(redis_url)
+    await publisher.publish("changes", b"one")
+    await _until(lambda: len(follower.events) == 2)
+    assert follower.events == ["subscribed", b"one"]
+    following.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await following
+    await publisher.aclose()
+    await client.aclose()
