@@ -4,7 +4,9 @@ reconnects) and a followed channel."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -122,27 +124,38 @@ async def test_a_refused_connection_is_a_connection_error() -> None:
     await client.aclose()
 
 
-async def test_a_silent_server_times_out_and_every_call_comes_back() -> None:
+@contextlib.asynccontextmanager
+async def _fake_redis(then_hang_up: bool = False) -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A server that reads what it is sent and never answers (or hangs up): its URL and what it received."""
     received: list[bytes] = []
 
-    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         received.append(await reader.read(1024))
-        await asyncio.sleep(30)
+        if then_hang_up:
+            writer.close()
+        else:
+            await asyncio.sleep(30)
 
-    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = create_redis(f"redis://127.0.0.1:{port}/0", timeout_seconds=0.2)
-    echo = client.register_script(ECHO)
-    started = time.monotonic()
-    results = await asyncio.gather(echo(args=["a"]), echo(args=["b"]), return_exceptions=True)
-    assert time.monotonic() - started < 1.5
-    assert isinstance(results[0], redis_errors.TimeoutError)
-    assert isinstance(results[1], redis_errors.TimeoutError | redis_errors.ConnectionError)
-    with pytest.raises(redis_errors.TimeoutError):  # a new connection, timed out again rather than hanging
-        await echo(args=["c"])
-    assert len(received) == 2
-    await client.aclose()
-    server.close()
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0", received
+    finally:
+        server.close()
+
+
+async def test_a_silent_server_times_out_and_every_call_comes_back() -> None:
+    async with _fake_redis() as (url, received):
+        client = create_redis(url, timeout_seconds=0.2)
+        echo = client.register_script(ECHO)
+        started = time.monotonic()
+        results = await asyncio.gather(echo(args=["a"]), echo(args=["b"]), return_exceptions=True)
+        assert time.monotonic() - started < 1.5
+        assert isinstance(results[0], redis_errors.TimeoutError)
+        assert isinstance(results[1], redis_errors.TimeoutError | redis_errors.ConnectionError)
+        with pytest.raises(redis_errors.TimeoutError):  # a new connection, timed out again rather than hanging
+            await echo(args=["c"])
+        assert len(received) == 2
+        await client.aclose()
 
 
 async def test_a_connection_closed_mid_call_fails_the_call_and_the_next_one_reconnects(redis_url: str) -> None:
@@ -154,17 +167,11 @@ async def test_a_connection_closed_mid_call_fails_the_call_and_the_next_one_reco
     await asyncio.sleep(0.1)  # the loop reads the close (a command written before that fails, as in-flight ones do)
     assert await echo(args=["second"]) == b"second"
 
-    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1024)
-        writer.close()
-
-    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    dropped = create_redis(f"redis://127.0.0.1:{port}/0", timeout_seconds=5.0)
-    with pytest.raises(redis_errors.ConnectionError):
-        await dropped.register_script(ECHO)(args=["x"])
-    await dropped.aclose()
-    server.close()
+    async with _fake_redis(then_hang_up=True) as (url, _):
+        dropped = create_redis(url, timeout_seconds=5.0)
+        with pytest.raises(redis_errors.ConnectionError):
+            await dropped.register_script(ECHO)(args=["x"])
+        await dropped.aclose()
     await admin.aclose()
     await client.aclose()
 
@@ -195,6 +202,12 @@ class _Follower:
         self.events.append("subscribed")
         self.subscribed.set()
 
+    async def follow(self, client: aioredis.Redis) -> asyncio.Future:
+        """Follows "changes" in a task of its own, returned once subscribed."""
+        following = asyncio.ensure_future(follow_channel(client, "changes", self.on_message, self.on_subscribed))
+        await asyncio.wait_for(self.subscribed.wait(), 5)
+        return following
+
 
 async def _until(condition, timeout_seconds: float = 5.0) -> None:
     async with asyncio.timeout(timeout_seconds):
@@ -205,8 +218,7 @@ async def _until(condition, timeout_seconds: float = 5.0) -> None:
 async def test_a_followed_channel_confirms_then_delivers_every_message_in_order(redis_url: str) -> None:
     client = create_redis(redis_url)
     follower = _Follower()
-    following = asyncio.ensure_future(follow_channel(client, "changes", follower.on_message, follower.on_subscribed))
-    await asyncio.wait_for(follower.subscribed.wait(), 5)
+    following = await follower.follow(client)
     publisher = aioredis.Redis.from_url(redis_url)
     for number in range(200):
         await publisher.publish("changes", f"change {number}".encode())
@@ -223,8 +235,7 @@ async def test_a_followed_channel_confirms_then_delivers_every_message_in_order(
 async def test_a_lost_channel_connection_ends_the_follow_with_a_connection_error(redis_url: str) -> None:
     client = create_redis(redis_url)
     follower = _Follower()
-    following = asyncio.ensure_future(follow_channel(client, "changes", follower.on_message, follower.on_subscribed))
-    await asyncio.wait_for(follower.subscribed.wait(), 5)
+    following = await follower.follow(client)
     admin = aioredis.Redis.from_url(redis_url)
     await admin.client_kill_filter(_type="pubsub")
     with pytest.raises(redis_errors.ConnectionError):
@@ -251,26 +262,19 @@ async def test_a_follower_that_raises_ends_the_follow_with_its_error(redis_url: 
 
 
 async def test_a_server_that_never_confirms_the_subscription_times_out() -> None:
-    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1024)
-        await asyncio.sleep(30)
-
-    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = create_redis(f"redis://127.0.0.1:{port}/0", timeout_seconds=0.2)
-    follower = _Follower()
-    with pytest.raises(redis_errors.TimeoutError):
-        await asyncio.wait_for(follow_channel(client, "changes", follower.on_message, follower.on_subscribed), 5)
-    assert follower.events == []
-    await client.aclose()
-    server.close()
+    async with _fake_redis() as (url, _):
+        client = create_redis(url, timeout_seconds=0.2)
+        follower = _Follower()
+        with pytest.raises(redis_errors.TimeoutError):
+            await asyncio.wait_for(follow_channel(client, "changes", follower.on_message, follower.on_subscribed), 5)
+        assert follower.events == []
+        await client.aclose()
 
 
 async def test_a_plain_redis_py_client_follows_through_redis_py(redis_url: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     follower = _Follower()
-    following = asyncio.ensure_future(follow_channel(client, "changes", follower.on_message, follower.on_subscribed))
-    await asyncio.wait_for(follower.subscribed.wait(), 5)
+    following = await follower.follow(client)
     publisher = aioredis.Redis.from_url(redis_url)
     await publisher.publish("changes", b"one")
     await _until(lambda: len(follower.events) == 2)
