@@ -35,7 +35,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio.connection import parse_url
 
 EncodableArg = bytes | str | int | float
-P = TypeVar("P", bound="_PipeProtocol")
+ProtocolT = TypeVar("ProtocolT", bound="_PipeProtocol")
 
 
 class RedisEndpoint:
@@ -55,9 +55,10 @@ class RedisEndpoint:
             self._handshake.append(("SELECT", int(options["db"])))
         self.timeout_seconds = timeout_seconds
 
-    async def connect(self, protocol_factory: Callable[[], P]) -> P:
-        """A connection that has passed the handshake, or `ConnectionError`."""
+    async def connect(self, protocol_factory: Callable[[], ProtocolT]) -> ProtocolT:
+        """A connection that has passed the handshake, or `ConnectionError` (a half-made one is closed)."""
         loop = asyncio.get_running_loop()
+        protocol: ProtocolT | None = None
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 if self._path is not None:
@@ -67,10 +68,13 @@ class RedisEndpoint:
                 for command in self._handshake:
                     reply = await protocol.send(hiredis.pack_command(command), self.timeout_seconds)
                     if isinstance(reply, redis_errors.ResponseError):
-                        protocol.close()
                         raise redis_errors.ConnectionError(f"Redis refused {command[0]}: {reply}")
-        except (OSError, TimeoutError) as error:
-            raise redis_errors.ConnectionError(f"cannot connect to Redis: {error!r}") from error
+        except BaseException as error:
+            if protocol is not None:
+                protocol.close()
+            if isinstance(error, OSError | TimeoutError):
+                raise redis_errors.ConnectionError(f"cannot connect to Redis: {error!r}") from error
+            raise
         return protocol
 
 
@@ -114,8 +118,12 @@ class CommandPipe:
                 self._connecting = None
 
     async def _connect(self) -> _PipeProtocol:
-        self._protocol = await self.endpoint.connect(_PipeProtocol)
-        return self._protocol
+        protocol = await self.endpoint.connect(_PipeProtocol)
+        if self._closed:  # closed while connecting
+            protocol.close()
+            raise redis_errors.ConnectionError("the command pipe is closed")
+        self._protocol = protocol
+        return protocol
 
 
 class _PipeProtocol(asyncio.Protocol):

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import pytest
 import redis.asyncio as aioredis
@@ -124,28 +125,38 @@ async def test_a_refused_connection_is_a_connection_error() -> None:
     await client.aclose()
 
 
+@dataclass
+class _FakeRedis:
+    url: str = ""
+    received: list[bytes] = field(default_factory=list)  # each connection's first bytes
+    closed_by_client: int = 0
+
+
 @contextlib.asynccontextmanager
-async def _fake_redis(then_hang_up: bool = False) -> AsyncIterator[tuple[str, list[bytes]]]:
-    """A server that reads what it is sent and never answers (or hangs up): its URL and what it received."""
-    received: list[bytes] = []
+async def _fake_redis(then_hang_up: bool = False) -> AsyncIterator[_FakeRedis]:
+    """A server that reads what it is sent and never answers (or hangs up), noting connections the client closed."""
+    fake = _FakeRedis()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        received.append(await reader.read(1024))
+        fake.received.append(await reader.read(1024))
         if then_hang_up:
             writer.close()
-        else:
-            await asyncio.sleep(30)
+            return
+        while await reader.read(1024):
+            pass
+        fake.closed_by_client += 1
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    fake.url = f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
     try:
-        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0", received
+        yield fake
     finally:
         server.close()
 
 
 async def test_a_silent_server_times_out_and_every_call_comes_back() -> None:
-    async with _fake_redis() as (url, received):
-        client = create_redis(url, timeout_seconds=0.2)
+    async with _fake_redis() as fake:
+        client = create_redis(fake.url, timeout_seconds=0.2)
         echo = client.register_script(ECHO)
         started = time.monotonic()
         results = await asyncio.gather(echo(args=["a"]), echo(args=["b"]), return_exceptions=True)
@@ -154,7 +165,17 @@ async def test_a_silent_server_times_out_and_every_call_comes_back() -> None:
         assert isinstance(results[1], redis_errors.TimeoutError | redis_errors.ConnectionError)
         with pytest.raises(redis_errors.TimeoutError):  # a new connection, timed out again rather than hanging
             await echo(args=["c"])
-        assert len(received) == 2
+        assert len(fake.received) == 2
+        await client.aclose()
+
+
+async def test_a_handshake_without_an_answer_closes_its_connection() -> None:
+    async with _fake_redis() as fake:
+        client = create_redis(fake.url.replace("redis://", "redis://:secret@"), timeout_seconds=0.2)
+        with pytest.raises(redis_errors.ConnectionError):
+            await client.register_script(ECHO)(args=["x"])
+        assert fake.received[0].startswith(b"*2\r\n$4\r\nAUTH")
+        await _until(lambda: fake.closed_by_client == 1)
         await client.aclose()
 
 
@@ -167,8 +188,8 @@ async def test_a_connection_closed_mid_call_fails_the_call_and_the_next_one_reco
     await asyncio.sleep(0.1)  # the loop reads the close (a command written before that fails, as in-flight ones do)
     assert await echo(args=["second"]) == b"second"
 
-    async with _fake_redis(then_hang_up=True) as (url, _):
-        dropped = create_redis(url, timeout_seconds=5.0)
+    async with _fake_redis(then_hang_up=True) as fake:
+        dropped = create_redis(fake.url, timeout_seconds=5.0)
         with pytest.raises(redis_errors.ConnectionError):
             await dropped.register_script(ECHO)(args=["x"])
         await dropped.aclose()
@@ -262,8 +283,8 @@ async def test_a_follower_that_raises_ends_the_follow_with_its_error(redis_url: 
 
 
 async def test_a_server_that_never_confirms_the_subscription_times_out() -> None:
-    async with _fake_redis() as (url, _):
-        client = create_redis(url, timeout_seconds=0.2)
+    async with _fake_redis() as fake:
+        client = create_redis(fake.url, timeout_seconds=0.2)
         follower = _Follower()
         with pytest.raises(redis_errors.TimeoutError):
             await asyncio.wait_for(follow_channel(client, "changes", follower.on_message, follower.on_subscribed), 5)
