@@ -11,8 +11,21 @@ import redis.asyncio as aioredis
 from sluicegate.common.v1 import errors_pb2
 from sluicegate.gateway.v1 import gateway_pb2
 from sluicegate.runtime.errors import denied
+from sluicegate.runtime.redis import pipelined
 
 _PENDING = b"pending"
+
+# Claims a key for a request, with its fingerprint, or reads who holds it, in one round trip. The fingerprint is
+# written with the claim, so a retry never finds a claimed key without one.
+# KEYS[1] state, KEYS[2] fingerprint; ARGV[1] the pending marker, ARGV[2] the fingerprint, ARGV[3] TTL (s).
+# Returns {1} when claimed, else {0, stored fingerprint or nil, state or nil}.
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+  return {1}
+end
+return {0, redis.call('GET', KEYS[2]), redis.call('GET', KEYS[1])}
+"""
 
 
 def request_fingerprint(request: gateway_pb2.ChatRequest | gateway_pb2.ChatStreamRequest) -> str:
@@ -33,6 +46,7 @@ class IdempotencyStore:
 
     def __init__(self, redis: aioredis.Redis, ttl_seconds: int, poll_seconds: float = 0.05) -> None:
         self._redis = redis
+        self._claim = redis.register_script(_CLAIM)
         self._ttl_seconds = ttl_seconds
         self._poll_seconds = poll_seconds
 
@@ -46,11 +60,10 @@ class IdempotencyStore:
         self, tenant_id: str, key: str, fingerprint: str, wait_seconds: float
     ) -> gateway_pb2.ChatResponse | None:
         state_key, fingerprint_key = self._keys(tenant_id, key)
-        claimed = await self._redis.set(state_key, _PENDING, nx=True, ex=self._ttl_seconds)
-        if claimed:
-            await self._redis.set(fingerprint_key, fingerprint, ex=self._ttl_seconds)
+        claim = await self._claim(keys=[state_key, fingerprint_key], args=[_PENDING, fingerprint, self._ttl_seconds])
+        if claim[0] == 1:
             return None
-        stored_fingerprint = await self._redis.get(fingerprint_key)
+        stored_fingerprint, state = claim[1], claim[2]
         if stored_fingerprint is not None and stored_fingerprint.decode() != fingerprint:
             raise denied(
                 grpc.StatusCode.ALREADY_EXISTS,
@@ -60,7 +73,6 @@ class IdempotencyStore:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
         while True:
-            state = await self._redis.get(state_key)
             if state is None:
                 # The first attempt failed and gave the key back: this attempt takes over.
                 return await self.claim(tenant_id, key, fingerprint, max(deadline - loop.time(), 0.0))
@@ -73,12 +85,13 @@ class IdempotencyStore:
                     "a request with this idempotency key is still in progress; retry later",
                 )
             await asyncio.sleep(self._poll_seconds)
+            state = await pipelined(self._redis, "GET", state_key)
 
     async def complete(self, tenant_id: str, key: str, response: gateway_pb2.ChatResponse) -> None:
         state_key, _ = self._keys(tenant_id, key)
-        await self._redis.set(state_key, response.SerializeToString(), ex=self._ttl_seconds)
+        await pipelined(self._redis, "SET", state_key, response.SerializeToString(), "EX", self._ttl_seconds)
 
     async def abandon(self, tenant_id: str, key: str) -> None:
         """Gives the key back after a failure, so a retry can run the request."""
         state_key, fingerprint_key = self._keys(tenant_id, key)
-        await self._redis.delete(state_key, fingerprint_key)
+        await pipelined(self._redis, "DEL", state_key, fingerprint_key)
