@@ -30,6 +30,8 @@ class TraceRecorder:
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
         self._send_timeout_seconds = send_timeout_seconds
+        # Set when a batch's worth is queued: the sender stops waiting out the flush interval.
+        self._batch_ready = asyncio.Event()
         self.sent = 0
         self.dropped = 0
         self._unreported_drops = 0
@@ -39,25 +41,27 @@ class TraceRecorder:
             self._queue.put_nowait(trace)
         except asyncio.QueueFull:
             self._count_drops(1)
+            return
+        if self._queue.qsize() >= self._batch_size - 1:  # with the one the sender holds, a batch
+            self._batch_ready.set()
 
     @property
     def pending(self) -> int:
         return self._queue.qsize()
 
     async def run(self) -> None:
-        """Batches and sends traces until cancelled."""
+        """Batches and sends traces until cancelled: a batch leaves `flush_seconds` after its first trace came, or
+        as soon as `batch_size` are queued. One wait a batch, not one per trace (Python 3.11's `wait_for` makes a
+        task for each)."""
         while True:
             batch = [await self._queue.get()]
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self._flush_seconds
-            while len(batch) < self._batch_size:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
-                except TimeoutError:
-                    break
+            if self._queue.qsize() < self._batch_size - 1:
+                self._batch_ready.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._flush_seconds):
+                        await self._batch_ready.wait()
+            while len(batch) < self._batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             await self._send(batch)
 
     def _count_drops(self, count: int) -> None:

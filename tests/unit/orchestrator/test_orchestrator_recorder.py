@@ -1,0 +1,62 @@
+"""The trace recorder's batching: a full batch leaves at once, a partial one after the flush interval, none too big."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from orchestrator_fakes import FakeObserver
+
+from sluicegate.observer.v1 import observer_pb2
+from sluicegate_orchestrator.recorder import TraceRecorder
+
+
+def _trace(number: int) -> observer_pb2.RequestTrace:
+    return observer_pb2.RequestTrace(model=f"m{number}")
+
+
+async def _until(condition, timeout_seconds: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_seconds):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_a_full_batch_leaves_without_waiting_out_the_flush_interval() -> None:
+    observer = FakeObserver()
+    recorder = TraceRecorder(observer, queue_size=100, batch_size=5, flush_seconds=30.0)
+    sender = asyncio.ensure_future(recorder.run())
+    started = time.monotonic()
+    for number in range(12):
+        recorder.record(_trace(number))
+        await asyncio.sleep(0)
+    await _until(lambda: recorder.sent == 10)
+    assert time.monotonic() - started < 1.0
+    assert [len(batch.traces) for batch in observer.batches] == [5, 5]
+    assert [trace.model for batch in observer.batches for trace in batch.traces] == [f"m{n}" for n in range(10)]
+    sender.cancel()
+
+
+async def test_a_partial_batch_leaves_after_the_flush_interval() -> None:
+    observer = FakeObserver()
+    recorder = TraceRecorder(observer, queue_size=100, batch_size=50, flush_seconds=0.1)
+    sender = asyncio.ensure_future(recorder.run())
+    started = time.monotonic()
+    for number in range(3):
+        recorder.record(_trace(number))
+    await asyncio.sleep(0.05)
+    assert observer.batches == []
+    await _until(lambda: recorder.sent == 3)
+    assert 0.09 <= time.monotonic() - started < 1.0
+    assert [len(batch.traces) for batch in observer.batches] == [3]
+    sender.cancel()
+
+
+async def test_traces_queued_while_a_batch_is_sent_leave_in_batches_no_larger_than_the_limit() -> None:
+    observer = FakeObserver()
+    recorder = TraceRecorder(observer, queue_size=100, batch_size=4, flush_seconds=0.05)
+    for number in range(10):  # queued before the sender starts
+        recorder.record(_trace(number))
+    sender = asyncio.ensure_future(recorder.run())
+    await _until(lambda: recorder.sent == 10)
+    assert [len(batch.traces) for batch in observer.batches] == [4, 4, 2]
+    sender.cancel()
