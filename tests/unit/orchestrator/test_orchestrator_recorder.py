@@ -21,10 +21,15 @@ async def _until(condition, timeout_seconds: float = 5.0) -> None:
             await asyncio.sleep(0.005)
 
 
-async def test_a_full_batch_leaves_without_waiting_out_the_flush_interval() -> None:
+def _recording(batch_size: int, flush_seconds: float) -> tuple[FakeObserver, TraceRecorder, asyncio.Future]:
+    """An observer, a recorder sending to it, and the recorder's sender, running."""
     observer = FakeObserver()
-    recorder = TraceRecorder(observer, queue_size=100, batch_size=5, flush_seconds=30.0)
-    sender = asyncio.ensure_future(recorder.run())
+    recorder = TraceRecorder(observer, queue_size=100, batch_size=batch_size, flush_seconds=flush_seconds)
+    return observer, recorder, asyncio.ensure_future(recorder.run())
+
+
+async def test_a_full_batch_leaves_without_waiting_out_the_flush_interval() -> None:
+    observer, recorder, sender = _recording(batch_size=5, flush_seconds=30.0)
     started = time.monotonic()
     for number in range(12):
         recorder.record(_trace(number))
@@ -37,9 +42,7 @@ async def test_a_full_batch_leaves_without_waiting_out_the_flush_interval() -> N
 
 
 async def test_a_partial_batch_leaves_after_the_flush_interval() -> None:
-    observer = FakeObserver()
-    recorder = TraceRecorder(observer, queue_size=100, batch_size=50, flush_seconds=0.1)
-    sender = asyncio.ensure_future(recorder.run())
+    observer, recorder, sender = _recording(batch_size=50, flush_seconds=0.1)
     started = time.monotonic()
     for number in range(3):
         recorder.record(_trace(number))
