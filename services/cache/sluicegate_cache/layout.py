@@ -55,6 +55,11 @@ class TenantKeys:
         return self.prefix + "counts"
 
     @property
+    def counted(self) -> str:
+        """The last batch of counts applied, by replica (see counters.py)."""
+        return self.prefix + "counted"
+
+    @property
     def vectors(self) -> str:
         return self.prefix + "vec"
 

@@ -14,6 +14,7 @@ from sluicegate.common.v1 import chat_pb2
 from sluicegate.devstack.processes import free_port
 from sluicegate.runtime.errors import ServiceError
 from sluicegate.runtime.redis import create_redis
+from sluicegate_cache.counters import IN_DOUBT_SECONDS
 from sluicegate_cache.layout import TenantKeys
 from sluicegate_cache.results import CacheStats, Outcome
 from sluicegate_cache.service import CacheService
@@ -229,45 +230,85 @@ async def test_stats_count_hits_misses_entries_and_bytes(cache):
     assert (await cache.service.stats("globex")).misses == 1
 
 
-async def test_a_lookup_answers_without_waiting_for_its_count_and_a_lost_count_is_not_its_failure(cache):
+async def test_a_lookup_answers_without_waiting_for_its_count_and_a_failed_count_is_not_its_failure(cache):
     await store(cache.service, request_key("one"))
     counters = cache.service._counters
-    real_write = counters._write
+    real_add = counters._add_batch
     gate = asyncio.Event()
 
-    async def slow_write(batch):
+    async def slow_add(keys, args):
         await gate.wait()
-        await real_write(batch)
+        return await real_add(keys=keys, args=args)
 
-    counters._write = slow_write
+    counters._add_batch = slow_add
     hit = await asyncio.wait_for(lookup(cache.service, request_key("one")), 1.0)  # the count is still held back
     assert hit.outcome is Outcome.HIT_EXACT
     gate.set()
     assert (await cache.service.stats("acme")).exact_hits == 1  # this replica's read waits for its counts
 
-    async def lost_write(batch):
+    async def lost_add(keys, args):
         raise RedisConnectionError("redis went away")
 
-    counters._write = lost_write
+    counters._add_batch = lost_add
     assert (await lookup(cache.service, request_key("one"))).outcome is Outcome.HIT_EXACT
+    assert (await cache.service.stats("acme")).exact_hits == 1  # not written yet: Redis did not take it
+    counters._add_batch = real_add
+    assert (await lookup(cache.service, request_key("one"))).outcome is Outcome.HIT_EXACT
+    assert (await cache.service.stats("acme")).exact_hits == 3  # the failed count went with the next write
+
+
+async def test_a_batch_sent_again_after_its_answer_was_lost_is_added_once(cache):
+    await store(cache.service, request_key("one"))
+    counters = cache.service._counters
+    real_add = counters._add_batch
+
+    async def answer_lost(keys, args):
+        await real_add(keys=keys, args=args)  # Redis added it, but the reply never came back
+        raise RedisConnectionError("connection reset")
+
+    counters._add_batch = answer_lost
+    for _ in range(3):
+        await lookup(cache.service, request_key("one"))
     await counters.drain()
-    counters._write = real_write
-    assert (await cache.service.stats("acme")).exact_hits == 1  # the lost count is logged, not retried
-    assert (await lookup(cache.service, request_key("one"))).outcome is Outcome.HIT_EXACT
-    assert (await cache.service.stats("acme")).exact_hits == 2  # and counting goes on
+    counters._add_batch = real_add
+    await lookup(cache.service, request_key("two"))
+    stats = await cache.service.stats("acme")
+    assert (stats.exact_hits, stats.misses) == (3, 1)  # the batch sent again was not added a second time
+    assert counters._in_doubt == {}
+
+
+async def test_a_batch_in_doubt_past_its_time_is_given_up_and_later_counts_go_on(cache):
+    counters = cache.service._counters
+    now = [0.0]
+    counters._clock = lambda: now[0]
+    real_add = counters._add_batch
+
+    async def down(keys, args):
+        raise RedisConnectionError("redis went away")
+
+    counters._add_batch = down
+    await lookup(cache.service, request_key("one"))
+    await counters.drain()
+    assert "acme" in counters._in_doubt
+    await lookup(cache.service, request_key("two"))  # waits behind the batch in doubt
+    now[0] = IN_DOUBT_SECONDS + 1
+    await counters.drain()
+    counters._add_batch = real_add
+    stats = await cache.service.stats("acme")
+    assert stats.misses == 1 and counters._in_doubt == {}  # the first given up, the second written
 
 
 async def test_counts_arriving_while_one_is_written_go_in_the_next_write(cache):
     await store(cache.service, request_key("one"))
     counters = cache.service._counters
-    real_write = counters._write
+    real_add = counters._add_batch
     writes = []
 
-    async def counted_write(batch):
-        writes.append(batch)
-        await real_write(batch)
+    async def counted_add(keys, args):
+        writes.append(args)
+        return await real_add(keys=keys, args=args)
 
-    counters._write = counted_write
+    counters._add_batch = counted_add
     outcomes = await asyncio.gather(*(lookup(cache.service, request_key(q)) for q in ["one"] * 30 + ["two"] * 20))
     stats = await cache.service.stats("acme")
 
