@@ -4,7 +4,6 @@ too (the same tests run against this stack), and requests spread over both proce
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
@@ -43,7 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _rpc_lines(stack: Stack, index: int) -> list[dict]:
-    lines = [json.loads(line) for line in stack.processes[COLOCATED][index].log_path.read_text().splitlines()]
+    lines = stack.processes[COLOCATED][index].log_records()
     return [line for line in lines if line.get("event") == "rpc" and "grpc.health" not in line.get("method", "")]
 
 

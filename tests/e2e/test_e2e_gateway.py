@@ -200,12 +200,7 @@ def test_the_callers_trace_context_reaches_every_hop(stack: Stack) -> None:
         )
     assert response.decision.trace_id == trace_id
     for name in ("orchestrator", "guard", "metering", "router"):
-        lines = [
-            json.loads(line)
-            for process in stack.replicas(name)
-            for line in process.log_path.read_text().splitlines()
-            if line.startswith("{")
-        ]
+        lines = [record for process in stack.replicas(name) for record in process.log_records()]
         assert any(line.get("trace_id") == trace_id for line in lines), f"{name} did not log the caller's trace"
 
 

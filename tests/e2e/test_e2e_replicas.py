@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
@@ -37,7 +36,7 @@ def _calls_served(stack: Stack, service: str) -> list[int]:
     to one replica and the second to the other for as long as the traffic lasts."""
     counts = []
     for process in stack.processes[service]:
-        lines = [json.loads(line) for line in process.log_path.read_text().splitlines() if line.startswith("{")]
+        lines = process.log_records()
         counts.append(
             sum(1 for line in lines if line.get("event") == "rpc" and "grpc.health" not in line.get("method", ""))
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import select
@@ -23,6 +24,12 @@ _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _LOWEST_PORT = 10_000
 # Ports this process handed out, never handed out twice.
 _handed_out: set[int] = set()
+
+
+def completed_json_lines(text: str) -> list[dict]:
+    """The JSON objects among the complete lines of `text` (a log still being written: its last line may be cut)."""
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.startswith("{")]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -147,6 +154,13 @@ class ManagedProcess:
         with contextlib.suppress(FileNotFoundError):
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         return ""
+
+    def log_records(self) -> list[dict]:
+        """The structured (JSON) lines the process has finished writing to its log; one still being written, at
+        the end, is left out."""
+        with contextlib.suppress(FileNotFoundError):
+            return completed_json_lines(self.log_path.read_text(errors="replace"))
+        return []
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -34,6 +34,7 @@ from sluicegate.devstack.envoy import (
     render_envoy_config,
     validate_envoy_config,
 )
+from sluicegate.devstack.processes import completed_json_lines
 from sluicegate.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from sluicegate.metering.v1 import metering_pb2, metering_pb2_grpc
 from sluicegate.observer.v1 import observer_pb2, observer_pb2_grpc
@@ -474,8 +475,8 @@ async def test_access_log_has_a_json_line_per_request(stack, channel):
     await stub.Chat(gateway_pb2.ChatRequest(messages=_question("log me")), metadata=_auth(("x-request-id", "logged-1")))
     entry = None
     for _ in range(60):  # Envoy flushes the access log every second
-        lines = stack.envoy.access_log_path.read_text().splitlines() if stack.envoy.access_log_path.exists() else []
-        entry = next((json.loads(line) for line in lines if '"logged-1"' in line), None)
+        text = stack.envoy.access_log_path.read_text() if stack.envoy.access_log_path.exists() else ""
+        entry = next((record for record in completed_json_lines(text) if record.get("request_id") == "logged-1"), None)
         if entry:
             break
         await asyncio.sleep(0.1)
