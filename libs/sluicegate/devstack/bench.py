@@ -8,13 +8,15 @@ cache off, and `--without-observer` stops the observer first (its cost on the re
 measured three ways: one request at a time; open-loop at a fixed rate (`--rps`,
 requests start on schedule whether or not earlier ones finished, as real traffic does); and closed-loop at
 `--concurrency` for saturation throughput. CPU milliseconds per request are read from /proc for every
-service's process tree during the fixed-rate run.
+service's process tree during the fixed-rate run. The last line names what can stall every request at once on a
+shared machine: the CPU the hypervisor took while measuring, and Redis's own stalls (its latency monitor).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import string
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import aiohttp
 import grpc
+import redis.asyncio as aioredis
 
 from sluicegate.common.v1 import chat_pb2
 from sluicegate.convert import text_message
@@ -36,6 +39,8 @@ from sluicegate.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 PROMPT = "Summarize the quarterly report in three bullet points"
 Call = Callable[[], Awaitable[float]]
 _TICKS = os.sysconf("SC_CLK_TCK")
+# Redis reports its own stalls longer than this (LATENCY LATEST): a slow disk under the append-only file, say.
+REDIS_STALL_MS = 10
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -75,6 +80,23 @@ def cpu_snapshot(stack: Stack) -> dict[str, float]:
     for name, processes in groups.items():
         snapshot[name] = sum(process_tree_cpu_seconds(p.process.pid) for p in processes if p.process)
     return snapshot
+
+
+def stolen_seconds() -> float:
+    """CPU time the hypervisor took from this machine's cores so far (the `steal` column of /proc/stat)."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        return int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[8]) / _TICKS
+    return 0.0
+
+
+async def redis_stalls(url: str) -> str:
+    """The stalls Redis's latency monitor recorded (it is switched on when the bench starts), or "none"."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        events = await client.execute_command("LATENCY", "LATEST")
+    finally:
+        await client.aclose()
+    return ", ".join(f"{event[0].decode()} up to {event[3]} ms" for event in events) or "none"
 
 
 async def closed_loop(call: Call, requests: int, concurrency: int) -> tuple[list[float], float, int]:
@@ -133,6 +155,10 @@ async def run(args: argparse.Namespace) -> None:
         sys.stderr.write("starting the stack...\n")
         stack.start()
         try:
+            assert stack.redis is not None
+            monitor = aioredis.Redis.from_url(stack.redis.url)
+            await monitor.config_set("latency-monitor-threshold", REDIS_STALL_MS)
+            await monitor.aclose()
             if args.without_observer:
                 # Requests must not wait on the observer: with it stopped, the recorder only counts drops.
                 stack.service("observer").stop()
@@ -237,6 +263,7 @@ async def _measure(stack: Stack, scenarios: list[tuple[str, Call, str | None]], 
     for _, call, _ in scenarios:  # warm-up: connections, first calls, worker pools
         await closed_loop(call, 20, 4)
     rows, cpu_rows, baseline = [], [], {}
+    stolen_before = stolen_seconds()
     for name, call, base in scenarios:
         sequential, _, seq_errors = await closed_loop(call, args.requests, 1)
         before = cpu_snapshot(stack)
@@ -275,7 +302,9 @@ async def _measure(stack: Stack, scenarios: list[tuple[str, Call, str | None]], 
         "CPU ms per request during the @rps run, by process tree:",
         f"{'scenario':26} " + " ".join(f"{svc:>8}" for svc in services),
         *cpu_rows,
-        f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)",
+        f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; CPU taken by the hypervisor while"
+        f" measuring {(stolen_seconds() - stolen_before) * 1000:.0f} ms; Redis stalls over {REDIS_STALL_MS} ms:"
+        f" {await redis_stalls(stack.redis.url)})",
     ]
     sys.stdout.write("\n".join(out) + "\n")
 
