@@ -2,30 +2,34 @@
 readiness check.
 
 The services' request paths reach Redis through Lua scripts (a budget's reservation and settlement, the cache's
-probe and store: two a pass-through request, four a full-pipeline one) and the guard's vault (a SET and a GET
-when a prompt's PII is replaced). redis-py runs each command through its blocking pool (a condition to take a
-connection, a check that it has no stray data), its retry wrapper and its response machinery: 120-150 us of CPU
-a scripted call in a tight loop here. These commands instead share one connection a client (`CommandPipe`) on
-which each is written, packed by hiredis, when it is called, and the replies, parsed by hiredis, go to the
-callers in order as they arrive: 50-60 us a call one at a time (5,000 sent at once took 90 ms of wall time). On
-a pass-through request the co-located process's event loop spent 2.9-3.5 ms of CPU against 4.2-4.5 with
-redis-py's scripts (three alternating runs of 1,500). Registered scripts use the pipe by themselves; other commands opt in through
-`pipelined`. A followed channel (`follow_channel`: the cache replicas' index changes) gets a connection of its
-own read the same way. Everything else (admin commands, blocking reads, transactions) goes through redis-py.
+probe and store: two a pass-through request, four a full-pipeline one) and the guard's vault (a SET and a GET when a
+prompt's PII is replaced). redis-py runs each command through its blocking pool (a condition to take a connection, a
+check that it has no stray data), its retry wrapper and its response machinery: 80-150 us of CPU a scripted call in
+a tight loop here. These commands instead share one connection a client (`CommandPipe`) on which each is written,
+packed by hiredis, when it is called, and the replies, parsed by hiredis, go to the callers in order as they arrive:
+50-60 us a call one at a time (5,000 sent at once took 90 ms of wall time). On a pass-through request the co-located
+process's event loop spent 2.9-3.5 ms of CPU against 4.2-4.5 with redis-py's scripts (three alternating runs of
+1,500). Registered scripts use the pipe by themselves; other commands opt in through `pipelined`. A followed channel
+(`follow_channel`: the cache replicas' index changes) gets a connection of its own read the same way. Everything
+else (admin commands, blocking reads, transactions) goes through redis-py.
 
-Failures keep redis-py's exception types, so the callers' error handling (fail closed, fail open) is
-unchanged: a refused or lost connection raises `ConnectionError`, and so do the commands in flight on it (their
-outcome is unknown: they are not sent again); a reply later than the client's timeout raises `TimeoutError` and
-closes the connection, as redis-py drops a connection that timed out; the next call connects again. A command
-written in the instant between Redis closing the connection and the event loop reading the close fails too,
-where redis-py's pool would have checked the connection before using it.
-"""
+An idle connection is looked at before a command is written to it (one non-blocking peek on a second descriptor of
+its socket, `closed_while_idle`): one Redis closed, after a restart, a kill or its idle timeout, is replaced even
+before the event loop has read the close, as redis-py's pool checks a connection before lending it. The pipe's calls
+stayed at 49-58 us with the peek.
+
+Failures keep redis-py's exception types, so the callers' error handling (fail closed, fail open) is unchanged: a
+refused or lost connection raises `ConnectionError`, and so do the commands in flight on it (their outcome is
+unknown: they are not sent again); a reply later than the client's timeout raises `TimeoutError` and closes the
+connection, as redis-py drops a connection that timed out; the next call connects again."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import hashlib
+import os
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -91,7 +95,7 @@ class CommandPipe:
     async def execute(self, command: Sequence[EncodableArg]) -> Any:
         """The command's reply; a Redis error reply is raised as `ResponseError`."""
         protocol = self._protocol
-        if protocol is None or protocol.lost:
+        if protocol is None or protocol.lost or protocol.closed_while_idle():
             protocol = await self._connected()
         reply = await protocol.send(hiredis.pack_command(tuple(command)), self.endpoint.timeout_seconds)
         if isinstance(reply, redis_errors.ResponseError):
@@ -136,10 +140,30 @@ class _PipeProtocol(asyncio.Protocol):
         self._reader = hiredis.Reader(protocolError=redis_errors.InvalidResponse, replyError=redis_errors.ResponseError)
         self._waiting: collections.deque[tuple[asyncio.Future, asyncio.TimerHandle]] = collections.deque()
         self._transport: asyncio.Transport | None = None
+        self._peek: socket.socket | None = None
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        # A second descriptor on the same socket, to look at it without reading (`closed_while_idle`).
+        self._peek = socket.socket(fileno=os.dup(transport.get_extra_info("socket").fileno()))
+        self._peek.setblocking(False)
+
+    def closed_while_idle(self) -> bool:
+        """Whether Redis closed this connection (or sent what no command asked for) while no command was waiting,
+        though the event loop has not read that yet: then it is dropped before a command is written to it, as
+        redis-py's pool checks a connection before lending it. A command written to a connection Redis has closed
+        would fail, and one written just as Redis closes it cannot be told from one Redis ran."""
+        if self._waiting or self._peek is None:
+            return False
+        try:
+            waiting = self._peek.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            waiting = b""
+        self._fail(redis_errors.ConnectionError(f"the Redis connection was closed while idle (unread: {waiting!r})"))
+        return True
 
     def send(self, packed: bytes, timeout_seconds: float) -> asyncio.Future:
         reply = self._loop.create_future()
@@ -185,6 +209,9 @@ class _PipeProtocol(asyncio.Protocol):
 
     def _fail(self, error: Exception) -> None:
         self.lost = True
+        if self._peek is not None:
+            self._peek.close()
+            self._peek = None
         while self._waiting:
             waiter, expiry = self._waiting.popleft()
             expiry.cancel()
