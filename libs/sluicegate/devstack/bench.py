@@ -8,8 +8,10 @@ cache off, and `--without-observer` stops the observer first (its cost on the re
 measured three ways: one request at a time; open-loop at a fixed rate (`--rps`,
 requests start on schedule whether or not earlier ones finished, as real traffic does); and closed-loop at
 `--concurrency` for saturation throughput. CPU milliseconds per request are read from /proc for every
-service's process tree during the fixed-rate run. The last line names what can stall every request at once on a
-shared machine: the CPU the hypervisor took while measuring, and Redis's own stalls (its latency monitor).
+service's process tree during the fixed-rate run. The last lines name what can stall every request at once on a
+shared machine (the CPU the hypervisor took while measuring, and Redis's own stalls: its latency monitor) and the
+machine itself: its processor, and the CPU time of a fixed piece of pure Python, so that runs on different hosts
+(a VM may land on another processor from one day to the next) can be told apart.
 """
 
 from __future__ import annotations
@@ -89,6 +91,33 @@ def stolen_seconds() -> float:
     return 0.0
 
 
+def processor(cpuinfo: str | None = None) -> str:
+    """The first processor's name, family and model (a VM's name alone may not say its generation)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.split("\n\n", 1)[0].splitlines():
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip(), value.strip())
+    name = fields.get("model name", "unknown processor")
+    return f"{name}, family {fields.get('cpu family', '?')} model {fields.get('model', '?')}"
+
+
+def reference_cpu_ms(repeats: int = 5) -> float:
+    """The least CPU time, of `repeats`, that a fixed loop of pure Python takes: the interpreter's speed here."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        total = 0
+        for number in range(300_000):
+            total += number * number % 7
+        best = min(best, time.process_time() - start)
+    return best * 1000
+
+
 async def redis_stalls(url: str) -> str:
     """The stalls Redis's latency monitor recorded (it is switched on when the bench starts), or "none"."""
     client = aioredis.Redis.from_url(url)
@@ -146,6 +175,7 @@ async def run(args: argparse.Namespace) -> None:
     env |= {
         f"{name}_LOG_REQUESTS": "false" for name in ("ROUTER", "GUARD", "CACHE", "METERING", "OBSERVER", "ORCHESTRATOR")
     }
+    reference_ms = reference_cpu_ms()  # before the stack starts, on a quiet machine
     with tempfile.TemporaryDirectory() as run_dir:
         stack = Stack(
             StackConfig(
@@ -165,6 +195,9 @@ async def run(args: argparse.Namespace) -> None:
             await _bench(stack, args)
         finally:
             stack.stop()
+    sys.stdout.write(
+        f"(machine: {processor()}; the fixed pure-Python reference loop took {reference_ms:.1f} ms of CPU)\n"
+    )
 
 
 def _scenarios(stack: Stack, pass_through: bool, http: aiohttp.ClientSession) -> list[tuple[str, Call, str | None]]:
