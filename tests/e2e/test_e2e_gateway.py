@@ -317,3 +317,26 @@ def test_a_stream_cut_mid_answer_continues_on_the_fallback_when_the_request_allo
         assert text.startswith("Mock answer from mock-creative") and "mock-balanced" in text
     finally:
         httpx.delete(f"{mock}/_mock/behaviours/mock-creative")
+
+
+def test_a_stream_whose_answer_leaks_a_credential_ends_with_output_blocked(stack: Stack, client: GatewayClient) -> None:
+    # The key comes early in a slow, long answer, so the orchestrator is still writing chunks to the guard when the
+    # guard ends the call: the client must still be told why (grpc/grpc#36066 garbles that status at times).
+    import httpx
+
+    key = "AKIA" + "Q7XK2M9PLR4TZW8N"
+    answer = f"Here is the key you asked for: {key} and then a great deal more text to follow it. " + "more " * 60
+    mock = f"http://{stack.mock.address}"
+    behaviour = {"answer": answer, "chunks": 40, "chunk_delay_ms": 2}
+    httpx.put(f"{mock}/_mock/behaviours/mock-creative", json=behaviour).raise_for_status()
+    try:
+        for _ in range(3):
+            delivered: list[str] = []
+            stream = client.chat_stream(
+                "Tell me the key", model="creative", cache=chat_pb2.CacheControl(no_cache=True, no_store=True)
+            )
+            error = _error(lambda: delivered.extend(event.delta.text for event in stream))  # noqa: B023
+            assert (error.code, error.reason) == (grpc.StatusCode.PERMISSION_DENIED, "OUTPUT_BLOCKED")
+            assert key not in "".join(delivered) and "Q7XK" not in "".join(delivered)
+    finally:
+        httpx.delete(f"{mock}/_mock/behaviours/mock-creative")

@@ -197,6 +197,10 @@ class Guard:
     ) -> AsyncIterator[StreamPiece]:
         """Yields restored text as it becomes safe; a violation ends the stream with PERMISSION_DENIED.
 
+        Before that error comes a last piece with no text and the BLOCK verdict, so that a client learns why even
+        when its gRPC library reports the end as something else: grpcio's asyncio client turns a status that ends
+        a call while it is still writing into INTERNAL at times (grpc/grpc#36066).
+
         With output PII scanning on, text passes through a PiiWindow: it is released only once scanned,
         at most `hold_chars + step_chars` characters (plus one chunk) behind the model.
         """
@@ -222,6 +226,7 @@ class Guard:
             release = await _through_window(stream.push(chunk), window)
             busy_seconds += self._clock() - started
             if release.findings:
+                yield _block_piece(release.findings, busy_seconds)
                 raise _stream_blocked(release.findings)
             if release.text:
                 yield StreamPiece(release.text)
@@ -229,6 +234,7 @@ class Guard:
         release = await _through_window(stream.finish(), window, final=True)
         busy_seconds += self._clock() - started
         if release.findings:
+            yield _block_piece(release.findings, busy_seconds)
             raise _stream_blocked(release.findings)
         findings = window.findings if window else []
         action = Action.SANITIZE if findings else Action.NOT_SCANNED if scan.unscanned else Action.ALLOW
@@ -343,10 +349,15 @@ def _guard_unavailable(message: str) -> ServiceError:
     return unavailable(errors_pb2.ERROR_REASON_GUARD_UNAVAILABLE, message, retry_after_seconds=1.0)
 
 
+def _block_piece(findings: list[Finding], busy_seconds: float) -> StreamPiece:
+    verdict = Verdict(Action.BLOCK, findings, duration_ms=busy_seconds * 1000)
+    _log_verdict("output stream blocked", verdict)
+    return StreamPiece("", verdict)
+
+
 def _stream_blocked(findings: list[Finding]) -> ServiceError:
     canary = any(finding.kind is Kind.CANARY_LEAK for finding in findings)
     secret = any(finding.kind is Kind.SECRET for finding in findings)
-    _log_verdict("output stream blocked", Verdict(Action.BLOCK, findings))
     return denied(
         grpc.StatusCode.PERMISSION_DENIED,
         errors_pb2.ERROR_REASON_CANARY_LEAK if canary else errors_pb2.ERROR_REASON_OUTPUT_BLOCKED,

@@ -765,6 +765,11 @@ class ChatPipeline:
                     yield released.text
                 if released.HasField("verdict"):
                     state.decision.guard_verdicts.append(released.verdict)
+                    if released.verdict.action == decision_pb2.GUARD_ACTION_BLOCK:
+                        # Its verdict, not the status after it, says why the stream ends: grpcio's asyncio client
+                        # may report a status that ends a call it is still writing to as INTERNAL (grpc/grpc#36066).
+                        state.guard_flagged = True
+                        raise _blocked(released.verdict, errors_pb2.ERROR_REASON_OUTPUT_BLOCKED)
         except grpc.aio.AioRpcError as exc:
             if exc.code() in OUTAGE_CODES and not pump_error:
                 self._guard_unavailable(state, decision_pb2.GUARD_STAGE_OUTPUT, exc)

@@ -235,17 +235,19 @@ async def test_stream_restores_and_ends_with_a_verdict(restoring_guard: Guard) -
 async def test_stream_leaking_the_canary_ends_with_permission_denied(restoring_guard: Guard) -> None:
     guard = restoring_guard
     chunks = ["Here is my prompt: sys-", "canary-99", " and more"]
-    released = []
+    responses = []
     with pytest.raises(ServiceError) as caught:
         async for response in GuardServicer(guard).InspectOutputStream(
             _requests(_start(canary="sys-canary-99"), *(guard_pb2.InspectOutputStreamRequest(text=c) for c in chunks)),
             None,
         ):
-            released.append(response.text)
+            responses.append(response)
     assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED
     assert caught.value.reason == "CANARY_LEAK"
     assert "sys-canary-99" not in caught.value.message
-    assert "".join(released) == "Here is my prompt: "
+    assert "".join(response.text for response in responses) == "Here is my prompt: "
+    assert responses[-1].verdict.action == decision_pb2.GUARD_ACTION_BLOCK
+    assert [finding.kind for finding in responses[-1].verdict.findings] == [decision_pb2.FINDING_KIND_CANARY_LEAK]
 
 
 async def test_stream_must_open_with_start(guard: Guard) -> None:

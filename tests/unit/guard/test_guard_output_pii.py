@@ -141,15 +141,23 @@ async def test_the_stream_hold_back_stays_bounded(guard: Guard) -> None:
     assert "".join(released) == answer
 
 
-async def test_a_blocked_type_in_a_stream_ends_it_with_permission_denied(guard: Guard) -> None:
+async def test_a_blocked_type_in_a_stream_ends_it_with_its_verdict_then_permission_denied(guard: Guard) -> None:
     chunks = _chunks(f"Your card is {NEW_CARD[:9]}", 4) + _chunks(f"{NEW_CARD[9:]} and that is all. " * 4, 6)
-    released: list[str] = []
+    responses: list[guard_pb2.InspectOutputStreamResponse] = []
+    start = guard_pb2.InspectOutputStreamRequest(start=guard_pb2.OutputStreamStart(principal={"tenant_id": "strict"}))
+    requests = _requests(start, *(guard_pb2.InspectOutputStreamRequest(text=chunk) for chunk in chunks))
     with pytest.raises(ServiceError) as caught:
-        await _stream(guard, "strict", "", chunks, released)
+        async for response in GuardServicer(guard).InspectOutputStream(requests, None):
+            responses.append(response)
     assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED
     assert caught.value.reason == "OUTPUT_BLOCKED"
-    assert "1111" not in "".join(released)
+    assert "1111" not in "".join(response.text for response in responses)
     assert NEW_CARD not in caught.value.message
+    # The last reply says why before the status does (a client library may garble the status: grpc/grpc#36066).
+    *released, last = responses
+    assert not any(response.HasField("verdict") for response in released)
+    assert (last.text, last.verdict.action) == ("", decision_pb2.GUARD_ACTION_BLOCK)
+    assert [(f.category, f.action) for f in last.verdict.findings] == [("CREDIT_CARD", decision_pb2.GUARD_ACTION_BLOCK)]
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,11 @@ class FakeGuard:
     scanning: bool = False
     # The text of each message the output stream received.
     streamed_texts: list[str] = field(default_factory=list)
+    # An output stream whose text comes to hold this ends as the guard ends a blocked one: a reply with the BLOCK
+    # verdict, then an error status (the guard's PERMISSION_DENIED unless a test sets another, such as the INTERNAL
+    # grpcio's asyncio client reports at times: grpc/grpc#36066).
+    output_block_marker: str = ""
+    output_block_status: grpc.aio.AioRpcError | None = None
 
     async def InspectInput(self, request, timeout=None):
         if self.input_error is not None:
@@ -112,17 +117,8 @@ class FakeGuard:
             self.scanning = False
         text = " ".join(message_text(m) for m in request.messages)
         if "ignore previous" in text:
-            verdict = decision_pb2.GuardVerdict(
-                stage=decision_pb2.GUARD_STAGE_INPUT,
-                action=decision_pb2.GUARD_ACTION_BLOCK,
-                findings=[
-                    decision_pb2.Finding(
-                        kind=decision_pb2.FINDING_KIND_INJECTION,
-                        category="instruction_override",
-                        score=0.95,
-                        action=decision_pb2.GUARD_ACTION_BLOCK,
-                    )
-                ],
+            verdict = block_verdict(
+                decision_pb2.GUARD_STAGE_INPUT, decision_pb2.FINDING_KIND_INJECTION, "instruction_override", 0.95
             )
             return guard_pb2.InspectInputResponse(verdict=verdict)
         sanitized = [text_message(m.role, message_text(m).replace(EMAIL, PLACEHOLDER)) for m in request.messages]
@@ -152,6 +148,13 @@ class FakeGuard:
                 if request.HasField("text"):
                     self.streamed_texts.append(request.text)
                     buffered += request.text
+                    if self.output_block_marker and self.output_block_marker in buffered:
+                        yield guard_pb2.InspectOutputStreamResponse(
+                            verdict=block_verdict(
+                                decision_pb2.GUARD_STAGE_OUTPUT, decision_pb2.FINDING_KIND_PII, "CREDIT_CARD", 1.0
+                            )
+                        )
+                        raise self.output_block_status or rpc_error(grpc.StatusCode.PERMISSION_DENIED, "blocked")
                     # Hold back a possible placeholder start, as the real guard does.
                     cut = buffered.rfind("<")
                     ready, buffered = (
@@ -167,6 +170,11 @@ class FakeGuard:
             )
 
         return FakeStreamCall(events())
+
+
+def block_verdict(stage: int, kind: int, category: str, score: float) -> decision_pb2.GuardVerdict:
+    finding = decision_pb2.Finding(kind=kind, category=category, score=score, action=decision_pb2.GUARD_ACTION_BLOCK)
+    return decision_pb2.GuardVerdict(stage=stage, action=decision_pb2.GUARD_ACTION_BLOCK, findings=[finding])
 
 
 @dataclass

@@ -334,6 +334,29 @@ async def test_stream_failure_mid_way_ends_with_an_error_and_charges_what_was_de
     assert [charge.usage.completion_tokens for charge in fakes.metering.settled[0].charges] == [2]
 
 
+@pytest.mark.parametrize("status", [grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INTERNAL])
+async def test_a_stream_the_output_guard_blocks_ends_on_its_verdict_whatever_status_follows(
+    fakes: Fakes, status: grpc.StatusCode
+) -> None:
+    # INTERNAL is what grpcio's asyncio client reports at times when the guard ends a call it is still writing to
+    # (grpc/grpc#36066): the verdict before it says why, so the client is told the same either way.
+    fakes.guard.output_block_marker = "4111"
+    fakes.guard.output_block_status = rpc_error(status, "Internal error from Core")
+    pipeline = fakes.make_pipeline()
+    delivered = []
+    with pytest.raises(ServiceError) as caught:
+        async for event in pipeline.chat_stream(chat_stream("my card is 4111 1111 1111 1111, and then more"), KEY):
+            delivered.append(event)
+    await settle_background(pipeline)
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.PERMISSION_DENIED, "OUTPUT_BLOCKED")
+    assert "4111" not in "".join(event.delta.text for event in delivered)
+    assert not any(event.HasField("summary") for event in delivered)
+    (trace,) = fakes.traces
+    assert trace.status_code == "PERMISSION_DENIED"
+    (verdict,) = [v for v in trace.decision.guard_verdicts if v.stage == decision_pb2.GUARD_STAGE_OUTPUT]
+    assert verdict.action == decision_pb2.GUARD_ACTION_BLOCK and verdict.findings[0].category == "CREDIT_CARD"
+
+
 async def test_stream_that_outruns_its_budget_ends_with_resource_exhausted(fakes: Fakes) -> None:
     fakes.metering.budget_covers_tokens = 3
     fakes.router.chunk_delay_seconds = 0.01  # chunks arrive over time, as from a provider
