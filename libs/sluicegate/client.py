@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     except grpc.RpcError as exc:
         error = ServiceError.from_rpc_error(exc)
         sys.stderr.write(f"error: {error.code.name} {error.reason}: {error.message}\n")
+        if error.decision is not None:
+            sys.stderr.write(json.dumps(json_format.MessageToDict(error.decision), indent=2) + "\n")
         return 1
     finally:
         client.close()

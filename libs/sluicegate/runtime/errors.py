@@ -11,7 +11,7 @@ from google.protobuf.message import Message as ProtoMessage
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from sluicegate.common.v1 import errors_pb2
+from sluicegate.common.v1 import decision_pb2, errors_pb2
 
 ERROR_DOMAIN = "sluicegate.dev"
 # Trailing metadata on an error that may be sent again as is: nothing irreversible (no provider call, no
@@ -57,6 +57,14 @@ class ServiceError(Exception):
                 return detail.reason
         return ""
 
+    @property
+    def decision(self) -> decision_pb2.DecisionRecord | None:
+        """The decision record among the details (the gateway's errors carry one), or None."""
+        for detail in self.details:
+            if isinstance(detail, decision_pb2.DecisionRecord):
+                return detail
+        return None
+
     def to_status(self) -> grpc.Status:
         status = status_pb2.Status(code=self.code.value[0], message=self.message)
         for detail in self.details:
@@ -99,6 +107,8 @@ _DETAIL_TYPES = (
     error_details_pb2.PreconditionFailure,
     error_details_pb2.ResourceInfo,
     error_details_pb2.DebugInfo,
+    # The gateway's errors carry the request's decision record, as its answers do.
+    decision_pb2.DecisionRecord,
 )
 
 

@@ -712,7 +712,10 @@ class ChatPipeline:
             if not settled:
                 router_stream.cancel()
                 if meter.completion_tokens:
-                    self._settle(state, [meter.partial_attempt()])
+                    # What was delivered is charged, and the record (an error's detail) says so.
+                    delivered = meter.partial_attempt()
+                    state.decision.attempts.append(delivered)
+                    self._settle(state, [delivered])
                 else:
                     self._release(state)
 
@@ -903,6 +906,13 @@ class ChatPipeline:
             state.status_code, state.error_reason = exc.code.name, exc.reason
             # Nothing irreversible happened yet: Envoy (or any client) may send the request again.
             exc.retry_safe = exc.code == grpc.StatusCode.UNAVAILABLE and not state.provider_called
+            if state.principal.tenant_id:
+                # An authenticated caller is told what happened up to the failure, as an answer tells it: the
+                # route and why, the guard's verdicts, the cache, the budget, every attempt, each stage's time.
+                state.decision.total_duration_ms = (time.perf_counter() - state.started) * 1000
+                record = decision_pb2.DecisionRecord()
+                record.CopyFrom(state.decision)
+                exc.details = [d for d in exc.details if not isinstance(d, decision_pb2.DecisionRecord)] + [record]
         elif isinstance(exc, asyncio.CancelledError | GeneratorExit):
             state.status_code = "CANCELLED"
         else:

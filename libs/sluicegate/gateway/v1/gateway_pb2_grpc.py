@@ -29,7 +29,8 @@ class GatewayServiceStub:
     """GatewayService is sluicegate's public API: one call runs the whole pipeline (authenticate, guard,
     cache, budget, route, call, guard the answer, settle, record). Authenticate with the API key in the
     `authorization: Bearer <key>` or `x-api-key` metadata. Errors carry `google.rpc` details; see
-    sluicegate.common.v1.ErrorReason for every reason.
+    sluicegate.common.v1.ErrorReason for every reason. An authenticated request's error also carries its
+    sluicegate.common.v1.DecisionRecord among the details, as far as the request got.
     """
 
     def __init__(self, channel):
@@ -54,7 +55,8 @@ class GatewayServiceServicer:
     """GatewayService is sluicegate's public API: one call runs the whole pipeline (authenticate, guard,
     cache, budget, route, call, guard the answer, settle, record). Authenticate with the API key in the
     `authorization: Bearer <key>` or `x-api-key` metadata. Errors carry `google.rpc` details; see
-    sluicegate.common.v1.ErrorReason for every reason.
+    sluicegate.common.v1.ErrorReason for every reason. An authenticated request's error also carries its
+    sluicegate.common.v1.DecisionRecord among the details, as far as the request got.
     """
 
     def Chat(self, request, context):
@@ -97,7 +99,8 @@ class GatewayService:
     """GatewayService is sluicegate's public API: one call runs the whole pipeline (authenticate, guard,
     cache, budget, route, call, guard the answer, settle, record). Authenticate with the API key in the
     `authorization: Bearer <key>` or `x-api-key` metadata. Errors carry `google.rpc` details; see
-    sluicegate.common.v1.ErrorReason for every reason.
+    sluicegate.common.v1.ErrorReason for every reason. An authenticated request's error also carries its
+    sluicegate.common.v1.DecisionRecord among the details, as far as the request got.
     """
 
     @staticmethod
