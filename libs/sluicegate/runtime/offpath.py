@@ -8,13 +8,19 @@ pass-through at 100 req/s, the router's settlement of a unary answer cost the cl
 
 `drain` waits for all of it, started or not: at shutdown nothing acknowledged is lost. A failure is logged (the work
 has no caller left to tell), and never stops the work handed over after it.
+
+The work keeps the request's context (its id, its trace) but not its deadline: a settlement or a release started as
+the client's deadline ran out must still reach metering, under its own timeout, or the delivered tokens go
+uncharged and the reservation stays held until it expires.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Coroutine
 
+from sluicegate.runtime.context import deadline_var
 from sluicegate.runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -35,7 +41,10 @@ class OffPathWork:
     def start(self, work: Awaitable[object], at_once: bool = False) -> None:
         """Runs `work` in the background, `delay_seconds` from now; `at_once` for work that does not follow an
         answer (a stream's usage report, while the stream goes on)."""
-        task = asyncio.ensure_future(work if at_once else self._after_delay(work))
+        coroutine = work if at_once and isinstance(work, Coroutine) else self._after_delay(work, at_once)
+        context = contextvars.copy_context()
+        context.run(deadline_var.set, None)
+        task = asyncio.get_running_loop().create_task(coroutine, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
@@ -44,8 +53,8 @@ class OffPathWork:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _after_delay(self, work: Awaitable[object]) -> None:
-        if self._delay_seconds > 0:
+    async def _after_delay(self, work: Awaitable[object], at_once: bool = False) -> None:
+        if self._delay_seconds > 0 and not at_once:
             try:
                 await asyncio.sleep(self._delay_seconds)
             except asyncio.CancelledError:

@@ -27,7 +27,12 @@ async def build(app: ServiceApp) -> None:
         settings.observer_flush_seconds,
     )
     redis = create_redis(settings.redis_url)
-    pipeline = ChatPipeline(downstreams, recorder, IdempotencyStore(redis, settings.idempotency_ttl_seconds), settings)
+    pipeline = ChatPipeline(
+        downstreams,
+        recorder,
+        IdempotencyStore(redis, settings.idempotency_ttl_seconds, settings.idempotency_pending_seconds),
+        settings,
+    )
 
     validate = chat_request_validator(settings)
     app.add_validator(gateway_pb2.ChatRequest, validate)

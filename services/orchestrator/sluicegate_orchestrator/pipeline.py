@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
@@ -86,37 +87,69 @@ class ChatPipeline:
 
     async def chat(self, request: gateway_pb2.ChatRequest, api_key: str) -> gateway_pb2.ChatResponse:
         state = self._begin(request, observer_pb2.REQUEST_TYPE_CHAT)
-        idempotency_claimed = False
         try:
             await self._authenticate(state, api_key)
             replay = await self._claim_idempotency(state)
             if replay is not None:
                 return replay
-            idempotency_claimed = bool(request.idempotency_key and self._idempotency)
             hit = await self._guard_and_consult(state)
             if hit is not None:
                 text = await self._guard_output(state, hit.text)
                 response = self._response(state, text, hit.finish_reason, tool_calls=())
             else:
                 completion = await self._complete_or_join(state)
-                text = await self._guard_output(state, _text_of(completion.message))
-                if state.decision.cache.outcome != decision_pb2.CACHE_OUTCOME_COALESCED:
-                    self._store_in_cache(state, completion.message, completion.finish_reason)
-                response = self._response(state, text, completion.finish_reason, completion.message.tool_calls)
-            if idempotency_claimed:
+                if state.idempotency_token:
+                    return await asyncio.shield(self._remember_answer(state, completion))
+                response = await self._answer_of(state, completion)
+            if state.idempotency_token:
                 await self._idempotency.complete(state.principal.tenant_id, request.idempotency_key, response)
+                state.idempotency_token = ""
             return response
         except BaseException as exc:
-            self._fail(state, exc, idempotency_claimed)
+            self._fail(state, exc)
             raise
         finally:
             self._finish(state)
+
+    async def _answer_of(
+        self, state: RequestState, completion: router_pb2.CompleteResponse
+    ) -> gateway_pb2.ChatResponse:
+        text = await self._guard_output(state, _text_of(completion.message))
+        if state.decision.cache.outcome != decision_pb2.CACHE_OUTCOME_COALESCED:
+            self._store_in_cache(state, completion.message, completion.finish_reason)
+        return self._response(state, text, completion.finish_reason, completion.message.tool_calls)
+
+    def _remember_answer(
+        self, state: RequestState, completion: router_pb2.CompleteResponse
+    ) -> asyncio.Future[gateway_pb2.ChatResponse]:
+        """Finishes a charged answer under an idempotency key even if the client goes away meanwhile, and stores it
+        there, so that the client's retry replays it instead of calling and charging again."""
+        token, state.idempotency_token = state.idempotency_token, ""  # the finishing work owns the claim now
+        tenant_id, key = state.principal.tenant_id, state.request.idempotency_key
+        answer: asyncio.Future[gateway_pb2.ChatResponse] = asyncio.get_running_loop().create_future()
+        answer.add_done_callback(lambda done: done.cancelled() or done.exception())  # read even if no one waits
+
+        async def finish() -> None:
+            try:
+                response = await self._answer_of(state, completion)
+                await self._idempotency.complete(tenant_id, key, response)
+            except asyncio.CancelledError:  # shutting down
+                await self._idempotency.abandon(tenant_id, key, token)
+                answer.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 - the caller, if still there, gets it; the key goes back
+                await self._idempotency.abandon(tenant_id, key, token)
+                answer.set_exception(exc)
+            else:
+                answer.set_result(response)
+
+        self._off_path.start(finish(), at_once=True)
+        return answer
 
     async def chat_stream(
         self, request: gateway_pb2.ChatStreamRequest, api_key: str
     ) -> AsyncIterator[gateway_pb2.ChatStreamResponse]:
         state = self._begin(request, observer_pb2.REQUEST_TYPE_CHAT_STREAM)
-        idempotency_claimed = False
         try:
             await self._authenticate(state, api_key)
             replay = await self._claim_idempotency(state)
@@ -125,19 +158,18 @@ class ChatPipeline:
                     yield event
                 yield _summary_event(replay)
                 return
-            idempotency_claimed = bool(request.idempotency_key and self._idempotency)
             pieces: list[str] = []
             async for event in self._answer_stream(state):
                 if event.HasField("delta"):
                     pieces.append(event.delta.text)
-                elif idempotency_claimed:
+                elif state.idempotency_token:
                     # Remembered before the summary goes out: a retry after this point replays, never recharges.
                     answer = _response_of(event.summary, "".join(pieces))
                     await self._idempotency.complete(state.principal.tenant_id, request.idempotency_key, answer)
-                    idempotency_claimed = False
+                    state.idempotency_token = ""
                 yield event
         except BaseException as exc:
-            self._fail(state, exc, idempotency_claimed)
+            self._fail(state, exc)
             raise
         finally:
             self._finish(state)
@@ -195,15 +227,20 @@ class ChatPipeline:
         key = state.request.idempotency_key
         if not key or self._idempotency is None:
             return None
+        # Set before the claim is sent: a failure from here gives back whatever this attempt claimed, even a claim
+        # whose reply never arrived (and only that: the token is this attempt's).
+        state.idempotency_token = uuid.uuid4().hex
         with state.stage("idempotency"):
             stored = await self._idempotency.claim(
                 state.principal.tenant_id,
                 key,
                 request_fingerprint(state.request),
                 wait_seconds=remaining_seconds(self._settings.request_timeout_seconds),
+                token=state.idempotency_token,
             )
         if stored is None:
             return None
+        state.idempotency_token = ""
         stored.decision.idempotent_replay = True
         state.decision.CopyFrom(stored.decision)
         state.model = stored.model
@@ -596,9 +633,16 @@ class ChatPipeline:
 
     def _coalescing_key(self, state: RequestState) -> bytes | None:
         """Requests that would share a cache entry may share a provider call; those that opted out of the cache
-        (no_cache or no_store) never do."""
+        (no_cache or no_store) never do, nor do any with canaries on: each request plants its own, and another's
+        answer could leak the leader's canary, which the follower's output guard does not look for."""
         control = state.request.cache
-        if not self._settings.coalesce_identical or state.cache_key is None or control.no_cache or control.no_store:
+        if (
+            not self._settings.coalesce_identical
+            or self._settings.canary_enabled
+            or state.cache_key is None
+            or control.no_cache
+            or control.no_store
+        ):
             return None
         return state.cache_key.SerializeToString(deterministic=True)
 
@@ -610,12 +654,17 @@ class ChatPipeline:
         def settle_late(response: router_pb2.CompleteResponse) -> None:
             # The provider answered: what it billed is charged, on the router's reservation (the router settled
             # it as it answered) or the plan's (this side settles it).
-            if response.settled:
-                return
-            reservation_id = response.reservation.reservation_id or state.reservation_id
-            state.reservation_id = ""
-            if reservation_id:
-                self._settle_reservation(reservation_id, response.attempts)
+            if not response.settled:
+                reservation_id = response.reservation.reservation_id or state.reservation_id
+                state.reservation_id = ""
+                if reservation_id:
+                    self._settle_reservation(reservation_id, response.attempts)
+            if state.idempotency_token:
+                # The client went away as the provider answered: its retry must replay this answer, not pay again.
+                self._take_route_result(
+                    state, response.route, response.attempts, response.usage, response.cost_micros_usd, response.model
+                )
+                self._remember_answer(state, response)
 
         with state.stage("route_and_call"):
             try:
@@ -727,6 +776,7 @@ class ChatPipeline:
             return
         outgoing: asyncio.Queue[str | None] = asyncio.Queue()
         pump_error: list[BaseException] = []
+        sent: list[str] = []  # the provider's text handed to the guard, in order
 
         async def guard_requests() -> AsyncIterator[guard_pb2.InspectOutputStreamRequest]:
             yield guard_pb2.InspectOutputStreamRequest(
@@ -745,7 +795,8 @@ class ChatPipeline:
                         ended = True
                         break
                     burst.append(more)
-                yield guard_pb2.InspectOutputStreamRequest(text="".join(burst))
+                sent.append("".join(burst))
+                yield guard_pb2.InspectOutputStreamRequest(text=sent[-1])
 
         async def pump() -> None:
             try:
@@ -760,26 +811,45 @@ class ChatPipeline:
             guard_requests(), timeout=remaining_seconds(self._settings.request_timeout_seconds)
         )
         pump_task = asyncio.ensure_future(pump())
+        released_any = unscanned = False
         try:
-            async for released in guard_call:
-                if pump_error:
-                    break
-                if released.text:
-                    yield released.text
-                if released.HasField("verdict"):
-                    state.decision.guard_verdicts.append(released.verdict)
-                    if released.verdict.action == decision_pb2.GUARD_ACTION_BLOCK:
-                        # Its verdict, not the status after it, says why the stream ends: grpcio's asyncio client
-                        # may report a status that ends a call it is still writing to as INTERNAL (grpc/grpc#36066).
-                        state.guard_flagged = True
-                        raise _blocked(released.verdict, errors_pb2.ERROR_REASON_OUTPUT_BLOCKED)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() in OUTAGE_CODES and not pump_error:
-                self._guard_unavailable(state, decision_pb2.GUARD_STAGE_OUTPUT, exc)
-            if not pump_error:
-                raise ServiceError.from_rpc_error(exc) from None
+            try:
+                async for released in guard_call:
+                    if pump_error:
+                        break
+                    if released.text:
+                        released_any = True
+                        yield released.text
+                    if released.HasField("verdict"):
+                        state.decision.guard_verdicts.append(released.verdict)
+                        if released.verdict.action == decision_pb2.GUARD_ACTION_BLOCK:
+                            # Its verdict, not the status after it, says why the stream ends: grpcio's asyncio
+                            # client may report a status that ends a call it is still writing to as INTERNAL
+                            # (grpc/grpc#36066).
+                            state.guard_flagged = True
+                            raise _blocked(released.verdict, errors_pb2.ERROR_REASON_OUTPUT_BLOCKED)
+            except grpc.aio.AioRpcError as exc:
+                if not pump_error:
+                    if exc.code() not in OUTAGE_CODES:
+                        raise ServiceError.from_rpc_error(exc) from None
+                    self._guard_unavailable(state, decision_pb2.GUARD_STAGE_OUTPUT, exc)  # fails closed, or:
+                    if released_any:
+                        # Part of the answer went out restored: the rest cannot go unrestored after it.
+                        raise unavailable(
+                            errors_pb2.ERROR_REASON_GUARD_UNAVAILABLE,
+                            f"the guard stopped part-way through the answer ({exc.code().name})",
+                        ) from None
+                    unscanned = True
+            finally:
+                guard_call.cancel()
+            if unscanned:
+                # Fail-open, nothing released yet: the answer goes out unscanned, as a unary one does (the record
+                # says NOT_SCANNED, and it is never cached).
+                if sent:
+                    yield "".join(sent)
+                while (text := await outgoing.get()) is not None:
+                    yield text
         finally:
-            guard_call.cancel()
             if not pump_task.done():
                 pump_task.cancel()
         await asyncio.gather(pump_task, return_exceptions=True)
@@ -901,7 +971,7 @@ class ChatPipeline:
             decision=state.decision,
         )
 
-    def _fail(self, state: RequestState, exc: BaseException, idempotency_claimed: bool = False) -> None:
+    def _fail(self, state: RequestState, exc: BaseException) -> None:
         if isinstance(exc, ServiceError):
             state.status_code, state.error_reason = exc.code.name, exc.reason
             # Nothing irreversible happened yet: Envoy (or any client) may send the request again.
@@ -918,9 +988,13 @@ class ChatPipeline:
         else:
             state.status_code = "INTERNAL"
         self._release(state)
-        if idempotency_claimed:
+        if state.idempotency_token:
             # The key goes back, so the client's retry runs the request instead of waiting for a lost answer.
-            self._off_path.start(self._idempotency.abandon(state.principal.tenant_id, state.request.idempotency_key))
+            self._off_path.start(
+                self._idempotency.abandon(
+                    state.principal.tenant_id, state.request.idempotency_key, state.idempotency_token
+                )
+            )
 
     def _finish(self, state: RequestState) -> None:
         state.decision.total_duration_ms = (time.perf_counter() - state.started) * 1000

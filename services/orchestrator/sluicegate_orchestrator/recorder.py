@@ -35,6 +35,8 @@ class TraceRecorder:
         self.sent = 0
         self.dropped = 0
         self._unreported_drops = 0
+        self._in_hand: list[observer_pb2.RequestTrace] = []
+        self._sending: asyncio.Future[None] | None = None
 
     def record(self, trace: observer_pb2.RequestTrace) -> None:
         try:
@@ -47,22 +49,26 @@ class TraceRecorder:
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        return self._queue.qsize() + len(self._in_hand)
 
     async def run(self) -> None:
         """Batches and sends traces until cancelled: a batch leaves `flush_seconds` after its first trace came, or
         as soon as `batch_size` are queued. One wait a batch, not one per trace (Python 3.11's `wait_for` makes a
         task for each)."""
         while True:
-            batch = [await self._queue.get()]
+            # Held where `drain` finds it: cancelled at shutdown while it waits, the batch is not lost.
+            self._in_hand = [await self._queue.get()]
             if self._queue.qsize() < self._batch_size - 1:
                 self._batch_ready.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._flush_seconds):
                         await self._batch_ready.wait()
-            while len(batch) < self._batch_size and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            await self._send(batch)
+            while len(self._in_hand) < self._batch_size and not self._queue.empty():
+                self._in_hand.append(self._queue.get_nowait())
+            batch, self._in_hand = self._in_hand, []
+            # A send under way finishes even if this loop is cancelled; `drain` waits for it.
+            self._sending = asyncio.ensure_future(self._send(batch))
+            await asyncio.shield(self._sending)
 
     def _count_drops(self, count: int) -> None:
         self.dropped += count
@@ -89,8 +95,11 @@ class TraceRecorder:
             )
 
     async def drain(self, timeout_seconds: float = 2.0) -> None:
-        """Sends what is queued (used at shutdown)."""
-        batch: list[observer_pb2.RequestTrace] = []
+        """Sends what is queued, and what the sending loop held when it was cancelled (used at shutdown)."""
+        if self._sending is not None and not self._sending.done():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._sending), timeout_seconds)
+        batch, self._in_hand = self._in_hand, []
         while not self._queue.empty():
             batch.append(self._queue.get_nowait())
         if batch:

@@ -73,6 +73,12 @@ class OrchestratorSettings(ServiceSettings):
         default=256, ge=0, description="a stream reports its usage to metering every this many tokens (0: never)"
     )
     idempotency_ttl_seconds: int = Field(default=86_400, gt=0)
+    idempotency_pending_seconds: int = Field(
+        default=600,
+        gt=0,
+        description="how long a claimed key stays locked without an answer (longer than any request runs): a process "
+        "that dies mid-request leaves its key locked this long, not for the answers' TTL",
+    )
     observer_queue_size: int = Field(default=10_000, gt=0)
     observer_batch_size: int = Field(default=200, gt=0)
     observer_flush_seconds: float = Field(default=0.5, gt=0)

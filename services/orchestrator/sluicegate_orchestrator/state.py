@@ -39,6 +39,9 @@ class RequestState:
     error_reason: str = ""
     guard_flagged: bool = False
     provider_called: bool = False
+    # Names this request's claim on its idempotency key (set before the claim is sent, cleared once the answer is
+    # stored): a failure gives the key back with it, never another attempt's claim.
+    idempotency_token: str = ""
 
     @contextmanager
     def stage(self, name: str):

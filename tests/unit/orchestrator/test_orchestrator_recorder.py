@@ -64,3 +64,18 @@ async def test_traces_queued_while_a_batch_is_sent_leave_in_batches_no_larger_th
     await _until(lambda: recorder.sent == 10)
     assert [len(batch.traces) for batch in observer.batches] == [4, 4, 2]
     sender.cancel()
+
+
+async def test_a_batch_the_sender_held_when_cancelled_at_shutdown_is_sent_by_the_drain() -> None:
+    # The server cancels background tasks before its cleanups drain: the trace the sender held is not lost.
+    observer = FakeObserver()
+    recorder = TraceRecorder(observer, queue_size=100, batch_size=200, flush_seconds=0.5)
+    run = asyncio.ensure_future(recorder.run())
+    for index in range(3):
+        recorder.record(observer_pb2.RequestTrace(request_id=f"r{index}"))
+    await asyncio.sleep(0.01)  # the sender holds the first trace and waits out the flush interval
+    run.cancel()
+    await asyncio.gather(run, return_exceptions=True)
+    await recorder.drain()
+    assert sorted(t.request_id for batch in observer.batches for t in batch.traces) == ["r0", "r1", "r2"]
+    assert recorder.dropped == 0

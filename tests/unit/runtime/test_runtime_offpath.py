@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 
 import structlog
 
+from sluicegate.runtime.context import deadline_var, remaining_seconds, request_id_var
 from sluicegate.runtime.offpath import OffPathWork
 
 
@@ -88,3 +90,20 @@ async def test_work_that_does_not_follow_an_answer_starts_at_once() -> None:
     off_path.start(report(), at_once=True)
     await asyncio.sleep(0.01)
     assert started == ["report"]
+
+
+async def test_work_keeps_the_requests_context_but_not_its_deadline() -> None:
+    # A settlement handed over as the client's deadline ran out still gets its own timeout, not the 1 ms floor.
+    work = OffPathWork(delay_seconds=0.001)
+    seen = []
+
+    async def settle() -> None:
+        seen.append((request_id_var.get(), remaining_seconds(5.0)))
+
+    request_id_var.set("req-1")
+    deadline_var.set(time.monotonic() - 1)  # already past
+    work.start(settle())
+    work.start(settle(), at_once=True)
+    await work.drain()
+    assert seen == [("req-1", 5.0), ("req-1", 5.0)]
+    assert remaining_seconds(5.0) == 0.001  # the request itself is still past its deadline
