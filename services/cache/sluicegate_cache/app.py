@@ -17,6 +17,7 @@ from sluicegate_cache.counters import HitCounters
 from sluicegate_cache.exact import ExactCache
 from sluicegate_cache.gate import QuestionGate
 from sluicegate_cache.policy import StorePolicy
+from sluicegate_cache.questions import QuestionLimits, minilm_token_ids
 from sluicegate_cache.replica import ReplicaIndex
 from sluicegate_cache.semantic import SemanticCache, embed_off_loop
 from sluicegate_cache.service import CacheService, Clock
@@ -86,11 +87,18 @@ async def _semantic_layer(
     replica = ReplicaIndex(client, settings.semantic_sync_check_seconds, clock)
     app.spawn(replica.run())
     floors = {**load_tenant_floors(settings.semantic_thresholds_file), **settings.semantic_thresholds}
+    token_ids, unknown_id = await asyncio.to_thread(minilm_token_ids)
+    limits = QuestionLimits(
+        token_ids,
+        unknown_id,
+        max_words=settings.semantic_max_question_words,
+        max_chars=settings.semantic_max_question_chars,
+    )
     return SemanticCache(
         entries,
         replica,
         embed_off_loop(embedder, executor),
         TenantThresholds(settings.semantic_threshold, floors),
+        limits,
         QuestionGate(settings.semantic_substitution_similarity, settings.semantic_swap_similarity),
-        max_question_words=settings.semantic_max_question_words,
     )

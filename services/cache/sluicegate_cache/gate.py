@@ -1,5 +1,6 @@
 """The correctness gate: two questions close in embedding space are still different questions when their
-negation, numbers, named entities, opposites, qualifiers, key terms or one swapped word differ. Sentence
+negation, numbers (in order, with their signs), operators, named entities, word order, opposites, qualifiers, key
+terms or one swapped word differ. Sentence
 embeddings score "is X safe" and "is X unsafe" near 0.9; this gate is what keeps such a pair from sharing an
 answer.
 
@@ -22,6 +23,24 @@ def _words(text: str) -> list[str]:
 
 # A word or number, joined across inner punctuation: "don't", "1,000", "3.5", "gpt-4", "node.js", "30-year".
 _WORD = re.compile(r"[a-z0-9]+(?:[.,:/'-][a-z0-9]+)*%?", re.IGNORECASE)
+# What `tokens` and `operators` read, in one pass: a word (a number with the minus sign written before it, "-40",
+# but not the hyphen of "gpt-4" or "5-3"), or an operator or comparison sign outside a word ("12 * 3", "x < 5").
+_TOKEN = re.compile(
+    rf"(?P<word>(?:(?<![\w.])-(?=\.?[0-9]))?{_WORD.pattern})|(?P<operator>[-+*/^<>=\u2264\u2265\u2260])", re.IGNORECASE
+)
+# Typographic forms read as their plain ones: curly quotes, dashes and the minus sign, multiplication and
+# division signs, and non-breaking or narrow spaces (what `comparable_text` accepts besides ASCII).
+TYPOGRAPHIC = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+        "\u00d7": "*", "\u00f7": "/", "\u2026": "...",
+        "\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " ",
+    }
+)  # fmt: skip
+# Signs the gate reads that are not ASCII (after TYPOGRAPHIC).
+_MATH_SIGNS = frozenset("\u2264\u2265\u2260")
 _DIGIT = re.compile(r"[0-9]")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)([A-Za-z][\w'-]*)")
 
@@ -169,9 +188,32 @@ STOPWORDS = frozenset(
 _GENERIC_VERBS = frozenset(_words("find learn understand see say call figure tell"))
 
 
+def comparable_text(text: str) -> bool:
+    """Whether the gate can read `text`: after TYPOGRAPHIC it holds ASCII and the signs ≤ ≥ ≠ only. The gate's words
+    are ASCII letters and digits: in another script (or with accents: "café" reads as "caf") it would see too
+    little of a question to tell two apart, so such questions are left to the exact layer."""
+    text = text.translate(TYPOGRAPHIC)
+    return text.isascii() or all(ch.isascii() or ch in _MATH_SIGNS for ch in text)
+
+
 def tokens(text: str) -> list[str]:
-    """Lower-case words and numbers, with curly apostrophes straightened and a trailing possessive dropped."""
-    return [_word(raw) for raw in _WORD.findall(text.replace("\u2019", "'").replace("\u2018", "'"))]
+    """Lower-case words and numbers (with their minus sign), typographic forms read as plain ones and a trailing
+    possessive dropped."""
+    return [_word(match[0]) for match in _TOKEN.findall(text.translate(TYPOGRAPHIC)) if match[0]]
+
+
+def _scan(text: str) -> tuple[list[str], tuple[str, ...], frozenset[int]]:
+    """`tokens`, the operators and comparison signs in order, and the positions (in the word list) of the words
+    written as possessives ("Australia's")."""
+    words, operators, possessives = [], [], set()
+    for word, operator in _TOKEN.findall(text.translate(TYPOGRAPHIC)):
+        if word:
+            if word.lower().endswith("'s"):
+                possessives.add(len(words))
+            words.append(_word(word))
+        else:
+            operators.append(operator)
+    return words, tuple(operators), frozenset(possessives)
 
 
 def _word(raw: str) -> str:
@@ -250,39 +292,77 @@ class _Features:
 
     word_set: frozenset[str]
     negations: int
-    numbers: Counter
+    numbers: tuple[str, ...]
+    operators: tuple[str, ...]
     entities: tuple[str, ...]
     content: frozenset[str]
     sequence: tuple[str, ...]
+    # The content words in the order they relate, a possessive read as "of" ("Australia's capital" as "capital
+    # of Australia"), and the same words sorted: two questions with equal `bag` and different `order` reorder
+    # their words ("flights from paris to london" / "from london to paris").
+    order: tuple[str, ...]
+    bag: tuple[str, ...]
 
 
 def _negation_count(words: list[str]) -> int:
     return sum(1 for word in words if word.replace("'", "") in NEGATIONS or word.endswith("n't"))
 
 
-def _numbers(words: list[str]) -> Counter:
-    return Counter(
-        NUMBER_WORDS.get(word, word.replace(",", "").rstrip("%"))
-        for word in words
-        if word in NUMBER_WORDS or word[0].isdigit()
-    )
+def _is_number(word: str) -> bool:
+    return word[0].isdigit() or (word[0] == "-" and len(word) > 1)
+
+
+_SIGN_WORDS = frozenset(_words("minus negative"))
+
+
+def _numbers(words: list[str]) -> tuple[str, ...]:
+    """The numbers in the order they are written, with their signs ("-40", "minus 40" and "negative 40" alike)."""
+    numbers = []
+    for index, word in enumerate(words):
+        if word in NUMBER_WORDS or _is_number(word):
+            number = NUMBER_WORDS.get(word, word.replace(",", "").rstrip("%"))
+            if index and words[index - 1] in _SIGN_WORDS and not number.startswith("-"):
+                number = "-" + number
+            numbers.append(number)
+    return tuple(numbers)
+
+
+def _is_content(word: str) -> bool:
+    return word not in STOPWORDS and word not in NEGATIONS and not _is_number(word)
+
+
+def _relation_order(words: list[str], possessives: frozenset[int]) -> tuple[str, ...]:
+    """The stems of the content words in order, each possessive moved after the content words that follow it up to
+    the next other word ("australia's capital city" reads as "capital city of australia")."""
+    order: list[str] = []
+    pending: list[str] = []
+    for index, word in enumerate(words):
+        if not _is_content(word):
+            order.extend(reversed(pending))
+            pending = []
+        elif index in possessives:
+            pending.append(stem(word))
+        else:
+            order.append(stem(word))
+    order.extend(reversed(pending))
+    return tuple(order)
 
 
 @lru_cache(maxsize=4096)
 def _features(text: str) -> _Features:
-    words = tokens(text)
-    negations = _negation_count(words)
-    numbers = _numbers(words)
-    sequence = tuple(
-        stem(word) for word in words if word not in STOPWORDS and word not in NEGATIONS and not word[0].isdigit()
-    )
+    words, operators, possessives = _scan(text)
+    sequence = tuple(stem(word) for word in words if _is_content(word))
+    order = _relation_order(words, possessives)
     return _Features(
         word_set=frozenset(words) | frozenset(stem(word) for word in words),
-        negations=negations,
-        numbers=numbers,
+        negations=_negation_count(words),
+        numbers=_numbers(words),
+        operators=operators,
         entities=_entities(text),
         content=frozenset(sequence),
         sequence=sequence,
+        order=order,
+        bag=tuple(sorted(order)),
     )
 
 
@@ -303,7 +383,8 @@ def index_keys(question: str) -> tuple[tuple[int, tuple[tuple[str, int], ...]], 
 
 
 def _match_key_of(words: list[str]) -> tuple[int, tuple[tuple[str, int], ...]]:
-    return _negation_count(words), tuple(sorted(_numbers(words).items()))
+    # The numbers counted, not in order: the gate compares them in order, so equal keys are necessary, not enough.
+    return _negation_count(words), tuple(sorted(Counter(_numbers(words)).items()))
 
 
 def identifiers(question: str) -> tuple[str, ...]:
@@ -338,6 +419,7 @@ def _has_digit(word: str) -> bool:
 def _entities(text: str) -> tuple[str, ...]:
     """Names in the order they appear: capitalised words (a sentence's first word only when it is not a common
     word), acronyms, and words mixing letters and digits ("gpt-4", "ipv6")."""
+    text = text.translate(TYPOGRAPHIC)
     starts = {match.start(1) for match in _SENTENCE_START.finditer(text)}
     found = []
     for match in _WORD.finditer(text):
@@ -372,7 +454,7 @@ _COMMON_STARTS = (
 class QuestionGate:
     """Decides whether two similar questions ask the same thing.
 
-    Beyond the hard checks (negation, numbers, entities, opposites, qualifiers), a question whose content words
+    Beyond the hard checks (negation, numbers, operators, entities, word order, opposites, qualifiers), a question whose content words
     differ ("install" / "update", "causes" / "effects", "what is X" / "what is X used for") is a paraphrase only
     when the two are very close in meaning: such a pair must reach `substitution_similarity`, above the ordinary
     threshold. A *swap* - the same content words in the same order except one word replaced by another that is
@@ -389,16 +471,23 @@ class QuestionGate:
         return self.difference(asked, stored, similarity) is None
 
     def difference(self, asked: str, stored: str, similarity: float) -> str | None:
-        """The first kind of difference found ("negation", "numbers", "entities", "antonym", "qualifier",
-        "swap", "key_terms"), or
-        None when the two questions, `similarity` apart, may share an answer."""
+        """The first kind of difference found ("negation", "numbers", "operators", "entities", "order",
+        "antonym", "qualifier", "swap", "key_terms"), or None when the two questions, `similarity` apart, may share
+        an answer. Numbers count in the order written and with their signs ("is 5 greater than 3" / "is 3 greater
+        than 5", "-40" / "40"); operators and comparison signs must be the same, in the same order ("12 * 3" /
+        "12 + 3"); the same content words in another order ask another question ("convert km to miles" / "miles
+        to km", "does smoking cause stress" / "does stress cause smoking"): embeddings hardly see order."""
         a, b = _features(asked), _features(stored)
         if a.negations != b.negations:
             return "negation"
         if a.numbers != b.numbers:
             return "numbers"
+        if a.operators != b.operators:
+            return "operators"
         if _entities_differ(a, b) or _entities_differ(b, a) or _order_differs(a, b):
             return "entities"
+        if a.bag == b.bag and a.order != b.order:
+            return "order"
         if _opposed(a.word_set - b.word_set, b.word_set - a.word_set):
             return "antonym"
         if (a.word_set ^ b.word_set) & QUALIFIERS:

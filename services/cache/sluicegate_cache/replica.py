@@ -77,6 +77,9 @@ class ReplicaIndex:
         self._load_wait_seconds = load_wait_seconds
         self._tenants: dict[str, _TenantState] = {}
         self._subscribed = asyncio.Event()
+        # Set once the first attempt to follow the channel has ended either way: until then (the process is
+        # starting) a lookup waits for the subscription; after, one that finds the channel down never does.
+        self._first_attempt_over = asyncio.Event()
 
     def held(self, tenant_id: str) -> TenantIndex | None:
         """The tenant's index as this replica holds it now (maybe behind Redis), or None when not loaded."""
@@ -85,15 +88,17 @@ class ReplicaIndex:
 
     async def tenant(self, tenant_id: str, latest: int | None = None) -> TenantIndex | None:
         """The tenant's index, loaded (or reloaded after a gap) first when needed; None while this replica is not
-        following the change channel (it could not keep an index current, so it serves exact hits only), and while
+        following the change channel (it could not keep an index current, so it serves exact hits only, at once:
+        only a process still making its first subscription waits for it, up to `check_interval_seconds`), and while
         a load takes longer than `load_wait_seconds` (a large tenant: about 0.2 s for 10,000 questions): that
         lookup is left to the exact layer, and the load goes on for the lookups after it. `latest` is the tenant's
         sequence number as the lookup already read it (the exact layer reads it with the entry); without it, it is
         read here."""
         if not self._subscribed.is_set():
-            try:
-                await asyncio.wait_for(self._subscribed.wait(), self._check_interval)
-            except TimeoutError:
+            if self._first_attempt_over.is_set():
+                return None
+            await self._first_subscription()
+            if not self._subscribed.is_set():
                 return None
         state = self._tenants.setdefault(tenant_id, _TenantState())
         if state.loaded:
@@ -107,6 +112,15 @@ class ReplicaIndex:
                 return None
             state.load.result()  # a load that failed fails this lookup (Redis errors become UNAVAILABLE)
         return state.index
+
+    async def _first_subscription(self) -> None:
+        """Waits (at most `check_interval_seconds`) for the first subscription or the first attempt's failure."""
+        waits = [asyncio.ensure_future(self._subscribed.wait()), asyncio.ensure_future(self._first_attempt_over.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self._check_interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def _catch_up(self, tenant_id: str, state: _TenantState, latest: int | None) -> None:
         """Waits until the index holds every change Redis had made when the lookup began (`latest`, read now when
@@ -132,6 +146,7 @@ class ReplicaIndex:
                 except RedisError as exc:
                     log.warning("index change channel lost", error=type(exc).__name__)
                     self._subscribed.clear()
+                    self._first_attempt_over.set()
                     self._mark_all_stale()
                     await asyncio.sleep(self._check_interval)
         finally:
@@ -141,12 +156,17 @@ class ReplicaIndex:
                     state.load.cancel()
 
     async def _follow(self) -> None:
-        await follow_channel(self._redis, INDEX_CHANNEL, self._apply_message, self._on_subscribed)
+        # A PING every check interval: a connection that died silently (no FIN, no RST) ends the follow within
+        # an interval and the Redis timeout, and the replica subscribes again.
+        await follow_channel(
+            self._redis, INDEX_CHANNEL, self._apply_message, self._on_subscribed, ping_seconds=self._check_interval
+        )
 
     def _on_subscribed(self) -> None:
         # Changes published while this replica was not subscribed are lost: reload what is loaded.
         self._mark_all_stale()
         self._subscribed.set()
+        self._first_attempt_over.set()
 
     def _apply_message(self, data: bytes) -> None:
         tenant, number, op, entry_id, record = data.split(b" ", 4)

@@ -10,12 +10,13 @@ other numbers misses at once, and the store after it embeds the question off the
 request's exact entry (the exact layer will most likely miss), the embedding starts before the exact layer is
 asked (`begin`), so the two run side by side.
 
-Questions of more than `max_question_words` (40 by default) are left to the exact layer, neither embedded at
-lookup nor at store (a caller that wants an embedding gets its opening words', see `_opening_wanted`). The
-model's time grows with the text (alone on this 2-core machine: 7.7 ms for 27 tokens, 13.2 for 52, 21.9 for 102,
-47.3 for 202), and a lookup's embedding is on the request's path; the correctness gate is checked on labelled
-questions of up to 13 words (eval/pairs.jsonl), and long prompts (documents, retrieved context) seldom recur as
-paraphrases.
+Only questions the model sees whole and the gate can read are compared (questions.py): at most `max_words` (40)
+words and `max_chars` (320) characters, fewer tokens than the model reads, no [UNK] token, ASCII after typographic
+forms. Any other is left to the exact layer, neither embedded at lookup nor at store, and never written into a
+semantic record (a caller that wants an embedding gets its opening's, see `_embedding_only`). The model's time
+grows with the text (alone on this 2-core machine: 7.7 ms for 27 tokens, 13.2 for 52, 21.9 for 102, 47.3 for
+202), and a lookup's embedding is on the request's path; the correctness gate is checked on labelled questions of
+up to 13 words (eval/pairs.jsonl), and long prompts (documents, retrieved context) seldom recur as paraphrases.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sluicegate.cache.v1 import cache_pb2
 from sluicegate.embedding import SentenceEmbedder
 from sluicegate_cache.exact import ExactCache
 from sluicegate_cache.gate import QuestionGate
+from sluicegate_cache.questions import QuestionLimits
 from sluicegate_cache.replica import ReplicaIndex
 from sluicegate_cache.results import CacheQuery, LookupResult, Outcome
 from sluicegate_cache.subject import Subject, subject_of
@@ -75,33 +77,40 @@ class SemanticCache:
         replica: ReplicaIndex,
         embed: Embed,
         thresholds: TenantThresholds,
+        limits: QuestionLimits,
         gate: QuestionGate | None = None,
         candidates: int = 5,
-        max_question_words: int = 40,
     ) -> None:
         self._entries = entries
         self._replica = replica
         self._embed = embed
         self._thresholds = thresholds
+        self._limits = limits
         self._gate = gate or QuestionGate()
         self._candidates = candidates
-        self._max_question_words = max_question_words
 
     def _comparable(self, subject: Subject | None) -> bool:
-        """Whether the layer compares this question: it has one, and it is short enough (see the module's notes)."""
-        return subject is not None and len(subject.question.split()) <= self._max_question_words
+        """Whether the layer may compare this question: it has one, short enough and readable by the gate (see the
+        module's notes). The model's own limits are checked only before embedding (`_embed_comparable`)."""
+        return subject is not None and self._limits.comparable(subject.question)
 
-    def _opening_wanted(self, query: CacheQuery) -> str | None:
-        """For a caller that wants the embedding of a question longer than the layer compares: the question's
-        first `max_question_words` words, whose embedding it gets instead (the router's classifier reads a prompt's
+    def _embed_comparable(self, question: str) -> asyncio.Future[np.ndarray] | None:
+        """The question's embedding under way, or None when the model would not see all of it (exact-only)."""
+        return self._embed(question) if self._limits.fits_model(question) else None
+
+    def _embedding_only(self, query: CacheQuery) -> str | None:
+        """For a caller that wants the embedding of a question the layer does not compare: the question's opening
+        (`QuestionLimits.opening`), whose embedding it gets instead (the router's classifier reads a prompt's
         opening, its first 64 tokens). Embedded here once the exact layer has missed, while the guard still scans
         the long prompt, rather than by the router after the lookup, on the request's path (about 13 ms for 50
         tokens here). None otherwise."""
         subject = query.subject
         if not query.embedding_wanted or subject is None or query.control.semantic_disabled:
             return None
-        words = subject.question.split()
-        return " ".join(words[: self._max_question_words]) if len(words) > self._max_question_words else None
+        question = subject.question
+        if self._limits.comparable(question) and self._limits.fits_model(question):
+            return None
+        return self._limits.opening(question)
 
     def begin(self, query: CacheQuery) -> None:
         """Starts embedding the question while the exact layer is still asked, when that layer will most likely
@@ -115,13 +124,15 @@ class SemanticCache:
         held = self._replica.held(query.tenant_id)
         if held is None or held.holds(query.entry_id) or not _worth_embedding(held, query):
             return
-        started = self._embed(subject.question)
+        started = self._embed_comparable(subject.question)
+        if started is None:
+            return
         # Nobody awaits this future (the lookup shares the model's run, not it): its outcome is retrieved here.
         started.add_done_callback(lambda future: future.cancelled() or future.exception())
 
     async def lookup(self, query: CacheQuery, now: float) -> LookupResult | None:
         subject = query.subject
-        opening = self._opening_wanted(query)
+        opening = self._embedding_only(query)
         if opening is not None:
             vector = await self._embed(opening)
             return LookupResult(outcome=Outcome.MISS, question_embedding=vector.astype("<f4").tobytes())
@@ -132,6 +143,8 @@ class SemanticCache:
         held = self._replica.held(query.tenant_id)
         embedding = None
         if held is not None and _worth_embedding(held, query):
+            if not self._limits.fits_model(subject.question):
+                return None
             embedding = self._embed(subject.question)
         index = None
         try:
@@ -145,7 +158,11 @@ class SemanticCache:
             return None
         if not worth_it:
             return LookupResult(outcome=Outcome.MISS)
-        vector = await (embedding if embedding is not None else self._embed(subject.question))
+        if embedding is None:
+            embedding = self._embed_comparable(subject.question)
+            if embedding is None:
+                return None
+        vector = await embedding
         threshold = self._thresholds.effective(query.tenant_id, query.control.min_similarity)
         now_ms = int(now * 1000)
         for candidate in index.search(subject.partition, vector, threshold, now_ms, self._candidates):
@@ -164,7 +181,10 @@ class SemanticCache:
         subject = subject_of(key, namespace)
         if not self._comparable(subject):
             return b""
-        vector = await self._embed(subject.question)
+        embedding = self._embed_comparable(subject.question)
+        if embedding is None:
+            return b""
+        vector = await embedding
         return SemanticRecord(subject.partition, expires_at_ms, vector, subject.question).encode()
 
 

@@ -50,6 +50,13 @@ class CacheSettings(ServiceSettings):
         description="longer questions are served by the exact layer only: embedding one costs about 0.2 ms a "
         "token (47 ms for 200), and the correctness gate is checked on questions of up to 13 words",
     )
+    semantic_max_question_chars: int = Field(
+        default=320,
+        gt=0,
+        description="longer questions are served by the exact layer only, whatever their word count: the "
+        "embedding model reads 256 tokens at most, and 320 characters is 40 words at the densest of the "
+        "labelled questions (8 characters a word)",
+    )
     semantic_sync_check_seconds: float = Field(
         default=1.0, gt=0, description="how often a replica checks that its index has every change Redis made"
     )

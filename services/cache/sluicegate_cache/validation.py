@@ -4,6 +4,7 @@ BadRequest naming every bad field at once."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 from sluicegate.cache.v1 import cache_pb2
 from sluicegate.common.v1 import chat_pb2
@@ -48,7 +49,30 @@ def _keyed_problems(key: cache_pb2.CacheKey, control: chat_pb2.CacheControl) -> 
     for index, message in enumerate(key.messages):
         if message.role == chat_pb2.ROLE_UNSPECIFIED:
             problems[f"key.messages[{index}].role"] = "required"
+    schemas = [("key.params.json_schema", key.params.json_schema)]
+    schemas += [
+        (f"key.params.tools[{index}].parameters_json_schema", tool.parameters_json_schema)
+        for index, tool in enumerate(key.params.tools)
+    ]
+    for path, schema in schemas:
+        for field_path in _non_finite_numbers(schema.fields, path):
+            problems[field_path] = "must be a finite number (JSON has no NaN or Infinity)"
     return problems
+
+
+def _non_finite_numbers(fields, path: str) -> Iterator[str]:
+    """The paths of the NaN and infinite numbers in a Struct's fields (a dict) or a ListValue's values: JSON
+    cannot hold them, so the request's canonical form could not be written."""
+    items = fields.items() if hasattr(fields, "items") else enumerate(fields)
+    for name, value in items:
+        item_path = f"{path}.{name}" if isinstance(name, str) else f"{path}[{name}]"
+        kind = value.WhichOneof("kind")
+        if kind == "number_value" and not math.isfinite(value.number_value):
+            yield item_path
+        elif kind == "struct_value":
+            yield from _non_finite_numbers(value.struct_value.fields, item_path)
+        elif kind == "list_value":
+            yield from _non_finite_numbers(value.list_value.values, item_path)
 
 
 def _raise_if_any(problems: dict[str, str | None]) -> None:

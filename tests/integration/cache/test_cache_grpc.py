@@ -46,6 +46,15 @@ async def replicas(redis_url: str, embedder) -> AsyncIterator[tuple[cache_pb2_gr
         yield tuple(cache_pb2_grpc.CacheServiceStub(channel) for channel in channels)
 
 
+def with_schemas(json_schema: dict, tool_schema: dict) -> cache_pb2.CacheKey:
+    """A request whose response schema and one tool's parameter schema are the given JSON objects."""
+    request = key("Describe the weather as JSON")
+    request.params.json_schema.update(json_schema)
+    tool = request.params.tools.add(name="forecast")
+    tool.parameters_json_schema.update(tool_schema)
+    return request
+
+
 def key(text: str, tenant: str = "acme") -> cache_pb2.CacheKey:
     return cache_pb2.CacheKey(
         tenant_id=tenant,
@@ -129,6 +138,21 @@ async def test_two_replicas_agree_after_a_store_in_one_and_an_invalidation_in_th
         ("GetStats", cache_pb2.GetStatsRequest(tenant_id="acme}"), "tenant_id"),
         ("Invalidate", cache_pb2.InvalidateRequest(tenant_id="acme", entry_id="nope"), "entry_id"),
         ("Lookup", cache_pb2.LookupRequest(key=cache_pb2.CacheKey(tenant_id="acme", model="fast")), "key.messages"),
+        (
+            "Lookup",
+            cache_pb2.LookupRequest(key=with_schemas({"properties": {"t": {"maximum": float("nan")}}}, {})),
+            "key.params.json_schema.properties.t.maximum",
+        ),
+        (
+            "Lookup",
+            cache_pb2.LookupRequest(key=with_schemas({}, {"enum": [1, float("inf")]})),
+            "key.params.tools[0].parameters_json_schema.enum[1]",
+        ),
+        (
+            "Store",
+            cache_pb2.StoreRequest(key=with_schemas({"minimum": float("-inf")}, {}), answer=STORED),
+            "key.params.json_schema.minimum",
+        ),
     ],
 )
 async def test_bad_requests_are_invalid_argument_naming_the_field(replicas, call, request_message, field):

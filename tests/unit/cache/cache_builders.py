@@ -11,6 +11,7 @@ from sluicegate.embedding import SentenceEmbedder
 from sluicegate_cache.counters import HitCounters
 from sluicegate_cache.exact import ExactCache
 from sluicegate_cache.policy import StorePolicy
+from sluicegate_cache.questions import QuestionLimits, minilm_token_ids
 from sluicegate_cache.replica import ReplicaIndex
 from sluicegate_cache.semantic import SemanticCache, embed_off_loop
 from sluicegate_cache.service import CacheService
@@ -69,6 +70,7 @@ def semantic_layer(
     entries: ExactCache,
     floors: dict[str, float] | None = None,
     max_question_words: int = 40,
+    max_question_chars: int = 320,
 ) -> tuple[SemanticCache, ReplicaIndex]:
     """A semantic layer (threshold 0.86, the service default) and the replica index it reads; the caller runs
     `replica.run()` for as long as the layer is used."""
@@ -78,9 +80,15 @@ def semantic_layer(
         replica,
         embed_off_loop(embedder),
         TenantThresholds(0.86, floors or {}),
-        max_question_words=max_question_words,
+        question_limits(max_question_words, max_question_chars),
     )
     return layer, replica
+
+
+def question_limits(max_words: int = 40, max_chars: int = 320) -> QuestionLimits:
+    """The service's question limits with the embedding model's tokenizer."""
+    token_ids, unknown_id = minilm_token_ids()
+    return QuestionLimits(token_ids, unknown_id, max_words=max_words, max_chars=max_chars)
 
 
 def conversation(*turns: str, tenant: str = "acme", system: str = "You are concise.") -> cache_pb2.CacheKey:

@@ -45,6 +45,47 @@ def test_paraphrases_pass_the_gate(asked, stored):
     assert GATE.difference(asked, stored, similarity=0.95) is None
 
 
+@pytest.mark.parametrize(
+    ("asked", "stored", "difference"),
+    [
+        ("is 3 greater than 5", "is 5 greater than 3", "numbers"),
+        ("Convert 40 degrees to fahrenheit", "Convert -40 degrees to fahrenheit", "numbers"),
+        ("Convert minus 40 degrees to fahrenheit", "Convert 40 degrees to fahrenheit", "numbers"),
+        ("What is 12 + 3?", "What is 12 * 3?", "operators"),
+        ("What is 12 - 3?", "What is 12 / 3?", "operators"),
+        ("Is x < 5?", "Is x > 5?", "operators"),
+        ("Is x ≤ 5?", "Is x = 5?", "operators"),
+        ("What is 2^10?", "What is 2*10?", "operators"),
+        ("flights from london to paris", "flights from paris to london", "order"),
+        ("convert 5 miles to km", "convert 5 km to miles", "order"),
+        ("does stress cause smoking", "does smoking cause stress", "order"),
+        (
+            "how do i convert an integer to a string in python",
+            "how do i convert a string to an integer in python",
+            "order",
+        ),
+        ("is a cat faster than a dog", "is a dog faster than a cat", "order"),
+    ],
+)
+def test_order_signs_and_operators_make_a_different_question(asked, stored, difference):
+    # Embeddings score these 0.87-0.997 (the review's pairs): the gate alone tells them apart.
+    assert GATE.difference(asked, stored, similarity=0.999) == difference
+    assert GATE.difference(stored, asked, similarity=0.999) == difference
+
+
+@pytest.mark.parametrize(
+    ("asked", "stored"),
+    [
+        ("How does IKEA's return policy work?", "What is the return policy at IKEA?"),  # a possessive reads as "of"
+        ("What is gpt-4?", "what is GPT-4"),  # a hyphen inside a word is no minus
+        ("What’s 12 × 3?", "What's 12 * 3?"),  # typographic forms read as plain ones
+        ("Convert −40 degrees to fahrenheit", "Convert -40 degrees to fahrenheit"),
+    ],
+)
+def test_the_same_order_and_signs_pass(asked, stored):
+    assert GATE.difference(asked, stored, similarity=0.97) is None
+
+
 def test_swapped_content_words_need_the_substitution_similarity():
     asked, stored = "Who wrote Hamlet?", "Who is the author of Hamlet?"
     assert GATE.same_question(asked, stored, similarity=0.95)

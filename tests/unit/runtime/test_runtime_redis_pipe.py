@@ -305,3 +305,51 @@ async def test_a_plain_redis_py_client_follows_through_redis_py(redis_url: str) 
         await following
     await publisher.aclose()
     await client.aclose()
+
+
+async def test_a_channel_connection_that_goes_silent_ends_the_follow_with_a_connection_error() -> None:
+    """A server that confirms the subscription, then never answers again (a host gone without a FIN or RST)."""
+    received: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read(1024))
+        writer.write(b"*3\r\n$9\r\nsubscribe\r\n$7\r\nchanges\r\n:1\r\n")
+        await writer.drain()
+        while data := await reader.read(1024):
+            received.append(data)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
+    client = create_redis(url, timeout_seconds=0.2)
+    follower = _Follower()
+    try:
+        following = asyncio.ensure_future(
+            follow_channel(client, "changes", follower.on_message, follower.on_subscribed, ping_seconds=0.1)
+        )
+        with pytest.raises(redis_errors.ConnectionError, match="PING"):
+            await asyncio.wait_for(following, 5)
+        assert follower.events == ["subscribed"]
+        assert b"PING" in b"".join(received[1:])
+    finally:
+        server.close()
+        await client.aclose()
+
+
+async def test_a_followed_channel_answers_its_pings_and_keeps_following(redis_url: str) -> None:
+    client = create_redis(redis_url, timeout_seconds=0.5)
+    subscribed = asyncio.Event()
+    messages: list[bytes] = []
+    following = asyncio.ensure_future(
+        follow_channel(client, "changes", messages.append, subscribed.set, ping_seconds=0.05)
+    )
+    await asyncio.wait_for(subscribed.wait(), 5)
+    await asyncio.sleep(0.4)  # several PINGs answered
+    publisher = aioredis.Redis.from_url(redis_url)
+    await publisher.publish("changes", b"after the pings")
+    await _until(lambda: messages == [b"after the pings"])
+    assert not following.done()
+    following.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await following
+    await publisher.aclose()
+    await client.aclose()
