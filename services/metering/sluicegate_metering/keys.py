@@ -60,6 +60,9 @@ class KeyStore:
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, ApiKeyRecord]] = {}
+        # Bumped by every revocation and rotation made here: a lookup that began before one may have read the
+        # key as it was, and is used once but not cached.
+        self._generation = 0
         self._create_script = storage.load_script(client, "create_key")
         self._rotate_script = storage.load_script(client, "rotate_key")
 
@@ -146,10 +149,11 @@ class KeyStore:
         if cached is not None and now - cached[0] < self._cache_seconds:
             record = cached[1]
         else:
+            generation = self._generation
             record = await self._lookup(secret_hash)
             if len(self._cache) >= CACHE_MAX_ENTRIES:
                 self._cache.clear()
-            if self._cache_seconds > 0:
+            if self._cache_seconds > 0 and generation == self._generation:
                 self._cache[secret_hash] = (now, record)
         if record.revoked:
             raise _unauthenticated(errors_pb2.ERROR_REASON_API_KEY_REVOKED, "the API key was revoked")
@@ -168,6 +172,7 @@ class KeyStore:
         return _from_fields(storage.decoded(await self._redis.hgetall(storage.key_record(key_id))))
 
     def _forget(self, key_id: str) -> None:
+        self._generation += 1
         stale = [secret_hash for secret_hash, (_, record) in self._cache.items() if record.key_id == key_id]
         for secret_hash in stale:
             del self._cache[secret_hash]

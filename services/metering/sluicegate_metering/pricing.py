@@ -6,10 +6,15 @@ from dataclasses import dataclass
 
 import grpc
 
-from sluicegate.catalog import Catalog, Deployment, LogicalModel, Price
+from sluicegate.catalog import Catalog, CatalogError, Deployment, LogicalModel, Price
 from sluicegate.common.v1 import errors_pb2
 from sluicegate.runtime.errors import denied
 from sluicegate_metering.records import Principal, UsageCharge
+
+# The dearest rate metering accepts, in micro-USD per million tokens ($1M per million tokens): a call of the
+# most tokens a request may count (validation.MAX_TOKENS_PER_CALL) then costs at most 2 x 10^14 micro-USD,
+# an exact integer in the Lua scripts' doubles with room to spare.
+MAX_MICROS_PER_MTOK = 10**12
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Pricer:
         self._deployments: dict[str, Deployment] = {}
         for model in catalog.models.values():
             for deployment in model.deployments:
+                _check_rates(deployment)
                 self._deployments.setdefault(deployment.name, deployment)
 
     def quote(self, model_name: str, prompt_tokens: int, max_tokens: int) -> Quote:
@@ -88,3 +94,18 @@ def _capable(model: LogicalModel, prompt_tokens: int, max_tokens: int) -> bool:
         max_tokens <= d.capabilities.max_output_tokens and prompt_tokens + max_tokens < d.capabilities.context_window
         for d in model.deployments
     )
+
+
+def _check_rates(deployment: Deployment) -> None:
+    price = deployment.price
+    rates = (
+        price.input_micros_per_mtok,
+        price.output_micros_per_mtok,
+        price.cached_input_micros_per_mtok,
+        price.reasoning_micros_per_mtok,
+    )
+    if max(rates) > MAX_MICROS_PER_MTOK:
+        raise CatalogError(
+            f"deployment {deployment.name!r}: metering accepts prices up to "
+            f"{MAX_MICROS_PER_MTOK // 1_000_000:,} USD per million tokens"
+        )

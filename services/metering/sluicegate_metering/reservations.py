@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import grpc
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sluicegate.common.v1 import errors_pb2
 from sluicegate.runtime.errors import denied, resource_exhausted, unavailable
@@ -49,9 +51,22 @@ log = get_logger(__name__)
 RECLAIM_BATCH = 100
 # The authorize script's answer when the budgets it was given changed since they were read.
 STALE_BUDGETS = 3
+# The authorize script's answer when the reservation id was voided (only a late run of a call given up on).
+VOIDED = 4
 # A budget view is refused only when an administrator changed a budget in between: one fresh read nearly
 # always suffices; more attempts guard against a burst of changes.
 MAX_AUTHORIZE_ATTEMPTS = 3
+# An Authorize whose script may have run without its reply reaching us is voided off the request path: tried at
+# once, then again with a growing pause while Redis fails, for this long at most (the reclaimer returns a
+# reservation that landed meanwhile when its TTL ends). Beyond MAX_PENDING_VOIDS at once (a long outage), the
+# reclaimer is left to it.
+VOID_RETRY_SECONDS = 60.0
+VOID_FIRST_PAUSE_SECONDS = 0.1
+VOID_MAX_PAUSE_SECONDS = 5.0
+MAX_PENDING_VOIDS = 1_000
+# Errors after which a script may or may not have run: the reply did not come in time, or the connection was
+# lost (or never made: voiding then finds nothing, and costs only the void).
+AMBIGUOUS_FAILURES = (RedisTimeoutError, RedisConnectionError, asyncio.CancelledError)
 
 
 def _unknown_reservation(reservation_id: str) -> Exception:
@@ -114,6 +129,8 @@ class Meter:
         self._settle_script = storage.load_script(client, "settle")
         self._return_script = storage.load_script(client, "return_hold")
         self._report_script = storage.load_script(client, "report_usage")
+        self._void_script = storage.load_script(client, "void_reservation")
+        self._voids: set[asyncio.Task[None]] = set()
 
     @fails_closed
     async def authorize(
@@ -213,11 +230,23 @@ class Meter:
             "limits": placed.limits_json,
         }
         args.append(_json_pairs(record))
-        result = await self._authorize_script(
-            keys=[*_script_keys(reservation_id, placed.counter_keys, view.key), *rate_keys], args=args
-        )
+        keys = [
+            *_script_keys(reservation_id, placed.counter_keys, view.key, storage.reservation_void(reservation_id)),
+            *rate_keys,
+        ]
+        try:
+            result = await self._authorize_script(keys=keys, args=args)
+        except AMBIGUOUS_FAILURES:
+            # The script may run (or have run) although we never hear of it, and the caller, told UNAVAILABLE,
+            # retries with another reservation: this one must not hold money until its TTL.
+            self._void_later(reservation_id)
+            raise
         if result[0] == STALE_BUDGETS:
             return None
+        if result[0] == VOIDED:
+            raise unavailable(
+                errors_pb2.ERROR_REASON_METERING_UNAVAILABLE, "the reservation was voided", retry_after_seconds=1.0
+            )
         if result[0] == 0:
             bucket, room = buckets[result[1] - 1], max(result[2], 0)
             raise resource_exhausted(
@@ -342,6 +371,7 @@ class Meter:
                 tokens_used - held.rate_tokens,
                 _json_pairs(ledger),
                 _json_pairs(increments),
+                int(now * 1000),
             ],
         )
         if result[0] == -1:
@@ -363,21 +393,60 @@ class Meter:
         return returned
 
     async def reclaim_expired(self) -> int:
-        """Returns the money of reservations past their expiry (abandoned by a crashed caller); how many."""
+        """Returns the money of reservations past their expiry (abandoned by a crashed caller); how many. The
+        script checks the expiry again, so one extended by ReportUsage since it was listed stays."""
         now_ms = int(self._clock() * 1000)
         expired = await self._redis.zrangebyscore(
             storage.RESERVATION_EXPIRY, "-inf", now_ms, start=0, num=RECLAIM_BATCH
         )
         reclaimed = 0
         for reservation_id in expired:
-            if await self._return_hold(reservation_id.decode()) is not None:
+            if await self._return_hold(reservation_id.decode(), expired_by_ms=now_ms) is not None:
                 reclaimed += 1
         return reclaimed
 
-    async def _return_hold(self, reservation_id: str) -> int | None:
+    def _void_later(self, reservation_id: str) -> None:
+        if len(self._voids) >= MAX_PENDING_VOIDS:
+            log.warning("too many reservations to void; the reclaimer will return them", reservation_id=reservation_id)
+            return
+        task = asyncio.get_running_loop().create_task(self._void(reservation_id))
+        self._voids.add(task)
+        task.add_done_callback(self._voids.discard)
+
+    async def _void(self, reservation_id: str) -> None:
+        """Returns the reservation if its Authorize landed, else voids its id so that it never lands."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + VOID_RETRY_SECONDS
+        pause = VOID_FIRST_PAUSE_SECONDS
+        while True:
+            try:
+                returned = await self._return_hold(reservation_id)
+                if returned is not None:
+                    log.info("returned an authorization whose reply was lost", reservation_id=reservation_id)
+                    return
+                voided = await self._void_script(
+                    keys=[storage.RESERVATION_HOLDS, storage.reservation_void(reservation_id)],
+                    args=[reservation_id, self._ttl_seconds * 1000],
+                )
+                if voided == 1:
+                    return
+                # The Authorize landed between the two steps: return it now.
+            except RedisError as exc:
+                if loop.time() + pause > deadline:
+                    log.warning(
+                        "voiding an authorization failed; the reclaimer will return it if it landed",
+                        reservation_id=reservation_id,
+                        error=type(exc).__name__,
+                    )
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, VOID_MAX_PAUSE_SECONDS)
+
+    async def _return_hold(self, reservation_id: str, expired_by_ms: int = 0) -> int | None:
         """Returns a reservation's money and takes back the tokens it counted on rate limits (when its record,
-        which names them, is still there: an expired one's windows have long passed)."""
-        held = self._recent.forget(reservation_id)
+        which names them, is still there: an expired one's windows have long passed). With `expired_by_ms`,
+        only if its expiry is no later (reclaiming)."""
+        held = self._recent.get(reservation_id)
         if held is not None:
             buckets, windows, tokens = held.buckets, held.rate_windows, held.rate_tokens
         else:
@@ -392,8 +461,11 @@ class Meter:
             windows, tokens = _rate_windows(rate_windows), int(rate_tokens or 0)
         returned = await self._return_script(
             keys=[*_script_keys(reservation_id, _counter_keys(buckets)), *windows],
-            args=[reservation_id, len(buckets), -tokens],
+            args=[reservation_id, len(buckets), -tokens, expired_by_ms],
         )
+        if returned == -2:
+            return None
+        self._recent.forget(reservation_id)
         return None if returned == -1 else returned
 
     async def _held(self, reservation_id: str) -> HeldReservation:

@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from sluicegate.runtime.settings import ServiceSettings
+from sluicegate_metering.validation import id_problem
 
 
 class MeteringSettings(ServiceSettings):
@@ -39,4 +40,7 @@ class MeteringSettings(ServiceSettings):
         bootstrap_key = info.data.get("bootstrap_key")
         if bootstrap_key is not None and bootstrap_key.get_secret_value() and not tenant:
             raise ValueError("is required when METERING_BOOTSTRAP_KEY is set")
+        problem = id_problem(tenant)
+        if problem:
+            raise ValueError(problem)
         return tenant

@@ -58,8 +58,15 @@ def spend_increments(
 
 
 def days_between(start_day: str, end_day: str) -> list[str]:
+    """Each day from start to end, or INVALID_ARGUMENT when that is none or more than MAX_REPORT_DAYS (checked
+    before listing them: 0001-01-01..9999-12-31 would be 3.6 million)."""
     start, end = date.fromisoformat(start_day), date.fromisoformat(end_day)
-    return [(start + timedelta(days=offset)).isoformat() for offset in range((end - start).days + 1)]
+    count = (end - start).days + 1
+    if not 1 <= count <= MAX_REPORT_DAYS:
+        raise invalid_argument(
+            {"end_day": f"must be on or after start_day, at most {MAX_REPORT_DAYS} days later (empty = today)"}
+        )
+    return [(start + timedelta(days=offset)).isoformat() for offset in range(count)]
 
 
 class SpendReport:
@@ -73,10 +80,6 @@ class SpendReport:
         """Each day from start to end (each empty = today) with its aggregate."""
         today = utc_day(self._clock())
         days = days_between(start_day or today, end_day or today)
-        if not days or len(days) > MAX_REPORT_DAYS:
-            raise invalid_argument(
-                {"end_day": f"must be on or after start_day, at most {MAX_REPORT_DAYS} days later (empty = today)"}
-            )
         async with self._redis.pipeline(transaction=False) as pipe:
             for day in days:
                 pipe.hgetall(storage.daily_spend(tenant_id, day))

@@ -249,3 +249,33 @@ async def test_a_stream_is_stopped_when_its_usage_outgrows_the_budget(client):
         metering_pb2.SettleRequest(reservation_id=reservation.reservation_id, charges=[_charge(800)])
     )
     assert (settled.charged_micros_usd, settled.refunded_micros_usd) == (10_500, 0)
+
+
+async def test_a_settle_with_an_impossible_token_count_is_refused_once_and_moves_no_money(client, redis_url):
+    await _tenant_daily_budget(client, 1_000_000)
+    principal = chat_pb2.Principal(tenant_id="acme", key_id="key_1")
+    reservation = await client.metering.Authorize(
+        metering_pb2.AuthorizeRequest(principal=principal, model="balanced", prompt_tokens=1_000, max_tokens=500)
+    )
+    request = metering_pb2.SettleRequest(reservation_id=reservation.reservation_id, charges=[_charge(10**18)])
+    error = await _failure(client.metering.Settle(request))
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT and "charges[0].usage.completion_tokens" in error.message
+    released = await client.metering.Release(metering_pb2.ReleaseRequest(reservation_id=reservation.reservation_id))
+    assert released.released_micros_usd == BALANCED_WORST
+    status = await client.admin.GetBudgetStatus(metering_pb2.GetBudgetStatusRequest(tenant_id="acme"), metadata=ADMIN)
+    assert [(b.spent_micros_usd, b.reserved_micros_usd) for b in status.budgets] == [(0, 0)]
+
+
+async def test_ids_that_would_share_a_bucket_are_refused_where_they_are_created(client):
+    # Tenant "acme" team "x/y" and tenant "acme/x" team "y" would both count in `team:acme/x/y:...`.
+    key = metering_pb2.ApiKey(tenant_id="acme/x", team_id="y")
+    error = await _failure(client.admin.CreateApiKey(metering_pb2.CreateApiKeyRequest(key=key), metadata=ADMIN))
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT and "key.tenant_id" in error.message
+    budget = metering_pb2.Budget(
+        scope=metering_pb2.BUDGET_SCOPE_TEAM,
+        tenant_id="acme",
+        subject_id="x/y",
+        window=metering_pb2.BUDGET_WINDOW_DAILY,
+    )
+    error = await _failure(client.admin.SetBudget(metering_pb2.SetBudgetRequest(budget=budget), metadata=ADMIN))
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT and "budget.subject_id" in error.message

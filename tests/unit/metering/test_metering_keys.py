@@ -123,3 +123,19 @@ async def test_bootstrap_key_is_created_once(keys):
     assert not await keys.ensure(KeySpec("demo", name="bootstrap"), secret)
     assert len(await keys.list_keys("demo")) == 1
     assert (await keys.authenticate(secret)).tenant_id == "demo"
+
+
+async def test_a_lookup_that_read_the_key_before_its_revocation_here_is_not_cached(keys, clock, monkeypatch):
+    issued = await keys.create(KeySpec("acme"))
+    lookup = keys._lookup
+
+    async def revoked_while_reading(secret_hash: str):
+        record = await lookup(secret_hash)  # Redis answered before the revocation was written
+        await keys.revoke(issued.record.key_id)
+        return record
+
+    monkeypatch.setattr(keys, "_lookup", revoked_while_reading)
+    await keys.authenticate(issued.secret)  # this lookup began before the revocation: its answer stands once
+    monkeypatch.setattr(keys, "_lookup", lookup)
+    clock.advance(1)  # within the cache's 2 s
+    assert await _reason(keys.authenticate(issued.secret)) == (grpc.StatusCode.UNAUTHENTICATED, "API_KEY_REVOKED")

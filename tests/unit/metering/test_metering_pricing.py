@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from sluicegate.catalog import parse_catalog
+from sluicegate.catalog import CatalogError, parse_catalog
 from sluicegate.runtime.errors import ServiceError
 from sluicegate_metering.pricing import Pricer, Quote
 from sluicegate_metering.records import Principal, UsageCharge
@@ -106,3 +106,22 @@ def test_cheapest_alternative_respects_the_allowlist_and_capabilities(catalog):
     # Only reasoning's deployment can write 40,000 tokens, so nothing cheaper can serve the call.
     wide = pricer.quote("reasoning", 1_000, 40_000)
     assert pricer.cheapest_alternative(Principal("acme"), wide, 1_000, 40_000) is None
+
+
+def test_a_catalog_dearer_than_metering_can_count_exactly_is_refused():
+    def catalog(reasoning_usd: float):
+        return parse_catalog(
+            {
+                "tiers": {"simple": "m", "medium": "m", "complex": "m", "creative": "m"},
+                "models": {
+                    "m": {
+                        "tier": "complex",
+                        "deployments": [_deployment("m-a", 1.0, 2.0, price={"reasoning_per_mtok_usd": reasoning_usd})],
+                    }
+                },
+            }
+        )
+
+    Pricer(catalog(1_000_000.0))
+    with pytest.raises(CatalogError, match="m-a"):
+        Pricer(catalog(1_000_001.0))

@@ -7,12 +7,17 @@ import asyncio
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sluicegate.runtime.errors import ServiceError
 from sluicegate_metering.budgets import BudgetBook
 from sluicegate_metering.pricing import Pricer
-from sluicegate_metering.records import BudgetRule, Principal, Scope, UsageCharge, Window
+from sluicegate_metering.ratelimits import RateLimitBook
+from sluicegate_metering.records import BudgetRule, Principal, RateLimitRule, RateScope, Scope, UsageCharge, Window
 from sluicegate_metering.reservations import Meter
+from sluicegate_metering.storage import fails_closed
 
 ALICE = Principal("acme", team_id="eng", user_id="alice", key_id="key_1")
 TENANT_DAY = "tenant:acme:daily:2026-11-29"
@@ -249,3 +254,132 @@ def test_a_window_with_a_reset_hour_expires_a_day_after_it_began():
     assert bucket_expires_at_from_id("tenant:acme:daily:2026-11-29T11") == expected
     midnight = int((datetime(2026, 11, 30, tzinfo=UTC) + BUCKET_GRACE).timestamp())
     assert bucket_expires_at_from_id("tenant:acme:daily:2026-11-29") == midnight
+
+
+async def _until(condition, seconds: float = 2.0) -> None:
+    """Returns once `condition()` holds, or after `seconds` (the assertions that follow then say what is wrong)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await condition() and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def test_only_an_outage_is_unavailable_and_a_script_error_is_internal():
+    @fails_closed
+    async def failing(error: Exception) -> None:
+        raise error
+
+    outcomes = {
+        ResponseError("ERR increment or decrement would overflow script: 215d, on @user_script:49."): "INTERNAL",
+        ResponseError("READONLY You can't write against a read only replica."): "UNAVAILABLE",
+        ReadOnlyError("You can't write against a read only replica."): "UNAVAILABLE",
+        RedisTimeoutError("no reply in time"): "UNAVAILABLE",
+        RedisConnectionError("connection lost"): "UNAVAILABLE",
+    }
+    for error, code in outcomes.items():
+        assert (await _error(failing(error))).code.name == code, error
+
+
+async def test_a_settle_the_script_refuses_changes_nothing_and_the_reservation_returns_once(meter, budgets):
+    await _four_budgets(budgets)
+    reservation = await meter.authorize(ALICE, "balanced", 1_000, 500)
+    # Beyond what the RPCs admit (validation bounds token counts): the script refuses before its first write.
+    error = await _error(meter.settle(reservation.reservation_id, [_balanced(10**18)]))
+    assert error.code == grpc.StatusCode.INTERNAL
+    counters = await _counters(budgets, TENANT_DAY, TEAM_MONTH, KEY_LIFETIME, USER_DAY)
+    assert set(counters.values()) == {(0, BALANCED_WORST)}
+    assert await meter.release(reservation.reservation_id) == BALANCED_WORST
+    counters = await _counters(budgets, TENANT_DAY, TEAM_MONTH, KEY_LIFETIME, USER_DAY)
+    assert set(counters.values()) == {(0, 0)}
+
+
+async def test_an_authorize_the_script_refuses_reserves_and_counts_nothing(meter, budgets, redis_client):
+    await RateLimitBook(redis_client, ["fast"]).set(RateLimitRule(RateScope.TENANT, "acme", "acme", 100))
+    await _budget(budgets, Scope.TENANT, "acme", Window.LIFETIME, 2**62)  # past what SetBudget admits
+    error = await _error(meter.authorize(ALICE, "fast", 10**17, 1))
+    assert error.code == grpc.StatusCode.INTERNAL
+    assert (await _counters(budgets, "tenant:acme:lifetime"))["tenant:acme:lifetime"] == (0, 0)
+    assert [key async for key in redis_client.scan_iter(match="sg:rate:*")] == []
+    assert await redis_client.hlen("sg:resv-holds") == 0
+
+
+async def test_an_authorize_whose_reply_is_lost_is_returned_off_the_request_path(
+    meter, budgets, redis_client, monkeypatch
+):
+    await _four_budgets(budgets)
+    script = meter._authorize_script
+
+    async def ran_but_no_reply_in_time(**call):
+        await script(**call)
+        raise RedisTimeoutError("no reply in time")
+
+    monkeypatch.setattr(meter, "_authorize_script", ran_but_no_reply_in_time)
+    error = await _error(meter.authorize(ALICE, "balanced", 1_000, 500))
+    assert error.code == grpc.StatusCode.UNAVAILABLE  # the caller retries, under a new reservation id
+
+    async def returned() -> bool:
+        return await redis_client.hlen("sg:resv-holds") == 0
+
+    await _until(returned)
+    counters = await _counters(budgets, TENANT_DAY, TEAM_MONTH, KEY_LIFETIME, USER_DAY)
+    assert set(counters.values()) == {(0, 0)}
+
+
+async def test_an_authorize_that_runs_after_its_caller_gave_up_reserves_nothing(
+    meter, budgets, redis_client, monkeypatch
+):
+    await _four_budgets(budgets)
+    script = meter._authorize_script
+    sent = []
+
+    async def connection_lost_before_it_ran(**call):
+        sent.append(call)
+        raise RedisConnectionError("connection lost")
+
+    monkeypatch.setattr(meter, "_authorize_script", connection_lost_before_it_ran)
+    assert (await _error(meter.authorize(ALICE, "balanced", 1_000, 500))).code == grpc.StatusCode.UNAVAILABLE
+
+    async def voided() -> bool:
+        return [key async for key in redis_client.scan_iter(match="sg:resv-void:*")] != []
+
+    await _until(voided)
+    await script(**sent[0])  # Redis runs the call only now (it was stalled): too late
+    counters = await _counters(budgets, TENANT_DAY, TEAM_MONTH, KEY_LIFETIME, USER_DAY)
+    assert set(counters.values()) == {(0, 0)}
+    assert await redis_client.hlen("sg:resv-holds") == 0
+
+
+async def test_a_settle_after_expiry_is_unknown_on_every_replica(meter, budgets, redis_client, catalog, clock):
+    await _budget(budgets, Scope.TENANT, "acme", Window.DAILY, 1_000_000)
+    other = Meter(redis_client, Pricer(catalog), BudgetBook(redis_client, clock), clock, reservation_ttl_seconds=600)
+    mine = await meter.authorize(ALICE, "balanced", 1_000, 500)
+    theirs = await meter.authorize(ALICE, "balanced", 1_000, 500)
+    clock.advance(600)  # expired by the replicas' clock; Redis, on its own clock, still has both records
+    for settling, reservation in ((meter, mine), (other, theirs)):
+        error = await _error(settling.settle(reservation.reservation_id, [_balanced(100)]))
+        assert (error.code, error.reason) == (grpc.StatusCode.NOT_FOUND, "RESERVATION_UNKNOWN")
+    assert (await _counters(budgets, TENANT_DAY))[TENANT_DAY] == (0, 2 * BALANCED_WORST)
+    assert await meter.reclaim_expired() == 2
+    assert (await _counters(budgets, TENANT_DAY))[TENANT_DAY] == (0, 0)
+
+
+async def test_a_reservation_extended_after_the_reclaimer_listed_it_is_not_reclaimed(
+    meter, budgets, redis_client, catalog, clock, monkeypatch
+):
+    await _budget(budgets, Scope.TENANT, "acme", Window.DAILY, 1_000_000)
+    reservation = await meter.authorize(ALICE, "balanced", 1_000, 500)
+    clock.advance(600)
+    reclaimer = Meter(redis_client, Pricer(catalog), BudgetBook(redis_client, clock), clock)
+    listing = redis_client.zrangebyscore
+
+    async def extended_meanwhile(*args, **kwargs):
+        listed = await listing(*args, **kwargs)
+        check = await meter.report_usage(reservation.reservation_id, [_balanced(10)])  # the stream goes on
+        assert check.within_budget
+        return listed
+
+    monkeypatch.setattr(redis_client, "zrangebyscore", extended_meanwhile)
+    assert await reclaimer.reclaim_expired() == 0
+    monkeypatch.setattr(redis_client, "zrangebyscore", listing)
+    assert (await meter.settle(reservation.reservation_id, [_balanced(400)])).charged_micros == 2_500 + 4_000
+    assert (await _counters(budgets, TENANT_DAY))[TENANT_DAY] == (6_500, 0)

@@ -7,7 +7,7 @@ import pytest
 
 from sluicegate.runtime.errors import ServiceError
 from sluicegate_metering.records import Principal, SpendExportRow, SpendGroup, SpendRow, UsageCharge
-from sluicegate_metering.spend import SpendReport
+from sluicegate_metering.spend import SpendReport, days_between
 
 ALICE = Principal("acme", team_id="eng", user_id="alice", key_id="key_1")
 BOB = Principal("acme", team_id="ops", user_id="bob", key_id="key_2")
@@ -78,3 +78,11 @@ async def test_the_export_has_one_row_per_day_team_key_user_and_model(two_days, 
         SpendExportRow("2026-11-30", "acme", "eng", "key_1", "alice", "fast", 2_100, 1, 10_000, 1_000),
     ]
     assert sum(row.spent_micros for row in rows) == sum(two_days)
+
+
+def test_a_range_too_long_is_refused_before_its_days_are_listed():
+    # 0001-01-01..9999-12-31 is 3.65 million days: listing them first took seconds and hundreds of MB.
+    with pytest.raises(ServiceError) as caught:
+        days_between("0001-01-01", "9999-12-31")
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(days_between("2026-01-01", "2027-01-01")) == 366

@@ -3,9 +3,15 @@
 -- bucket has room for it; otherwise nothing grows and the stream is over budget.
 -- KEYS[1] reservation record, KEYS[2] reservation expiry sorted set, KEYS[3] reservation holds hash,
 -- KEYS[4..] bucket counters
--- ARGV[1] reservation id, ARGV[2] cost so far, ARGV[3] new expiry score (epoch ms), ARGV[4] record TTL (ms)
+-- ARGV[1] reservation id, ARGV[2] cost so far (an integer string), ARGV[3] new expiry score (epoch ms),
+-- ARGV[4] record TTL (ms)
 -- Returns {1, reserved amount} within budget, {0, reserved amount} over budget, or {-1} when the reservation
 -- is gone.
+-- Amounts past 2^53 are not exact in Lua, and past 2^63 HINCRBY fails after earlier writes: such a call is
+-- refused before anything is written (the service bounds token counts far below this).
+local function exact(value)
+  return value ~= nil and value == math.floor(value) and math.abs(value) <= 9007199254740991
+end
 local hold = redis.call('HGET', KEYS[3], ARGV[1])
 if not hold or redis.call('EXISTS', KEYS[1]) == 0 then
   return {-1}
@@ -13,6 +19,9 @@ end
 local separator = string.find(hold, '|', 1, true)
 local amount = tonumber(string.sub(hold, 1, separator - 1))
 local cost = tonumber(ARGV[2])
+if not exact(cost) then
+  return redis.error_reply('ERR cost out of range')
+end
 local within = 1
 if cost > amount then
   local extra = cost - amount
@@ -23,8 +32,10 @@ if cost > amount then
     end
   end
   if within == 1 then
+    -- As an integer string: Lua would print a large number in exponent form.
+    local grown = string.format('%d', extra)
     for i = 4, #KEYS do
-      redis.call('HINCRBY', KEYS[i], 'reserved', extra)
+      redis.call('HINCRBY', KEYS[i], 'reserved', grown)
     end
     amount = cost
     redis.call('HSET', KEYS[3], ARGV[1], ARGV[2] .. string.sub(hold, separator))
