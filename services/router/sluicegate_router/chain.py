@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
@@ -38,8 +38,27 @@ QuantileOf = Callable[[str, float, int], float | None]
 
 log = get_logger(__name__)
 
-# The chain's own clock ran out: the deployment's timeout or the request's deadline.
-_TIMED_OUT = Failure(decision_pb2.ATTEMPT_OUTCOME_TIMEOUT, message="no answer in the time allowed")
+# The chain's own clock ran out on a call: the deployment's `timeout_seconds`, which is the deployment's failure.
+_TIMED_OUT = Failure(decision_pb2.ATTEMPT_OUTCOME_TIMEOUT, message="no answer within the deployment's timeout")
+# The client's deadline came first: recorded, but no failure of the deployment (its health and breaker ignore it).
+_DEADLINE_PASSED = Failure(
+    decision_pb2.ATTEMPT_OUTCOME_TIMEOUT,
+    message="no answer before the request's deadline (the client's limit, shorter than the deployment's timeout)",
+    counts_against_deployment=False,
+)
+_DEADLINE_CUT = Failure(
+    decision_pb2.ATTEMPT_OUTCOME_TIMEOUT,
+    message="the request's deadline ran out mid-answer",
+    counts_against_deployment=False,
+)
+
+
+class _OutOfTime(Exception):
+    """A call outlived the time the chain gave it; `failure` says whose limit that was."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +128,8 @@ class _Walk:
         self.last_failures: dict[str, Failure] = {}
         # Whether this request has hedged already: at most once per request.
         self.hedged = False
-        # The deployments called so far, hedges included: the walk calls none of them again beyond its retries.
+        # The deployments called so far, hedges that answered or failed included: the walk calls none of them again
+        # beyond its retries.
         self.called: set[str] = set()
         # Whether the calls now made continue a stream that was cut mid-answer (they are marked so).
         self.continuing = False
@@ -442,9 +462,7 @@ class ChainCaller:
                                 completion_tokens_so_far=estimate_text_tokens(relayed.characters),
                             )
             except Exception as error:  # noqa: BLE001 - a provider failure is a cut stream, others re-raise
-                cut = _TIMED_OUT if isinstance(error, TimeoutError) else self._provider.classify(error)
-                if cut is None:
-                    raise
+                cut = self._classified(error)
             finally:
                 await opened.chunks.aclose()
             if cut is None:
@@ -452,8 +470,9 @@ class ChainCaller:
             # The provider billed what it generated before the cut, so the attempt carries that cost.
             partial = _estimated_usage(opens.prompt_tokens, generated)
             walk.record(candidate, retry, started, decision_pb2.ATTEMPT_OUTCOME_STREAM_CUT, cut, partial, ttft_ms)
-            self._health.record_failure(candidate.deployment.name)
-            self._breakers.record_failure(candidate.deployment.name)
+            if cut.counts_against_deployment:
+                self._health.record_failure(candidate.deployment.name)
+                self._breakers.record_failure(candidate.deployment.name)
             if not continue_on_interruption or relayed.tool_calls:
                 # An answer that already called tools cannot be continued as text.
                 raise walk.interrupted(candidate.deployment.name, cut.message) from None
@@ -505,37 +524,26 @@ class ChainCaller:
             if not self._breakers.allow(name):
                 walk.record(candidate, 0, time.monotonic(), decision_pb2.ATTEMPT_OUTCOME_CIRCUIT_OPEN, self._open(name))
                 continue
-            wait = await self._limits.admit(candidate.deployment, walk.tokens)
-            if wait is not None:
-                at_limit = Failure(
-                    decision_pb2.ATTEMPT_OUTCOME_RATE_LIMITED,
-                    retry_after_seconds=wait,
-                    message="skipped: the deployment is at its requests- or tokens-per-minute limit",
-                )
-                walk.record(candidate, 0, time.monotonic(), at_limit.outcome, at_limit)
+            if not await self._admitted(walk, candidate, 0):
                 continue
             for retry in range(policy.attempts_per_deployment):
-                # A retry goes ahead only while the breaker allows it: the failure before may have opened it.
-                if retry and not self._breakers.allow(name):
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining < policy.min_attempt_seconds:
+                if deadline - time.monotonic() < policy.min_attempt_seconds:
                     raise walk.out_of_time()
                 if retry == 0:
                     self._retry_budget.record_call()
                     walk.called.add(name)
+                elif not await self._admitted(walk, candidate, retry):
+                    # A retry is a call like any other to the deployment's rpm / tpm: at its limit, fall back. The
+                    # budget's token goes back, as no retry was made.
+                    self._retry_budget.refund()
+                    break
                 started = time.monotonic()
                 try:
-                    async with asyncio.timeout(min(remaining, candidate.deployment.timeout_seconds)):
-                        partner = self._hedge_partner(walk, candidate, calls.hedge_quantile_ms)
-                        if partner is None:
-                            return candidate, retry, started, await calls(candidate)
-                        walk.hedged = True
-                        return await self._hedged(
-                            walk, _Leg(candidate, retry, started, _call(calls, candidate)), *partner, calls
-                        )
-                except TimeoutError:
-                    failure = _TIMED_OUT
+                    hedge_after = self._hedge_wait(walk, candidate, calls.hedge_quantile_ms)
+                    if hedge_after is None:
+                        return candidate, retry, started, await _within(calls(candidate), candidate, deadline)
+                    first = _leg(calls, candidate, retry, deadline)
+                    return await self._hedged(walk, first, hedge_after, calls, deadline)
                 except Exception as error:  # noqa: BLE001 - classified below; anything unknown is re-raised
                     failure = self._classified(error)
                 self._note_failure(walk, candidate, retry, started, failure)
@@ -545,11 +553,13 @@ class ChainCaller:
                     raise walk.refused(failure.outcome == decision_pb2.ATTEMPT_OUTCOME_CONTENT_POLICY)
                 if not failure.retryable or retry + 1 == policy.attempts_per_deployment:
                     break
+                pause = self._pause(retry, failure, deadline)
+                # A retry goes ahead only while the breaker allows it: the failure before may have opened it.
+                if pause is None or not self._breakers.allow(name):
+                    break
+                # The retry budget is asked last, so that its token is taken only for a retry that will be made.
                 if not self._retry_budget.try_retry():
                     log.info("retry budget spent, falling back", deployment=name)
-                    break
-                pause = self._pause(retry, failure, deadline)
-                if pause is None:
                     break
                 await asyncio.sleep(pause)
         if deadline - time.monotonic() < policy.min_attempt_seconds:
@@ -557,8 +567,27 @@ class ChainCaller:
             raise walk.out_of_time()
         raise walk.exhausted(policy.default_retry_after_seconds)
 
+    async def _admitted(self, walk: _Walk, candidate: Candidate, retry: int) -> bool:
+        """Whether the deployment's rpm / tpm admit one more call now (counting it). If not, the skip is recorded as
+        a RATE_LIMITED attempt whose Retry-After is the time until the call would fit."""
+        wait = await self._limits.admit(candidate.deployment, walk.tokens)
+        if wait is None:
+            return True
+        at_limit = Failure(
+            decision_pb2.ATTEMPT_OUTCOME_RATE_LIMITED,
+            retry_after_seconds=wait,
+            message="skipped: the deployment is at its requests- or tokens-per-minute limit",
+        )
+        walk.record(candidate, retry, time.monotonic(), at_limit.outcome, at_limit)
+        return False
+
     def _classified(self, error: Exception) -> Failure:
-        """The failure a provider error stands for; an error that is none (a bug) is raised as is."""
+        """The failure an error stands for: the chain's own time limit, a timeout inside the provider's client, or
+        what the provider makes of it; an error that is none (a bug) is raised as is."""
+        if isinstance(error, _OutOfTime):
+            return error.failure
+        if isinstance(error, TimeoutError):
+            return _TIMED_OUT
         failure = self._provider.classify(error)
         if failure is None:
             raise error
@@ -591,6 +620,9 @@ class ChainCaller:
             http_status=failure.http_status,
             retry=retry,
         )
+        if not failure.counts_against_deployment:
+            # The client's deadline ended the call: it says nothing about the deployment.
+            return
         if failure.retryable:
             self._health.record_failure(name)
             self._breakers.record_failure(name)
@@ -598,41 +630,55 @@ class ChainCaller:
             # A refusal is an answer: the deployment is up.
             self._breakers.record_success(name)
 
-    def _hedge_partner(
-        self, walk: _Walk, candidate: Candidate, quantile_ms: QuantileOf | None
-    ) -> tuple[Candidate, float] | None:
-        """The deployment to call beside this one, and after how many seconds; None when not hedging."""
+    def _hedge_wait(self, walk: _Walk, candidate: Candidate, quantile_ms: QuantileOf | None) -> float | None:
+        """After how many seconds without an answer this call gets a hedge; None when it gets none (hedging is
+        off, the request has hedged already, the deployment has too few samples, or no deployment could be the
+        hedge)."""
         policy = self._policy
         if not policy.hedge_quantile or walk.hedged or quantile_ms is None:
             return None
         wait_ms = quantile_ms(candidate.deployment.name, policy.hedge_quantile, policy.hedge_min_samples)
-        if wait_ms is None:
+        if wait_ms is None or not any(self._may_hedge_to(walk, other) for other in walk.plan.chain):
             return None
+        return wait_ms / 1000
+
+    def _may_hedge_to(self, walk: _Walk, candidate: Candidate) -> bool:
+        name = candidate.deployment.name
+        return (
+            name not in walk.called
+            and name not in walk.last_failures
+            and self._breakers.state(name) is BreakerState.CLOSED
+        )
+
+    async def _hedge_partner(self, walk: _Walk) -> Candidate | None:
+        """The deployment to call beside the slow one: the first of the chain that may be hedged to and whose rpm /
+        tpm admit the call now (the call is counted). One at its limit is passed over unrecorded: it was not
+        called, and its own turn in the walk records its limit."""
         for other in walk.plan.chain:
-            name = other.deployment.name
-            if (
-                name not in walk.called
-                and name not in walk.last_failures
-                and self._breakers.state(name) is BreakerState.CLOSED
-            ):
-                return other, wait_ms / 1000
+            if self._may_hedge_to(walk, other) and await self._limits.admit(other.deployment, walk.tokens) is None:
+                return other
         return None
 
     async def _hedged(
-        self, walk: _Walk, first: _Leg[T], partner: Candidate, wait_seconds: float, calls: _Calls[T]
+        self, walk: _Walk, first: _Leg[T], wait_seconds: float, calls: _Calls[T], deadline: float
     ) -> tuple[Candidate, int, float, T]:
-        """Lets the first leg run; if it has not answered after `wait_seconds`, calls `partner` too and keeps the
-        first answer. The other call is cancelled and recorded as CANCELLED with what its provider will bill.
-        A leg that fails while the other runs is recorded; if both fail, the partner's failure is recorded here
-        and the first leg's raised to the chain walk, which records it."""
+        """Lets the first leg run; if it has not answered after `wait_seconds`, calls a partner too (the request's
+        one hedge) and keeps the first answer. Each leg runs under its own deployment's time limit, so a first leg
+        that times out leaves its hedge running. The other call is cancelled and recorded as CANCELLED with what
+        its provider will bill. A leg that fails while the other runs is recorded; if both fail, the partner's
+        failure is recorded here and the first leg's raised to the chain walk, which records it."""
         legs = [first]
         failed: dict[int, Exception] = {}
         winner: _Leg[T] | None = None
         try:
             await asyncio.wait([first.task], timeout=wait_seconds)
-            if not first.task.done():
-                legs.append(_Leg(partner, 0, time.monotonic(), _call(calls, partner)))
+            partner = None if first.task.done() else await self._hedge_partner(walk)
+            # The first leg may have ended while the partner's limits were asked: then no hedge is needed.
+            if partner is not None and not first.task.done():
+                legs.append(_leg(calls, partner, 0, deadline))
+                walk.hedged = True
                 walk.called.add(partner.deployment.name)
+                self._retry_budget.record_call()
                 log.info("hedging", deployment=first.candidate.deployment.name, hedge=partner.deployment.name)
             while winner is None and len(failed) < len(legs):
                 running = [leg.task for index, leg in enumerate(legs) if index not in failed]
@@ -652,13 +698,14 @@ class ChainCaller:
         finally:
             losers = [leg for index, leg in enumerate(legs) if leg is not winner and index not in failed]
             for leg in losers:
+                answered = leg.task.done()
                 leg.task.cancel()
-                # The first leg's end is the walk's to record when no leg won (its time ran out).
-                if winner is not None or leg is not first:
-                    usage = calls.cancelled_usage(leg.candidate)
-                    walk.record(
-                        leg.candidate, leg.retry, leg.started, decision_pb2.ATTEMPT_OUTCOME_CANCELLED, usage=usage
-                    )
+                usage = calls.cancelled_usage(leg.candidate)
+                walk.record(leg.candidate, leg.retry, leg.started, decision_pb2.ATTEMPT_OUTCOME_CANCELLED, usage=usage)
+                if leg is not first and not answered:
+                    # A hedge cancelled before it answered or failed was not its deployment's turn: a continuation
+                    # of the stream may still call it.
+                    walk.called.discard(leg.candidate.deployment.name)
             # The cancelled calls close their provider responses before the walk goes on; a call that answered
             # in the same instant as the winner is let go.
             for result in await asyncio.gather(*(leg.task for leg in losers), return_exceptions=True):
@@ -718,8 +765,25 @@ def _attempt_span(tracer: Tracer, candidate: Candidate, attempt: decision_pb2.At
     span.end(end_time=end_ns)
 
 
-def _call(calls: _Calls[T], candidate: Candidate) -> asyncio.Future[T]:
-    return asyncio.ensure_future(calls(candidate))
+async def _within(call: Awaitable[T], candidate: Candidate, deadline: float) -> T:
+    """Awaits one provider call for at most min(time left before the deadline, the deployment's timeout); when
+    that runs out, raises _OutOfTime naming whose limit it was."""
+    left = deadline - time.monotonic()
+    limit = candidate.deployment.timeout_seconds
+    try:
+        async with asyncio.timeout(min(left, limit)) as scope:
+            return await call
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        raise _OutOfTime(_DEADLINE_PASSED if left < limit else _TIMED_OUT) from None
+
+
+def _leg(calls: _Calls[T], candidate: Candidate, retry: int, deadline: float) -> _Leg[T]:
+    """One call of a hedge, started now as its own task under its own deployment's time limit."""
+    return _Leg(
+        candidate, retry, time.monotonic(), asyncio.ensure_future(_within(calls(candidate), candidate, deadline))
+    )
 
 
 def _as_exception(error: BaseException) -> Exception:
@@ -730,12 +794,18 @@ def _as_exception(error: BaseException) -> Exception:
 
 
 async def _chunks_until(opened: _OpenedStream, deadline: float) -> AsyncIterator[ProviderChunk]:
-    """A stream's chunks, those read ahead first; the request's deadline bounds the wait for each."""
+    """A stream's chunks, those read ahead first; the request's deadline bounds the wait for each (the deployment's
+    timeout bounds each read inside the provider)."""
     for chunk in opened.read_ahead:
         yield chunk
     while True:
-        async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
-            chunk = await anext(opened.chunks, None)
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)) as scope:
+                chunk = await anext(opened.chunks, None)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise _OutOfTime(_DEADLINE_CUT) from None
         if chunk is None:
             return
         yield chunk

@@ -36,6 +36,9 @@ class Failure:
     http_status: int = 0
     retry_after_seconds: float | None = None
     message: str = ""
+    # False when the call was cut short by the client's own deadline, not by anything the deployment did: the
+    # attempt is recorded, but the deployment's health figures and circuit breaker do not count it.
+    counts_against_deployment: bool = True
 
     @property
     def retryable(self) -> bool:

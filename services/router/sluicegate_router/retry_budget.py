@@ -36,6 +36,10 @@ class RetryBudget:
         self._balance -= 1
         return True
 
+    def refund(self) -> None:
+        """Gives back a retry taken for a retry that was not made after all (its deployment was at its limit)."""
+        self._balance = min(self._max_balance, self._balance + 1)
+
     def _refill(self) -> None:
         now = self._clock()
         self._balance = min(self._max_balance, self._balance + (now - self._updated) * self._floor_per_second)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from router_testkit import TIERS, catalog, rpc_error
+from router_testkit import TIERS, catalog, model_call, rpc_error
 
 from sluicegate.common.v1 import chat_pb2
 from sluicegate.convert import text_message
@@ -171,3 +171,24 @@ async def test_an_unknown_policy_is_an_invalid_argument(router) -> None:
 
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "call.policy" in caught.value.details()
+
+
+@pytest.mark.parametrize("field", ["call.messages[0].role", "call.complexity_hint", "call.params.response_format"])
+async def test_an_enum_value_the_router_does_not_know_is_an_invalid_argument_naming_the_field(router, field) -> None:
+    call = model_call("auto")
+    if field == "call.messages[0].role":
+        call.messages[0].role = 42
+    elif field == "call.complexity_hint":
+        call.complexity_hint = 42
+    else:
+        call.params.response_format = 42
+
+    for rpc, request in (
+        (router.stub.Route, router_pb2.RouteRequest(call=call)),
+        (router.stub.Complete, router_pb2.CompleteRequest(call=call)),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await rpc(request, timeout=5)
+
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field in caught.value.details()

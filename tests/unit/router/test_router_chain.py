@@ -13,10 +13,12 @@ from google.rpc import error_details_pb2
 
 from sluicegate.common.v1 import decision_pb2
 from sluicegate.runtime.errors import ServiceError
-from sluicegate_router.breaker import BreakerPolicy, CircuitBreakers
+from sluicegate_router.breaker import BreakerPolicy, BreakerState, CircuitBreakers
 from sluicegate_router.chain import ChainCaller, RetryPolicy
 from sluicegate_router.failures import Failure
 from sluicegate_router.health import DeploymentHealth
+from sluicegate_router.limits import DeploymentLimits
+from sluicegate_router.retry_budget import RetryBudget
 
 CONTEXT = Failure(decision_pb2.ATTEMPT_OUTCOME_CONTEXT_WINDOW_EXCEEDED, 400)
 POLICY = Failure(decision_pb2.ATTEMPT_OUTCOME_CONTENT_POLICY, 400)
@@ -307,20 +309,37 @@ async def test_when_the_hedged_call_fails_and_its_hedge_answers_both_attempts_ar
     ]
 
 
-def with_timeout(plan, seconds: float):
-    """The plan with its first deployment's own timeout set."""
-    first = plan.chain[0]
-    timed = dataclasses.replace(first, deployment=first.deployment.model_copy(update={"timeout_seconds": seconds}))
-    return dataclasses.replace(plan, chain=(timed, *plan.chain[1:]))
+def with_timeouts(plan, **seconds: float):
+    """The plan with the named deployments' own timeouts set."""
+    chain = tuple(
+        dataclasses.replace(
+            candidate, deployment=candidate.deployment.model_copy(update={"timeout_seconds": seconds[name]})
+        )
+        if (name := candidate.deployment.name) in seconds
+        else candidate
+        for candidate in plan.chain
+    )
+    return dataclasses.replace(plan, chain=chain)
+
+
+def with_rpm(plan, **rpm: int):
+    """The plan with the named deployments' requests-per-minute limits set."""
+    chain = tuple(
+        dataclasses.replace(candidate, deployment=candidate.deployment.model_copy(update={"rpm": rpm[name]}))
+        if (name := candidate.deployment.name) in rpm
+        else candidate
+        for candidate in plan.chain
+    )
+    return dataclasses.replace(plan, chain=chain)
 
 
 @pytest.mark.parametrize(
     ("a_script", "b_script", "plan"),
     [
         ([(0.05, SERVER_ERROR), SERVER_ERROR], [(0.01, SERVER_ERROR), "b again"], plan_for("a", "b", "c")),
-        ([HANG, SERVER_ERROR], [HANG, "b again"], with_timeout(plan_for("a", "b", "c"), 0.1)),
+        ([HANG, SERVER_ERROR], [HANG, "b again"], with_timeouts(plan_for("a", "b", "c"), a=0.1, b=0.2)),
     ],
-    ids=["the hedge failed", "the hedge was cancelled when its partner timed out"],
+    ids=["the hedge failed", "the hedge timed out after its partner did"],
 )
 async def test_a_deployment_called_as_a_hedge_is_not_called_again_later_in_the_request(
     a_script, b_script, plan
@@ -347,3 +366,133 @@ async def test_a_deployment_at_its_tokens_per_minute_limit_admits_no_call_that_w
     assert await limits.admit(deployment, 40) is None, "a call that still fits goes through"
     now[0] = 60.0
     assert await limits.admit(deployment, 60) is None
+
+
+async def test_a_hedge_runs_under_its_own_timeout_and_answers_after_its_partner_timed_out() -> None:
+    # a gives up after its own 0.2 s; its hedge b (30 s timeout), called after a's p90 of 50 ms, answers at 0.35 s.
+    provider = ScriptedProvider({"a": [HANG, HANG], "b": [(0.3, "from b")]})
+    chain_caller = caller(provider, seasoned_health("a", 50.0), hedge_quantile=0.9)
+    started = time.monotonic()
+
+    response = await chain_caller.complete(with_timeouts(plan_for("a", "b"), a=0.2, b=30.0), REQUEST, 1, in_seconds(10))
+
+    assert response.message.content[0].text == "from b"
+    assert [(a.deployment, a.outcome) for a in response.attempts] == [
+        ("a", decision_pb2.ATTEMPT_OUTCOME_TIMEOUT),
+        ("b", decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
+    ]
+    assert "deployment's timeout" in response.attempts[0].error_message
+    assert [name for name, _ in provider.calls] == ["a", "b"]
+    assert time.monotonic() - started < 1.0
+
+
+async def test_a_hedge_goes_only_to_a_deployment_its_limits_admit_and_counts_as_a_call() -> None:
+    plan = with_rpm(plan_for("a", "b", "c"), b=1)
+    limits = DeploymentLimits()
+    assert await limits.admit(plan.chain[1].deployment, 10) is None, "b's one call of this minute is taken"
+    budget = RetryBudget(ratio=0.5, floor_per_second=0.0, max_balance=10.0)
+    while budget.try_retry():
+        pass
+    provider = ScriptedProvider({"a": [(0.3, "from a")], "b": ["never"], "c": ["from c"]})
+    chain = ChainCaller(
+        provider,
+        seasoned_health("a", 20.0),
+        CircuitBreakers(BreakerPolicy()),
+        RetryPolicy(2, 0.0, 0.0, 1.0, 1.0, 0.05, hedge_quantile=0.9),
+        random.Random(1),
+        retry_budget=budget,
+        limits=limits,
+    )
+
+    response = await chain.complete(plan, REQUEST, prompt_tokens=10, deadline=in_seconds(5))
+
+    assert response.message.content[0].text == "from c"
+    assert [name for name, _ in provider.calls] == ["a", "c"], "b is at its rpm: the hedge passes it over"
+    assert await limits.admit(plan.chain[1].deployment, 10) is not None
+    assert budget.try_retry(), "the first call and its hedge each earned half a retry"
+
+
+async def test_a_call_cut_short_by_the_clients_deadline_is_no_failure_of_the_deployment_but_its_timeout_is() -> None:
+    health = DeploymentHealth(0.5)
+    breakers = CircuitBreakers(BreakerPolicy(consecutive_failures=2))
+    provider = ScriptedProvider({"a": [(0.3, "slow")] * 3 + [HANG, "a again"], "b": ["from b"]})
+    chain_caller = caller(provider, health, breakers=breakers, attempts_per_deployment=1)
+
+    for _ in range(3):
+        with pytest.raises(ServiceError) as caught:
+            await chain_caller.complete(plan_for("a"), REQUEST, 1, in_seconds(0.1))
+        assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+    assert breakers.state("a") is BreakerState.CLOSED
+    assert health.stats("a").recent_error_rate == 0.0
+    # The deployment's own timeout (0.1 s, shorter than the deadline) is its failure, as before.
+    timed_out = await chain_caller.complete(with_timeouts(plan_for("a", "b"), a=0.1), REQUEST, 1, in_seconds(5))
+    assert [(a.deployment, a.outcome) for a in timed_out.attempts] == [
+        ("a", decision_pb2.ATTEMPT_OUTCOME_TIMEOUT),
+        ("b", decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
+    ]
+    assert health.stats("a").recent_error_rate > 0.0
+
+
+async def test_a_first_call_that_fails_before_its_hedge_is_due_leaves_the_hedge_to_a_later_call() -> None:
+    health = DeploymentHealth(0.5)
+    for name in ("a", "b"):
+        for _ in range(20):
+            health.record_success(name, 20.0)
+    provider = ScriptedProvider({"a": [SERVER_ERROR], "b": [(1.0, "slow b")], "c": ["from c"]})
+    chain_caller = caller(provider, health, hedge_quantile=0.9, attempts_per_deployment=1)
+
+    response = await chain_caller.complete(plan_for("a", "b", "c"), REQUEST, 1, in_seconds(5))
+
+    assert response.message.content[0].text == "from c"
+    assert [(a.deployment, a.outcome) for a in response.attempts] == [
+        ("a", decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR),
+        ("b", decision_pb2.ATTEMPT_OUTCOME_CANCELLED),
+        ("c", decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
+    ]
+
+
+async def test_a_retry_counts_against_the_deployments_rpm_and_at_the_limit_falls_back() -> None:
+    budget = RetryBudget(ratio=0.0, floor_per_second=0.0, max_balance=1.0)
+    provider = ScriptedProvider({"a": [SERVER_ERROR, "never"], "b": ["from b"]})
+    chain = ChainCaller(
+        provider,
+        DeploymentHealth(0.5),
+        CircuitBreakers(BreakerPolicy()),
+        RetryPolicy(2, 0.0, 0.0, 1.0, 1.0, 0.05),
+        random.Random(1),
+        retry_budget=budget,
+        limits=DeploymentLimits(),
+    )
+
+    response = await chain.complete(
+        with_rpm(plan_for("a", "b"), a=1), REQUEST, prompt_tokens=10, deadline=in_seconds(5)
+    )
+
+    assert [name for name, _ in provider.calls] == ["a", "b"]
+    assert [(a.deployment, a.retry, a.outcome) for a in response.attempts] == [
+        ("a", 0, decision_pb2.ATTEMPT_OUTCOME_SERVER_ERROR),
+        ("a", 1, decision_pb2.ATTEMPT_OUTCOME_RATE_LIMITED),
+        ("b", 0, decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
+    ]
+    assert budget.try_retry(), "the retry that was not made gave its token back"
+
+
+async def test_a_retry_budget_token_is_taken_only_for_a_retry_that_is_made() -> None:
+    too_long = Failure(decision_pb2.ATTEMPT_OUTCOME_RATE_LIMITED, 429, retry_after_seconds=30.0)
+    budget = RetryBudget(ratio=0.0, floor_per_second=0.0, max_balance=1.0)
+    provider = ScriptedProvider({"a": [too_long, SERVER_ERROR, "a again"], "b": ["from b", "from b"]})
+    chain = ChainCaller(
+        provider,
+        DeploymentHealth(0.5),
+        CircuitBreakers(BreakerPolicy()),
+        RetryPolicy(2, 0.0, 0.0, 1.0, 1.0, 0.05),
+        random.Random(1),
+        retry_budget=budget,
+    )
+
+    fell_back = await chain.complete(plan_for("a", "b"), REQUEST, prompt_tokens=10, deadline=in_seconds(5))
+    retried = await chain.complete(plan_for("a", "b"), REQUEST, prompt_tokens=10, deadline=in_seconds(5))
+
+    assert fell_back.route.deployment == "b", "a Retry-After longer than allowed falls back at once"
+    assert retried.route.deployment == "a", "the budget's one token was still there for a retry"

@@ -9,6 +9,7 @@ from chain_testkit import CUT, HANG, REQUEST, SERVER_ERROR, ScriptedProvider, ca
 from sluicegate.common.v1 import decision_pb2
 from sluicegate.router.v1 import router_pb2
 from sluicegate.runtime.errors import ServiceError
+from sluicegate_router.breaker import BreakerPolicy, BreakerState, CircuitBreakers
 from sluicegate_router.continuation import CONTINUE_INSTRUCTION, RepeatFilter
 from sluicegate_router.health import DeploymentHealth
 from sluicegate_router.provider import ProviderRequest
@@ -189,3 +190,37 @@ def test_the_repeat_filter_drops_only_a_restatement_of_the_sent_text(pieces, pas
     repeats = RepeatFilter("The quick brown")
 
     assert "".join(repeats.feed(piece) for piece in pieces) == passed
+
+
+async def test_a_hedge_cancelled_before_it_answered_may_still_continue_the_stream() -> None:
+    # a's first token comes at 0.1 s, after its p90 of 20 ms: b is called as a hedge, loses and is cancelled
+    # before its first token; a's stream is cut later, and b, which never answered, continues it.
+    provider = ScriptedProvider({"a": [[(0.1, "The quick "), CUT]], "b": [[HANG], ["brown fox."]]})
+    chain_caller = caller(provider, ttft_seasoned("a", 20.0), hedge_quantile=0.9)
+
+    text, summary = await read(
+        chain_caller.stream(plan_for("a", "b"), REQUEST, PROMPT_TOKENS, in_seconds(5), continue_on_interruption=True)
+    )
+
+    assert text == "The quick brown fox."
+    assert outcomes(summary.attempts) == [
+        ("b", decision_pb2.ATTEMPT_OUTCOME_CANCELLED),
+        ("a", decision_pb2.ATTEMPT_OUTCOME_STREAM_CUT),
+        ("b", decision_pb2.ATTEMPT_OUTCOME_SUCCESS),
+    ]
+
+
+async def test_a_stream_cut_by_the_clients_deadline_is_no_failure_of_the_deployment() -> None:
+    health = DeploymentHealth(0.5)
+    breakers = CircuitBreakers(BreakerPolicy(consecutive_failures=1))
+    provider = ScriptedProvider({"a": [["The quick ", (1.0, "never")]]})
+
+    with pytest.raises(ServiceError) as caught:
+        await read(
+            caller(provider, health, breakers=breakers).stream(plan_for("a"), REQUEST, PROMPT_TOKENS, in_seconds(0.3))
+        )
+
+    assert caught.value.reason == "STREAM_INTERRUPTED"
+    assert "deadline" in caught.value.message
+    assert breakers.state("a") is BreakerState.CLOSED
+    assert health.stats("a").recent_error_rate == 0.0
