@@ -202,18 +202,15 @@ def tokens(text: str) -> list[str]:
     return [_word(match[0]) for match in _TOKEN.findall(text.translate(TYPOGRAPHIC)) if match[0]]
 
 
-def _scan(text: str) -> tuple[list[str], tuple[str, ...], frozenset[int]]:
-    """`tokens`, the operators and comparison signs in order, and the positions (in the word list) of the words
-    written as possessives ("Australia's")."""
-    words, operators, possessives = [], [], set()
+def _scan(text: str) -> tuple[list[str], tuple[str, ...]]:
+    """`tokens`, and the operators and comparison signs in order."""
+    words, operators = [], []
     for word, operator in _TOKEN.findall(text.translate(TYPOGRAPHIC)):
         if word:
-            if word.lower().endswith("'s"):
-                possessives.add(len(words))
             words.append(_word(word))
         else:
             operators.append(operator)
-    return words, tuple(operators), frozenset(possessives)
+    return words, tuple(operators)
 
 
 def _word(raw: str) -> str:
@@ -297,11 +294,9 @@ class _Features:
     entities: tuple[str, ...]
     content: frozenset[str]
     sequence: tuple[str, ...]
-    # The content words in the order they relate, a possessive read as "of" ("Australia's capital" as "capital
-    # of Australia"), and the same words sorted: two questions with equal `bag` and different `order` reorder
-    # their words ("flights from paris to london" / "from london to paris").
-    order: tuple[str, ...]
-    bag: tuple[str, ...]
+    # Every word's stem in order, and where each content word first stands in it: for `_swapped_around_a_pivot`.
+    stems: tuple[str, ...]
+    first: dict[str, int]
 
 
 def _negation_count(words: list[str]) -> int:
@@ -331,38 +326,58 @@ def _is_content(word: str) -> bool:
     return word not in STOPWORDS and word not in NEGATIONS and not _is_number(word)
 
 
-def _relation_order(words: list[str], possessives: frozenset[int]) -> tuple[str, ...]:
-    """The stems of the content words in order, each possessive moved after the content words that follow it up to
-    the next other word ("australia's capital city" reads as "capital city of australia")."""
-    order: list[str] = []
-    pending: list[str] = []
-    for index, word in enumerate(words):
-        if not _is_content(word):
-            order.extend(reversed(pending))
-            pending = []
-        elif index in possessives:
-            pending.append(stem(word))
-        else:
-            order.append(stem(word))
-    order.extend(reversed(pending))
-    return tuple(order)
+# Words that relate nothing between two others: "convert a string to an integer" relates the two by "to".
+_ARTICLES = frozenset(_words("a an the my your his her its our their this that these those some any"))
+# Between two words, these leave their order free: "X and Y", "X or Y", "X vs Y".
+_SYMMETRIC_PIVOTS = frozenset({("and",), ("or",), ("vs",), ("versus",)})
+
+
+def _pivot(stems: tuple[str, ...], start: int, end: int) -> tuple[str, ...]:
+    return tuple(word for word in stems[start + 1 : end] if word not in _ARTICLES)
+
+
+def _swapped_around_a_pivot(a: _Features, b: _Features) -> bool:
+    """Two content words in opposite orders around the same words between them: "paris to london" / "london to
+    paris", "convert km to miles" / "miles to km", "smoking cause stress" / "stress cause smoking". Embeddings
+    hardly see order, so such a pair scores near 1. A reorder without that shared pivot is a paraphrase
+    ("reset my account password" / "reset the password of my account", "Australia's capital" / "the capital of
+    Australia"), and so is one around "and" or "or"."""
+    shared = [word for word in a.first if word in b.first]
+    for index, first_word in enumerate(shared):
+        for second_word in shared[index + 1 :]:
+            a_first, a_second = a.first[first_word], a.first[second_word]
+            b_first, b_second = b.first[first_word], b.first[second_word]
+            if (a_first < a_second) == (b_first < b_second):
+                continue
+            pivot = _pivot(a.stems, min(a_first, a_second), max(a_first, a_second))
+            if (
+                pivot
+                and pivot not in _SYMMETRIC_PIVOTS
+                and pivot == _pivot(b.stems, min(b_first, b_second), max(b_first, b_second))
+            ):
+                return True
+    return False
 
 
 @lru_cache(maxsize=4096)
 def _features(text: str) -> _Features:
-    words, operators, possessives = _scan(text)
-    sequence = tuple(stem(word) for word in words if _is_content(word))
-    order = _relation_order(words, possessives)
+    words, operators = _scan(text)
+    stems = tuple(stem(word) for word in words)
+    sequence = tuple(stemmed for word, stemmed in zip(words, stems, strict=True) if _is_content(word))
+    first: dict[str, int] = {}
+    for position, (word, stemmed) in enumerate(zip(words, stems, strict=True)):
+        if _is_content(word):
+            first.setdefault(stemmed, position)
     return _Features(
-        word_set=frozenset(words) | frozenset(stem(word) for word in words),
+        word_set=frozenset(words) | frozenset(stems),
         negations=_negation_count(words),
         numbers=_numbers(words),
         operators=operators,
         entities=_entities(text),
         content=frozenset(sequence),
         sequence=sequence,
-        order=order,
-        bag=tuple(sorted(order)),
+        stems=stems,
+        first=first,
     )
 
 
@@ -475,8 +490,9 @@ class QuestionGate:
         "antonym", "qualifier", "swap", "key_terms"), or None when the two questions, `similarity` apart, may share
         an answer. Numbers count in the order written and with their signs ("is 5 greater than 3" / "is 3 greater
         than 5", "-40" / "40"); operators and comparison signs must be the same, in the same order ("12 * 3" /
-        "12 + 3"); the same content words in another order ask another question ("convert km to miles" / "miles
-        to km", "does smoking cause stress" / "does stress cause smoking"): embeddings hardly see order."""
+        "12 + 3"); two content words in opposite orders around the same pivot ask another question ("convert km
+        to miles" / "miles to km", "does smoking cause stress" / "does stress cause smoking"): embeddings hardly
+        see order."""
         a, b = _features(asked), _features(stored)
         if a.negations != b.negations:
             return "negation"
@@ -486,7 +502,7 @@ class QuestionGate:
             return "operators"
         if _entities_differ(a, b) or _entities_differ(b, a) or _order_differs(a, b):
             return "entities"
-        if a.bag == b.bag and a.order != b.order:
+        if _swapped_around_a_pivot(a, b):
             return "order"
         if _opposed(a.word_set - b.word_set, b.word_set - a.word_set):
             return "antonym"
