@@ -73,7 +73,7 @@ def make_build(scanner: Scanner | None = None) -> Build:
                 allow_list=tuple(settings.allow_list),
                 semantic=settings.semantic,
             )
-            pool = PoolScanner.from_config(config, settings.workers)
+            pool = PoolScanner.from_config(config, settings.workers, settings.scan_timeout_seconds)
             app.on_shutdown(pool.close)
             active = CachingScanner(pool, settings.scan_cache_entries) if settings.scan_cache_entries else pool
         policy = GuardPolicy(
@@ -100,7 +100,11 @@ def make_build(scanner: Scanner | None = None) -> Build:
             judge=_judge(app, settings),
             judge_band=(settings.judge_min_score, settings.judge_max_score),
         )
-        app.add_servicer(guard_pb2_grpc.add_GuardServiceServicer_to_server, GuardServicer(guard), SERVICE_NAME)
+        app.add_servicer(
+            guard_pb2_grpc.add_GuardServiceServicer_to_server,
+            GuardServicer(guard, settings.max_scan_chars),
+            SERVICE_NAME,
+        )
         app.add_validator(guard_pb2.InspectInputRequest, input_validator(settings.max_scan_chars))
         app.add_validator(guard_pb2.InspectOutputRequest, output_validator(settings.max_scan_chars))
         app.add_readiness_check("redis", redis_readiness(redis))

@@ -181,7 +181,7 @@ class Guard:
         action = Action.BLOCK if findings else Action.ALLOW
         if not findings and policy.scans_output_pii():
             scan = _AnswerScan(self, policy)
-            findings, spans = OutputPii(policy, mapping.values()).decide(restored, await scan(restored))
+            findings, spans = OutputPii(policy, mapping).decide(restored, await scan(restored))
             if any(finding.action is Action.BLOCK for finding in findings):
                 action = Action.BLOCK
             elif spans:
@@ -212,7 +212,7 @@ class Guard:
         scan = _AnswerScan(self, policy)
         window = (
             PiiWindow(
-                OutputPii(policy, mapping.values()),
+                OutputPii(policy, mapping),
                 scan,
                 self._output_window,
                 word_hold=not policy.output_needs_ner(),

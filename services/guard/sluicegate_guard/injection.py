@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import itertools
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -52,10 +53,15 @@ _QUOTED_FACTOR = 0.3
 # Encoded runs long enough to hide an instruction; the decoded bytes must read as text.
 _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[\s:,]?){12,}")
-_URL_ENCODED_RUN = re.compile(r"\S*(?:%[0-9A-Fa-f]{2}\S*){3,}")
+# A whole whitespace-free word holding an escape; `_decode_url` wants three. Anchored at the word's start, so
+# each word is tried once (`\S*(?:%XX\S*){3,}` retried every position of a long word: quadratic).
+_URL_ENCODED_RUN = re.compile(r"(?<!\S)(?=\S*?%[0-9A-Fa-f]{2})\S+")
+_URL_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_MIN_URL_ESCAPES = 3
 _SPELLED_RUN = re.compile(r"(?<!\S)\S(?:(?: |\s{2,}|-)\S){5,}(?!\S)|\b(?:\w-){3,}\w\b")
 _BRACKETED_WORD = re.compile(r"\[([^\[\]\n]{1,30})\]")
-_LINE_START_WORD = re.compile(r"(?m)^\s*([^\W\d_]+)\b")
+# Spaces within the line only: `^\s*` ran from every line start over all the blank lines below it.
+_LINE_START_WORD = re.compile(r"(?m)^[^\S\n]*([^\W\d_]+)\b")
 _MAX_PAYLOADS = 64
 _MIN_PRINTABLE_RATIO = 0.9
 _MIN_SPLIT_LINES = 4
@@ -170,6 +176,8 @@ def _decode_hex(candidate: str) -> str | None:
 
 
 def _decode_url(candidate: str) -> str | None:
+    if len(list(itertools.islice(_URL_ESCAPE.finditer(candidate), _MIN_URL_ESCAPES))) < _MIN_URL_ESCAPES:
+        return None
     return urllib.parse.unquote_plus(candidate)
 
 

@@ -9,12 +9,28 @@ from dataclasses import dataclass, field
 
 from sluicegate_guard.credentials import CredentialDetector
 from sluicegate_guard.engine import EntityHit
-from sluicegate_guard.placeholders import PlaceholderStream, Pseudonymiser, Span
+from sluicegate_guard.placeholders import PlaceholderStream, Pseudonymiser, Span, placeholder_type
 from sluicegate_guard.policy import EntityAction, GuardPolicy, is_secret
 from sluicegate_guard.verdicts import ANSWER, Action, Finding, Kind
 
 # Released text kept for the credential check, so a key split across chunks is still seen whole.
 STREAM_WINDOW_CHARS = 256
+# The longest credential a stream holds back whole while it is being written: a run of credential characters
+# still open at the end of the text is not released until it ends (then the check sees it whole), up to this
+# length. A longer open run that starts like a credential blocks the stream; one that does not is released
+# but for its last few characters, where a credential could still begin.
+STREAM_CANDIDATE_CHARS = 4096
+# Characters every credential pattern is made of (a private key's header aside).
+_CREDENTIAL_CHAR = re.compile(r"[A-Za-z0-9_.+/=-]")
+_CREDENTIAL_RUN = re.compile(r"(?<![A-Za-z0-9_.+/=-])[A-Za-z0-9_.+/=-]+\Z")
+# How each credential pattern starts (after a word boundary), by type; the longest is `github_pat_`.
+_CREDENTIAL_START = re.compile(
+    r"\b(?:(?P<JWT>eyJ)|(?P<OPENAI_API_KEY>sk-)|(?P<GITHUB_TOKEN>gh[pousr]_|github_pat_)|(?P<AWS_ACCESS_KEY>AKIA|ASIA))"
+)
+_CREDENTIAL_START_CHARS = len("github_pat_")
+# A private key's header not finished yet at the end of the text: `-----BEGIN RSA PRIVATE KEY--`.
+_OPEN_KEY_HEADER = re.compile(r"-(?:-(?:-(?:-(?:-(?:B(?:E(?:G(?:I(?:N(?: [A-Z0-9 ]*-{0,4})?)?)?)?)?)?)?)?)?)?\Z")
+_KEY_HEADER_CHARS = 96
 
 
 class OutputScreen:
@@ -27,6 +43,7 @@ class OutputScreen:
     def __init__(self, detector: CredentialDetector, canary: str, restored_values: Iterable[str]) -> None:
         self._detector = detector
         self._canary = canary
+        self._canary_borders = _borders(canary)
         self._restored = [value for value in restored_values if value]
 
     def findings(self, text: str, offset: int = 0) -> list[Finding]:
@@ -44,11 +61,61 @@ class OutputScreen:
         return found
 
     def canary_prefix_length(self, text: str) -> int:
-        """The length of the longest suffix of `text` that could be the start of the canary."""
-        for length in range(min(len(self._canary) - 1, len(text)), 0, -1):
-            if text.endswith(self._canary[:length]):
-                return length
-        return 0
+        """The length of the longest suffix of `text` that could be the start of the canary.
+
+        Knuth-Morris-Pratt over the last `len(canary) - 1` characters: linear in the canary's length.
+        """
+        canary, borders = self._canary, self._canary_borders
+        first = text.find(canary[:1], max(0, len(text) - len(canary) + 1)) if len(canary) > 1 else -1
+        if first < 0:  # the usual case: nothing near the end could start it
+            return 0
+        matched = 0
+        for character in text[first:]:
+            while matched and canary[matched] != character:
+                matched = borders[matched - 1]
+            if canary[matched] == character:
+                matched += 1
+            if matched == len(canary):  # the whole canary: `findings` reports it; hold what could start another
+                matched = borders[matched - 1]
+        return matched
+
+    def open_candidate(self, text: str, floor: int, offset: int = 0) -> tuple[int, list[Finding]]:
+        """Where a credential still being written at the end of `text` could begin (never before `floor`, where
+        the unreleased text starts; `len(text)` when none can), or the findings that block an open run too long
+        to hold that starts like a credential. `offset` is `text`'s position in the answer."""
+        start = len(text)
+        header = _OPEN_KEY_HEADER.search(text, max(floor, len(text) - _KEY_HEADER_CHARS))
+        if header is not None:
+            start = header.start()
+        if not text or _CREDENTIAL_CHAR.match(text, len(text) - 1) is None:
+            return start, []
+        # An open run is held from its start, so one that began in released text was already too long to hold.
+        run = _CREDENTIAL_RUN.search(text, max(floor, len(text) - STREAM_CANDIDATE_CHARS))
+        if run is not None:  # held whole until it ends
+            return min(start, run.start()), []
+        # Longer than the cap: block it from where it starts like a credential, else release it but for where
+        # one could still begin.
+        first = _CREDENTIAL_START.search(text, floor)
+        if first is None:
+            return min(start, max(floor, len(text) - _CREDENTIAL_START_CHARS)), []
+        if len(text) - first.start() <= STREAM_CANDIDATE_CHARS:
+            return min(start, first.start()), []
+        category = first.lastgroup or "CREDENTIAL"
+        length = len(text) - first.start()
+        return start, [_finding(Kind.SECRET, category, 1.0, offset + first.start(), length, "patterns")]
+
+
+def _borders(pattern: str) -> list[int]:
+    """Knuth-Morris-Pratt's table: for each prefix of `pattern`, its longest proper prefix that is also a suffix."""
+    borders = [0] * len(pattern)
+    length = 0
+    for index in range(1, len(pattern)):
+        while length and pattern[index] != pattern[length]:
+            length = borders[length - 1]
+        if pattern[index] == pattern[length]:
+            length += 1
+        borders[index] = length
+    return borders
 
 
 def _finding(kind: Kind, category: str, score: float, start: int, length: int, detector: str) -> Finding:
@@ -89,38 +156,60 @@ class OutputStream:
         findings = self._screen.findings(self._tail + self._pending, self._released - len(self._tail))
         if findings:
             return Release("", findings)
-        keep = 0 if final else self._screen.canary_prefix_length(self._pending)
-        cut = len(self._pending) - keep
+        cut = len(self._pending)
+        if not final:
+            text = self._tail + self._pending
+            start, findings = self._screen.open_candidate(text, len(self._tail), self._released - len(self._tail))
+            if findings:
+                return Release("", findings)
+            cut = min(start - len(self._tail), cut - self._screen.canary_prefix_length(self._pending))
         text, self._pending = self._pending[:cut], self._pending[cut:]
         self._tail = (self._tail + text)[-STREAM_WINDOW_CHARS:]
         self._released += len(text)
         return Release(text)
 
 
-def _normalised(value: str) -> str:
-    return "".join(character for character in value.casefold() if character.isalnum())
+_TOKEN = re.compile(r"\w+")
+
+
+def _tokens(value: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(value.casefold()))
+
+
+def _holds(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    """Whether `inner` is a run of whole tokens of `outer`."""
+    return bool(inner) and any(
+        outer[start : start + len(inner)] == inner for start in range(len(outer) - len(inner) + 1)
+    )
+
+
+def _digits(tokens: tuple[str, ...]) -> str:
+    return "".join(character for token in tokens for character in token if character.isdigit())
 
 
 class OutputPii:
     """Applies a tenant's output policy to the entities found in answer text.
 
-    Values restored from the request's vault are the caller's own data coming back to them and pass; a
-    found span that is part of a restored value, or holds one (a name with its title), counts as one of them.
-    Credentials are left to OutputScreen, which blocks them.
+    Values restored from the request's vault are the caller's own data coming back to them and pass: a found
+    entity of the same type whose words are the restored value's, or a run of them ("Roe" of "Jane Roe"), or
+    hold them with only words without digits around them (a title: "Dr. Jane Roe"). Never across types, and
+    never part of a word: a restored IP address `10.0.0.1` excuses no card number that happens to contain
+    "10001". Credentials are left to OutputScreen, which blocks them.
     """
 
-    # A restored value this short ("Jo") would excuse too many spans that merely contain it.
-    _MIN_CONTAINED_CHARS = 4
-
-    def __init__(self, policy: GuardPolicy, restored_values: Iterable[str]) -> None:
+    def __init__(self, policy: GuardPolicy, restored: Mapping[str, str]) -> None:
+        """`restored` is the request's vault mapping: placeholder (which names the type) → value."""
         self._policy = policy
-        self._restored = [normalised for value in restored_values if (normalised := _normalised(value))]
+        self._restored: dict[str, list[tuple[str, ...]]] = {}
+        for placeholder, value in restored.items():
+            if tokens := _tokens(value):
+                self._restored.setdefault(placeholder_type(placeholder), []).append(tokens)
 
-    def _is_restored(self, value: str) -> bool:
-        found = _normalised(value)
-        return bool(found) and any(
-            found in restored or (len(restored) >= self._MIN_CONTAINED_CHARS and restored in found)
-            for restored in self._restored
+    def _is_restored(self, entity_type: str, value: str) -> bool:
+        found = _tokens(value)
+        return any(
+            _holds(restored, found) or (_holds(found, restored) and _digits(found) == _digits(restored))
+            for restored in self._restored.get(entity_type, ())
         )
 
     def decide(self, text: str, hits: Iterable[EntityHit], offset: int = 0) -> tuple[list[Finding], list[Span]]:
@@ -131,7 +220,7 @@ class OutputPii:
             if is_secret(hit.entity_type) or hit.score < self._policy.min_score_for(hit.entity_type):
                 continue
             action = self._policy.output_action_for(hit.entity_type)
-            if action is EntityAction.ALLOW or self._is_restored(text[hit.start : hit.end]):
+            if action is EntityAction.ALLOW or self._is_restored(hit.entity_type, text[hit.start : hit.end]):
                 continue
             blocked = action is EntityAction.BLOCK
             findings.append(

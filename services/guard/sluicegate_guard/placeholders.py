@@ -12,6 +12,11 @@ _PLACEHOLDER_START = re.compile(r"<[A-Z0-9_]*\Z")
 MAX_PLACEHOLDER_CHARS = 64
 
 
+def placeholder_type(placeholder: str) -> str:
+    """The entity type a placeholder stands for: `<EMAIL_ADDRESS_1>` → `EMAIL_ADDRESS`."""
+    return placeholder.strip("<>").rsplit("_", 1)[0]
+
+
 # Entity types whose last four characters identify them to their owner ("card ending 1234").
 _MASK_KEEPS_LAST_FOUR = frozenset({"CREDIT_CARD", "PHONE_NUMBER", "IBAN_CODE", "US_SSN"})
 

@@ -9,8 +9,11 @@ from sluicegate.convert import message_texts
 from sluicegate.guard.v1 import guard_pb2, guard_pb2_grpc
 from sluicegate.runtime.errors import invalid_argument
 from sluicegate_guard.guard import Guard
-from sluicegate_guard.validation import validate_stream_start
+from sluicegate_guard.validation import validate_stream_size, validate_stream_start
 from sluicegate_guard.verdicts import Action, Finding, Kind, Verdict
+
+# GUARD_MAX_SCAN_CHARS's default.
+DEFAULT_MAX_SCAN_CHARS = 200_000
 
 _ACTIONS = {
     Action.ALLOW: decision_pb2.GUARD_ACTION_ALLOW,
@@ -64,8 +67,9 @@ def _verdict(verdict: Verdict, stage: int) -> decision_pb2.GuardVerdict:
 
 
 class GuardServicer(guard_pb2_grpc.GuardServiceServicer):
-    def __init__(self, guard: Guard) -> None:
+    def __init__(self, guard: Guard, max_scan_chars: int = DEFAULT_MAX_SCAN_CHARS) -> None:
         self._guard = guard
+        self._max_scan_chars = max_scan_chars
 
     async def InspectInput(self, request: guard_pb2.InspectInputRequest, context) -> guard_pb2.InspectInputResponse:
         inspection = await self._guard.inspect_input(
@@ -96,9 +100,12 @@ class GuardServicer(guard_pb2_grpc.GuardServiceServicer):
         start = validate_stream_start(await anext(aiter(request_iterator), None))
 
         async def chunks() -> AsyncIterator[str]:
+            streamed = 0
             async for request in request_iterator:
                 if request.WhichOneof("event") != "text":
                     raise invalid_argument({"start": "only the stream's first message may be `start`"})
+                streamed += len(request.text)
+                validate_stream_size(streamed, self._max_scan_chars)
                 yield request.text
 
         pieces = self._guard.inspect_output_stream(

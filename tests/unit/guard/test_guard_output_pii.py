@@ -12,8 +12,9 @@ from sluicegate.common.v1 import decision_pb2
 from sluicegate.guard.v1 import guard_pb2
 from sluicegate.runtime.errors import ServiceError
 from sluicegate.runtime.redis import create_redis
+from sluicegate_guard.engine import EntityHit
 from sluicegate_guard.guard import Guard
-from sluicegate_guard.output import OutputWindowSize, entity_tail_start
+from sluicegate_guard.output import OutputPii, OutputWindowSize, entity_tail_start
 from sluicegate_guard.policy import EntityAction, GuardPolicy, TenantPolicies
 from sluicegate_guard.servicer import GuardServicer
 from sluicegate_guard.vault import Vault
@@ -181,3 +182,37 @@ async def test_a_stream_releases_its_first_words_before_the_hold_fills(guard: Gu
     # After the first step (8 characters: "The answ"), all but the word still being written is released.
     assert released[0] == "The "
     assert "".join(released) == words
+
+
+def _hit(text: str, value: str, entity_type: str) -> EntityHit:
+    start = text.index(value)
+    return EntityHit(entity_type, start, start + len(value), 0.9)
+
+
+@pytest.mark.parametrize(
+    ("restored", "found", "entity_type", "excused"),
+    [
+        ({"<IP_ADDRESS_1>": "10.0.0.1"}, "4111 1000 1234 5670", "CREDIT_CARD", False),  # "10001" inside a card
+        ({"<PERSON_1>": "John"}, "john.miller@othercorp.com", "EMAIL_ADDRESS", False),  # another type
+        ({"<EMAIL_ADDRESS_1>": "jo@example.com"}, "bojo@example.com", "EMAIL_ADDRESS", False),  # part of a word
+        ({"<PHONE_NUMBER_1>": "555 0132"}, "+1 212 555 0132", "PHONE_NUMBER", False),  # more digits around it
+        ({"<EMAIL_ADDRESS_1>": "Jane.Roe@Example.com"}, "jane.roe@example.com", "EMAIL_ADDRESS", True),
+        ({"<PHONE_NUMBER_1>": "+1 415 555 0132"}, "555 0132", "PHONE_NUMBER", True),  # part of the caller's own
+        ({"<PERSON_1>": "Jane Roe"}, "Dr. Jane Roe", "PERSON", True),  # the caller's own with a title
+    ],
+)
+def test_only_the_callers_own_value_of_the_same_type_and_whole_words_is_excused(
+    restored: dict[str, str], found: str, entity_type: str, excused: bool
+) -> None:
+    policy = GuardPolicy(output_entity_actions={entity_type: EntityAction.BLOCK})
+    text = f"Noted: {found} today."
+    findings, _ = OutputPii(policy, restored).decide(text, [_hit(text, found, entity_type)])
+    assert (findings == []) is excused
+
+
+async def test_a_restored_value_does_not_excuse_a_new_card_the_tenant_blocks(guard: Guard) -> None:
+    handle = (await guard.inspect_input("strict", [["My server is 10.0.0.1."]])).restore_handle
+    answer = "Card on file: 4111 1000 1234 5670. Your server <IP_ADDRESS_1> is up."
+    inspection = await guard.inspect_output("strict", handle, answer, "")
+    assert inspection.verdict.action is Action.BLOCK and inspection.text == ""
+    assert [finding.category for finding in inspection.verdict.findings] == ["CREDIT_CARD"]

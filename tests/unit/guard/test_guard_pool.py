@@ -41,8 +41,10 @@ class EchoEngine:
 async def make_pool() -> AsyncIterator[Callable[..., PoolScanner]]:
     pools: list[PoolScanner] = []
 
-    def make(workers: int = 1, stop_grace_seconds: float = 5.0) -> PoolScanner:
-        pools.append(PoolScanner(EchoEngine, workers, stop_grace_seconds))
+    def make(
+        workers: int = 1, stop_grace_seconds: float = 5.0, call_timeout_seconds: float | None = None
+    ) -> PoolScanner:
+        pools.append(PoolScanner(EchoEngine, workers, stop_grace_seconds, call_timeout_seconds))
         return pools[-1]
 
     yield make
@@ -121,6 +123,65 @@ async def test_a_cancelled_call_does_not_hand_its_answer_to_the_next_caller(make
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(pool.scan(["sleep 0.3"]), 0.05)
     assert await pool.scan(["next"]) == [(pid, "next", ScanOptions())]
+
+
+async def test_a_stuck_worker_is_killed_at_the_call_timeout_and_replaced_so_the_next_scan_succeeds(make_pool) -> None:
+    pool = make_pool(call_timeout_seconds=0.5)
+    await pool.warm_up()
+    pid = (await pool.scan(["hello"]))[0][0]
+    stuck = asyncio.ensure_future(pool.scan(["sleep 60"]))
+    queued = asyncio.ensure_future(pool.scan(["behind the stuck one"]))
+    with pytest.raises(ScanWorkerLost, match="outlived the scan timeout"):
+        await asyncio.wait_for(stuck, 10)
+    with pytest.raises(ScanWorkerLost):  # the worker's other calls fail with it rather than wait for its successor
+        await asyncio.wait_for(queued, 1)
+    deadline = time.monotonic() + 5
+    while _exists(pid) and time.monotonic() < deadline:  # killed at once, reaped by a thread
+        await asyncio.sleep(0.02)
+    assert not _exists(pid)
+    assert not await pool.ready()
+    await _wait_ready(pool)
+    answer = await asyncio.wait_for(pool.scan(["next"]), 10)
+    assert answer[0][1] == "next" and answer[0][0] != pid
+
+
+async def test_the_pool_is_not_ready_while_a_worker_runs_past_its_deadline(make_pool) -> None:
+    pool = make_pool(call_timeout_seconds=0.3)
+    await _wait_ready(pool)
+    loop = asyncio.get_running_loop()
+    call = asyncio.ensure_future(pool.scan(["sleep 2"]))
+    await asyncio.sleep(0.05)
+    # The event loop is held up past the deadline (the kill has not run yet): readiness must already say so.
+    await loop.run_in_executor(None, time.sleep, 0.4)
+    assert not await pool.ready()
+    with pytest.raises(ScanWorkerLost):
+        await asyncio.wait_for(call, 5)
+
+
+async def test_calls_whose_callers_gave_up_while_queued_never_run(make_pool) -> None:
+    pool = make_pool()
+    pid = (await pool.scan(["hello"]))[0][0]
+    busy = asyncio.ensure_future(pool.scan(["sleep 0.3"]))
+    ahead = asyncio.ensure_future(pool.scan(["sleep 0.2"]))  # sent to the worker behind the busy one (SENT_AHEAD)
+    for _ in range(5):  # each would hold the worker for a minute if it ran
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(pool.scan(["sleep 60"]), 0.01)
+    await asyncio.gather(busy, ahead)
+    assert await asyncio.wait_for(pool.scan(["next"]), 10) == [(pid, "next", ScanOptions())]
+
+
+async def test_a_call_sent_ahead_whose_caller_gave_up_is_bounded_by_the_timeout(make_pool) -> None:
+    # The one call a worker holds behind the one it runs still runs when its caller goes: the watchdog bounds it.
+    pool = make_pool(call_timeout_seconds=0.5)
+    await pool.warm_up()
+    busy = asyncio.ensure_future(pool.scan(["sleep 0.1"]))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pool.scan(["sleep 60"]), 0.01)
+    await busy
+    with pytest.raises(ScanWorkerLost, match="outlived the scan timeout"):  # queued behind it: fails with it
+        await asyncio.wait_for(pool.scan(["behind it"]), 10)
+    await _wait_ready(pool)
+    assert (await asyncio.wait_for(pool.scan(["next"]), 10))[0][1] == "next"
 
 
 async def test_close_ends_every_worker_even_one_mid_scan(make_pool) -> None:
