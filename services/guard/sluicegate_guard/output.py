@@ -28,6 +28,27 @@ _CREDENTIAL_START = re.compile(
     r"\b(?:(?P<JWT>eyJ)|(?P<OPENAI_API_KEY>sk-)|(?P<GITHUB_TOKEN>gh[pousr]_|github_pat_)|(?P<AWS_ACCESS_KEY>AKIA|ASIA))"
 )
 _CREDENTIAL_START_CHARS = len("github_pat_")
+# How every credential pattern but a private key's begins, at a word boundary (credentials.py).
+_CREDENTIAL_MARKERS = ("eyJ", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "AKIA", "ASIA")
+_WORD_CHAR = re.compile(r"\w")
+
+
+def _possible_start(text: str, run_start: int, floor: int) -> int:
+    """The first position (from `floor` on) where a credential could begin in the open run that starts at
+    `run_start` and ends `text`: at a word boundary, with one of the markers or the beginning of one ("e", "sk",
+    "gh"). `len(text)` when there is none: the run cannot hold a credential's start, and need not wait for its end."""
+    for position in range(max(run_start, floor), len(text)):
+        at_boundary = position == run_start or (
+            not _WORD_CHAR.match(text, position - 1) and _WORD_CHAR.match(text, position)
+        )
+        if not at_boundary:
+            continue
+        tail = text[position : position + _CREDENTIAL_START_CHARS]
+        if any(tail.startswith(marker) or marker.startswith(tail) for marker in _CREDENTIAL_MARKERS):
+            return position
+    return len(text)
+
+
 # A private key's header not finished yet at the end of the text: `-----BEGIN RSA PRIVATE KEY--`.
 _OPEN_KEY_HEADER = re.compile(r"-(?:-(?:-(?:-(?:-(?:B(?:E(?:G(?:I(?:N(?: [A-Z0-9 ]*-{0,4})?)?)?)?)?)?)?)?)?)?\Z")
 _KEY_HEADER_CHARS = 96
@@ -89,10 +110,11 @@ class OutputScreen:
             start = header.start()
         if not text or _CREDENTIAL_CHAR.match(text, len(text) - 1) is None:
             return start, []
-        # An open run is held from its start, so one that began in released text was already too long to hold.
-        run = _CREDENTIAL_RUN.search(text, max(floor, len(text) - STREAM_CANDIDATE_CHARS))
-        if run is not None:  # held whole until it ends
-            return min(start, run.start()), []
+        # An open run within the cap is held from where a credential could begin in it until it ends (an ordinary
+        # word goes at once: no credential begins like it); the part before may already be released.
+        run = _CREDENTIAL_RUN.search(text, max(0, len(text) - STREAM_CANDIDATE_CHARS))
+        if run is not None:
+            return min(start, _possible_start(text, run.start(), floor)), []
         # Longer than the cap: block it from where it starts like a credential, else release it but for where
         # one could still begin.
         first = _CREDENTIAL_START.search(text, floor)

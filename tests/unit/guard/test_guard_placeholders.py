@@ -89,8 +89,16 @@ def test_canary_split_across_chunks_is_caught_before_any_of_it_is_released() -> 
 def test_text_that_only_starts_like_the_canary_is_released_at_the_end() -> None:
     stream = _screened_stream("CANARY-7f3a9c")
     assert stream.push("the word CANARY-7").text == "the word "
-    assert stream.push("x is fine").text == "CANARY-7x is "  # the last word is held: it could grow into a key
-    assert stream.finish().text == "fine"
+    assert stream.push("x is fine").text == "CANARY-7x is fine"  # no credential begins like "fine": not held
+    assert stream.finish().text == ""
+
+
+def test_only_a_last_word_that_could_begin_a_credential_is_held() -> None:
+    stream = _screened_stream()
+    assert stream.push("the key is e").text == "the key is "  # "e" may become "eyJ"
+    assert stream.push("asy to find, sk").text == "easy to find, "  # "sk" may become "sk-"
+    assert stream.push("ip it; token=gh").text == "skip it; token="  # after "=", "gh" may become "ghp_"
+    assert stream.push("ost").text == "ghost"
 
 
 def test_credential_split_across_chunks_stops_the_stream() -> None:
