@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import string
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -21,8 +22,7 @@ STREAM_WINDOW_CHARS = 256
 # but for its last few characters, where a credential could still begin.
 STREAM_CANDIDATE_CHARS = 4096
 # Characters every credential pattern is made of (a private key's header aside).
-_CREDENTIAL_CHAR = re.compile(r"[A-Za-z0-9_.+/=-]")
-_CREDENTIAL_RUN = re.compile(r"(?<![A-Za-z0-9_.+/=-])[A-Za-z0-9_.+/=-]+\Z")
+_CREDENTIAL_CHARS = frozenset(string.ascii_letters + string.digits + "_.+/=-")
 # How each credential pattern starts (after a word boundary), by type; the longest is `github_pat_`.
 _CREDENTIAL_START = re.compile(
     r"\b(?:(?P<JWT>eyJ)|(?P<OPENAI_API_KEY>sk-)|(?P<GITHUB_TOKEN>gh[pousr]_|github_pat_)|(?P<AWS_ACCESS_KEY>AKIA|ASIA))"
@@ -30,7 +30,20 @@ _CREDENTIAL_START = re.compile(
 _CREDENTIAL_START_CHARS = len("github_pat_")
 # How every credential pattern but a private key's begins, at a word boundary (credentials.py).
 _CREDENTIAL_MARKERS = ("eyJ", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "AKIA", "ASIA")
+_MARKER_FIRST_CHARS = frozenset(marker[0] for marker in _CREDENTIAL_MARKERS)
 _WORD_CHAR = re.compile(r"\w")
+
+
+def _open_run_start(text: str) -> int | None:
+    """Where the run of credential characters ending `text` starts (read backwards: as long as the run, not the
+    text), or None when it is longer than STREAM_CANDIDATE_CHARS."""
+    limit = max(0, len(text) - STREAM_CANDIDATE_CHARS)
+    position = len(text)
+    while position > limit and text[position - 1] in _CREDENTIAL_CHARS:
+        position -= 1
+    if position == limit and limit and text[limit - 1] in _CREDENTIAL_CHARS:
+        return None
+    return position
 
 
 def _possible_start(text: str, run_start: int, floor: int) -> int:
@@ -41,7 +54,7 @@ def _possible_start(text: str, run_start: int, floor: int) -> int:
         at_boundary = position == run_start or (
             not _WORD_CHAR.match(text, position - 1) and _WORD_CHAR.match(text, position)
         )
-        if not at_boundary:
+        if not at_boundary or text[position] not in _MARKER_FIRST_CHARS:
             continue
         tail = text[position : position + _CREDENTIAL_START_CHARS]
         if any(tail.startswith(marker) or marker.startswith(tail) for marker in _CREDENTIAL_MARKERS):
@@ -108,13 +121,13 @@ class OutputScreen:
         header = _OPEN_KEY_HEADER.search(text, max(floor, len(text) - _KEY_HEADER_CHARS))
         if header is not None:
             start = header.start()
-        if not text or _CREDENTIAL_CHAR.match(text, len(text) - 1) is None:
+        if not text or text[-1] not in _CREDENTIAL_CHARS:
             return start, []
         # An open run within the cap is held from where a credential could begin in it until it ends (an ordinary
         # word goes at once: no credential begins like it); the part before may already be released.
-        run = _CREDENTIAL_RUN.search(text, max(0, len(text) - STREAM_CANDIDATE_CHARS))
-        if run is not None:
-            return min(start, _possible_start(text, run.start(), floor)), []
+        run_start = _open_run_start(text)
+        if run_start is not None:
+            return min(start, _possible_start(text, run_start, floor)), []
         # Longer than the cap: block it from where it starts like a credential, else release it but for where
         # one could still begin.
         first = _CREDENTIAL_START.search(text, floor)
