@@ -23,13 +23,17 @@ STREAM_WINDOW_CHARS = 256
 STREAM_CANDIDATE_CHARS = 4096
 # Characters every credential pattern is made of (a private key's header aside).
 _CREDENTIAL_CHARS = frozenset(string.ascii_letters + string.digits + "_.+/=-")
-# How each credential pattern starts (after a word boundary), by type; the longest is `github_pat_`.
-_CREDENTIAL_START = re.compile(
-    r"\b(?:(?P<JWT>eyJ)|(?P<OPENAI_API_KEY>sk-)|(?P<GITHUB_TOKEN>gh[pousr]_|github_pat_)|(?P<AWS_ACCESS_KEY>AKIA|ASIA))"
-)
-_CREDENTIAL_START_CHARS = len("github_pat_")
-# How every credential pattern but a private key's begins, at a word boundary (credentials.py).
-_CREDENTIAL_MARKERS = ("eyJ", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "AKIA", "ASIA")
+# How every credential pattern but a private key's begins, at a word boundary (credentials.py), and its type.
+_CREDENTIAL_MARKERS = {
+    "eyJ": "JWT",
+    "sk-": "OPENAI_API_KEY",
+    **{f"gh{kind}_": "GITHUB_TOKEN" for kind in "pousr"},
+    "github_pat_": "GITHUB_TOKEN",
+    "AKIA": "AWS_ACCESS_KEY",
+    "ASIA": "AWS_ACCESS_KEY",
+}
+_CREDENTIAL_START = re.compile(r"\b(?:" + "|".join(map(re.escape, _CREDENTIAL_MARKERS)) + ")")
+_CREDENTIAL_START_CHARS = max(map(len, _CREDENTIAL_MARKERS))
 _MARKER_FIRST_CHARS = frozenset(marker[0] for marker in _CREDENTIAL_MARKERS)
 _WORD_CHAR = re.compile(r"\w")
 
@@ -135,7 +139,7 @@ class OutputScreen:
             return min(start, max(floor, len(text) - _CREDENTIAL_START_CHARS)), []
         if len(text) - first.start() <= STREAM_CANDIDATE_CHARS:
             return min(start, first.start()), []
-        category = first.lastgroup or "CREDENTIAL"
+        category = _CREDENTIAL_MARKERS[first.group()]
         length = len(text) - first.start()
         return start, [_finding(Kind.SECRET, category, 1.0, offset + first.start(), length, "patterns")]
 

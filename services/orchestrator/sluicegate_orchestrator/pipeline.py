@@ -795,8 +795,10 @@ class ChatPipeline:
                         ended = True
                         break
                     burst.append(more)
-                sent.append("".join(burst))
-                yield guard_pb2.InspectOutputStreamRequest(text=sent[-1])
+                text = "".join(burst)
+                if not released_any:  # kept only while fail-open could still pass it on unscanned
+                    sent.append(text)
+                yield guard_pb2.InspectOutputStreamRequest(text=text)
 
         async def pump() -> None:
             try:

@@ -72,7 +72,6 @@ async def test_another_gateway_is_measured_as_overhead_over_the_direct_call(mock
     direct, overhead = _row(report, "direct"), _row(report, "overhead")
     assert direct[-1] == overhead[-1] == "0"  # no errors
     assert float(direct[2]) > 0 and float(direct[4]) > 0  # a p50 under load, a throughput
-    assert abs(float(overhead[2])) < float(direct[2]) + 50  # the same server: no more than noise apart
     assert "ms of CPU a request at 50 req/s" in report
 
 
